@@ -1,0 +1,7 @@
+"""Bridge for glue: not yet written."""
+
+from localaws.context import LocalAwsContext
+
+
+def install(ctx: LocalAwsContext) -> None:
+    """Placeholder until the bridge lands."""

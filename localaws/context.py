@@ -1,0 +1,52 @@
+"""What every bridge needs to know about the running local endpoint."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+def _time_scale_from_env() -> float:
+    raw = os.environ.get("LOCALAWS_TIME_SCALE", "1.0")
+    try:
+        scale = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"LOCALAWS_TIME_SCALE must be a number > 0, got {raw!r}") from exc
+    if scale <= 0:
+        raise ValueError(f"LOCALAWS_TIME_SCALE must be a number > 0, got {raw!r}")
+    return scale
+
+
+@dataclass
+class LocalAwsContext:
+    """Settings shared by the bridges of one local endpoint."""
+
+    endpoint_url: str
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
+    # 1.0 = real time. Scales waiting only (schedule intervals, the GetActivityTask long poll), never work.
+    time_scale: float = field(default_factory=_time_scale_from_env)
+    work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="localaws-")))
+
+    def scaled(self, seconds: float) -> float:
+        """A wait of ``seconds`` on AWS, as long as it lasts here."""
+        return seconds * self.time_scale
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment for a process (a Lambda, a Glue job) that talks to this endpoint as if it were AWS."""
+        return {
+            **FAKE_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
