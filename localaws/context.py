@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,24 @@ class LocalAwsContext:
     # 1.0 = real time. Scales waiting only (schedule intervals, the GetActivityTask long poll), never work.
     time_scale: float = field(default_factory=_time_scale_from_env)
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="localaws-")))
+    _listeners: list[Callable[[str, dict], None]] = field(default_factory=list, repr=False)
+    _listeners_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def subscribe(self, listener: Callable[[str, dict], None]) -> None:
+        """Call ``listener(kind, fields)`` for every event a bridge emits (progress views, timing)."""
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def emit(self, kind: str, **fields: object) -> None:
+        """Tell listeners what happened, e.g. ``emit("glue.run.end", job="X", state="FAILED")``.
+
+        A failing listener must never break the bridge that emits, so its error is swallowed.
+        """
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            with contextlib.suppress(Exception):
+                listener(kind, dict(fields))
 
     def scaled(self, seconds: float) -> float:
         """A wait of ``seconds`` on AWS, as long as it lasts here."""
