@@ -1,0 +1,135 @@
+"""Helpers shared by the three Glue jobs of the Marketing and Sales ETL sample.
+
+Deployed beside the job scripts and handed to every job with
+``--extra-py-files <S3ETLScriptPath>/glue_etl_common.py`` (see docs/DESIGN.md), so the scripts can
+``import glue_etl_common`` at module level. Only PySpark is imported here, never ``awsglue``, so the helpers
+are usable (and tested) on a plain local SparkSession.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+_NON_ALNUM_RUN = re.compile(r"[^0-9a-z]+")
+
+# M/D/YYYY: one or two digit month and day, four digit year (matched after trimming blanks). Written without
+# backslashes so that it can sit unchanged inside a Spark SQL string literal.
+MDY_PATTERN = "^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$"
+
+
+def normalize_column_name(name: str) -> str:
+    """Return ``name`` as a lower-case underscore identifier.
+
+    Strips surrounding blanks, lower-cases, turns every run of characters other than ``a-z`` and ``0-9``
+    into one ``_`` and trims leading/trailing underscores:
+    ``"Mailing list adds "`` -> ``"mailing_list_adds"``, ``"Forecasted Monthly Revenue"`` ->
+    ``"forecasted_monthly_revenue"``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"column name must be a string, got {type(name).__name__}")
+    normalized = _NON_ALNUM_RUN.sub("_", name.strip().lower()).strip("_")
+    if not normalized:
+        raise ValueError(f"column name {name!r} has no letters or digits to build a column name from")
+    return normalized
+
+
+def normalize_columns(df: DataFrame) -> DataFrame:
+    """Rename every top-level column of ``df`` with :func:`normalize_column_name`.
+
+    Raises ``ValueError`` when two columns would end up with the same name (e.g. ``"A b"`` and ``"a_b"``),
+    rather than silently producing an ambiguous frame.
+    """
+    new_names = [normalize_column_name(name) for name in df.columns]
+    seen: dict[str, str] = {}
+    for old, new in zip(df.columns, new_names, strict=True):
+        if new in seen:
+            raise ValueError(f"columns {seen[new]!r} and {old!r} both normalise to {new!r}")
+        seen[new] = old
+    if new_names == df.columns:
+        return df
+    return df.toDF(*new_names)
+
+
+def _quoted(column: str) -> str:
+    return "`" + column.replace("`", "``") + "`"
+
+
+def drop_repeated_header(df: DataFrame, column: str = "date") -> DataFrame:
+    """Remove rows that repeat the CSV header line (``column`` holds its own header text, e.g. ``Date``).
+
+    A catalog table over a CSV file skips the header with ``skip.header.line.count``; a reader that does not
+    honour that property hands the header line over as a data row. Such a row carries no data, so it is the
+    one kind of row these jobs remove on purpose: its ``column`` value equals the column's name once
+    normalised (``"Date"`` -> ``date``). Only string columns can hold it.
+    """
+    if not isinstance(df.schema[column].dataType, T.StringType):
+        return df
+    value = F.col(_quoted(column))
+    header_echo = F.lower(F.trim(value)) == F.lit(normalize_column_name(column))
+    # Keep nulls: `NOT (NULL = 'date')` is NULL, which `filter` would drop.
+    return df.filter(value.isNull() | ~header_echo)
+
+
+def _mdy_to_date(column: str) -> Column:
+    """Column expression: the M/D/YYYY string in ``column`` as a date, NULL when it is not a valid one."""
+    value = f"trim({_quoted(column)})"
+
+    def part(group: int, width: int) -> str:
+        return f"lpad(regexp_extract({value}, '{MDY_PATTERN}', {group}), {width}, '0')"
+
+    iso = f"concat_ws('-', {part(3, 4)}, {part(1, 2)}, {part(2, 2)})"
+    # try_cast yields NULL for calendar-invalid dates (2/30/2013) whatever spark.sql.ansi.enabled says, and
+    # unlike to_date it never raises Spark 3's "different result after upgrading" error on odd input.
+    return F.expr(f"CASE WHEN {value} RLIKE '{MDY_PATTERN}' THEN try_cast({iso} AS DATE) END")
+
+
+def parse_mdy_dates(df: DataFrame, column: str = "date") -> DataFrame:
+    """Return ``df`` with ``column`` converted from ``M/D/YYYY`` strings to ``DateType``.
+
+    Null and blank values become null dates. Any other value that is not a valid ``M/D/YYYY`` date makes this
+    raise ``ValueError`` naming how many rows are affected and the first bad value; no row is ever dropped.
+    A column that already is a date is returned unchanged; a timestamp column is truncated to its date.
+    """
+    if column not in df.columns:
+        raise ValueError(f"column {column!r} not found; columns are {df.columns}")
+    data_type = df.schema[column].dataType
+    if isinstance(data_type, T.DateType):
+        return df
+    if isinstance(data_type, T.TimestampType | T.TimestampNTZType):
+        return df.withColumn(column, F.to_date(F.col(_quoted(column))))
+    if not isinstance(data_type, T.StringType):
+        found = data_type.simpleString()
+        raise ValueError(f"column {column!r} must hold M/D/YYYY strings, found type {found}")
+
+    raw = F.col(_quoted(column))
+    blank = raw.isNull() | (F.trim(raw) == "")
+    parsed = F.when(blank, F.lit(None).cast(T.DateType())).otherwise(_mdy_to_date(column))
+
+    bad = df.filter(~blank & parsed.isNull()).select(raw.alias("value"))
+    first_bad = bad.limit(1).collect()
+    if first_bad:
+        count = bad.count()
+        raise ValueError(
+            f"{count} row{'s' if count != 1 else ''} in column {column!r} "
+            f"{'do' if count != 1 else 'does'} not hold an M/D/YYYY date; "
+            f"first bad value: {first_bad[0]['value']!r}"
+        )
+    return df.withColumn(column, parsed)
+
+
+def blank_strings_to_null(df: DataFrame, exclude: tuple[str, ...] = ()) -> DataFrame:
+    """Turn empty or all-blank values of every string column (but those in ``exclude``) into nulls.
+
+    A Hive CSV SerDe reads an empty field as ``""`` while Spark's CSV reader reads it as null; normalising
+    makes the output the same whichever reader produced the input.
+    """
+    for field in df.schema.fields:
+        if field.name in exclude or not isinstance(field.dataType, T.StringType):
+            continue
+        value = F.col(_quoted(field.name))
+        df = df.withColumn(field.name, F.when(F.trim(value) == "", F.lit(None)).otherwise(value))
+    return df

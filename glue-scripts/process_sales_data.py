@@ -1,0 +1,78 @@
+"""Glue job ProcessSalesData (PSD): daily lead figures from the sales-pipeline dataset.
+
+Reads the catalog table of the sales CSV (``--database_name``/``--table_name``), keeps the status entries
+whose opportunity stage is ``Lead`` and aggregates them by day:
+
+    date                     date    the day the leads were entered
+    forecasted_lead_revenue  bigint  sum of forecasted_monthly_revenue over that day's leads
+    leads_generated          bigint  number of that day's leads
+
+then replaces whatever is under ``--s3_output_path`` with the result as snappy-compressed Parquet.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import glue_etl_common as common
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+ARGUMENTS = ["JOB_NAME", "database_name", "table_name", "s3_output_path"]
+LEAD_STAGE = "Lead"
+
+
+def process_sales(df: DataFrame) -> DataFrame:
+    """Sales status entries -> one row per day with the Lead entries' revenue sum and count.
+
+    Columns are normalised first (``Forecasted Monthly Revenue`` and ``forecasted_monthly_revenue`` both
+    work), so the function accepts the catalog table as well as a CSV read with its header. A day whose only
+    entries are not leads yields no row. A blank date groups into one row with a null date; a value that is
+    not an M/D/YYYY date fails the job (see ``glue_etl_common.parse_mdy_dates``).
+    """
+    df = common.normalize_columns(df)
+    missing = {"date", "opportunity_stage", "forecasted_monthly_revenue"} - set(df.columns)
+    if missing:
+        raise ValueError(f"sales data lacks column(s) {sorted(missing)}; columns are {df.columns}")
+    df = common.drop_repeated_header(df, "date")
+    leads = df.filter(F.trim(F.col("opportunity_stage")) == LEAD_STAGE)
+    leads = common.parse_mdy_dates(leads, "date")
+    return leads.groupBy("date").agg(
+        F.sum(F.col("forecasted_monthly_revenue").cast("bigint")).alias("forecasted_lead_revenue"),
+        F.count(F.lit(1)).cast("bigint").alias("leads_generated"),
+    )
+
+
+def main() -> None:
+    from awsglue.context import GlueContext
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, ARGUMENTS)
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+
+    sales = glue_context.create_dynamic_frame.from_catalog(
+        database=args["database_name"],
+        table_name=args["table_name"],
+        transformation_ctx="sales",
+    ).toDF()
+    result = process_sales(sales)
+
+    # Overwrite semantics: drop every previous output object, then write the new one.
+    glue_context.purge_s3_path(args["s3_output_path"], options={"retentionPeriod": 0})
+    glue_context.write_dynamic_frame.from_options(
+        frame=DynamicFrame.fromDF(result, glue_context, "sales_by_day"),
+        connection_type="s3",
+        connection_options={"path": args["s3_output_path"]},
+        format="parquet",
+        format_options={"compression": "snappy"},
+    )
+    job.commit()
+
+
+if __name__ == "__main__":
+    main()
