@@ -1,0 +1,213 @@
+"""Shared helpers for the CloudFormation template tests: loading, a small intrinsic resolver, IAM walking."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CFN_DIR = REPO_ROOT / "cloudformation"
+
+STACKS = ("step-functions-resources", "glue-resources", "gluerunner-lambda", "athenarunner-lambda")
+
+NO_DEFAULT = "<NO-DEFAULT>"
+
+# Stand-in values for pseudo parameters when resolving intrinsics.
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "test-stack",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+# Values for the parameters that have no default (the <NO-DEFAULT> ones).
+TEST_PARAMETER_VALUES = {
+    "SourceS3BucketName": "my-lambda-packages",
+    "SourceDataBucketName": "my-etl-data",
+    "S3ETLScriptPath": "s3://my-glue-scripts/etl/scripts",
+    "S3ETLOutputPath": "s3://my-etl-output/etl/output",
+}
+
+
+def template_path(stack: str) -> Path:
+    return CFN_DIR / f"{stack}.yaml"
+
+
+def params_path(stack: str) -> Path:
+    return CFN_DIR / f"{stack}-params.json"
+
+
+@cache
+def _load(stack: str) -> dict:
+    template, matches = decode(str(template_path(stack)))
+    assert not matches, f"{stack}.yaml does not decode: {matches}"
+    assert template is not None
+    return template
+
+
+def load_template(stack: str) -> dict:
+    """The decoded template (intrinsics as {"Ref": ...}, {"Fn::Sub": ...}); cached, do not mutate."""
+    return _load(stack)
+
+
+def load_params(stack: str) -> list[dict[str, str]]:
+    return json.loads(params_path(stack).read_text())
+
+
+def resources_of_type(template: dict, resource_type: str) -> dict[str, dict]:
+    return {
+        name: res for name, res in template.get("Resources", {}).items() if res.get("Type") == resource_type
+    }
+
+
+def parameter_values(template: dict, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Every parameter's value: its default, else the test value; ``overrides`` win."""
+    values: dict[str, str] = {}
+    for name, spec in template.get("Parameters", {}).items():
+        if "Default" in spec:
+            values[name] = str(spec["Default"])
+        else:
+            values[name] = TEST_PARAMETER_VALUES[name]
+    values.update(overrides or {})
+    return values
+
+
+RefHook = Callable[[str, str | None], Any]
+
+
+class Resolver:
+    """Resolves the intrinsics used in our templates against parameter values.
+
+    A Ref to, or GetAtt of, a resource is handed to ``resource_hook(logical_id, attribute)``; the default
+    hook returns the placeholder ``<logical_id>`` / ``<logical_id.attribute>``.
+    """
+
+    def __init__(self, template: dict, params: dict[str, str] | None = None, resource_hook=None):
+        self.template = template
+        self.params = parameter_values(template, params)
+        self.resource_hook = resource_hook or (
+            lambda logical_id, attr: f"<{logical_id}.{attr}>" if attr else f"<{logical_id}>"
+        )
+
+    def _name(self, name: str, local: dict[str, Any]) -> Any:
+        if name in local:
+            return local[name]
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.params:
+            return self.params[name]
+        if "." in name:
+            logical_id, attr = name.split(".", 1)
+            return self.resource_hook(logical_id, attr)
+        if name in self.template.get("Resources", {}):
+            return self.resource_hook(name, None)
+        raise KeyError(f"unknown name in Sub/Ref: {name}")
+
+    def _sub(self, text: str, local: dict[str, Any]) -> str:
+        out, i = [], 0
+        while True:
+            start = text.find("${", i)
+            if start < 0:
+                out.append(text[i:])
+                return "".join(out)
+            end = text.index("}", start)
+            out.append(text[i:start])
+            inner = text[start + 2 : end]
+            if inner.startswith("!"):  # ${!Literal}
+                out.append("${" + inner[1:] + "}")
+            else:
+                out.append(str(self._name(inner, local)))
+            i = end + 1
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                ((key, arg),) = value.items()
+                if key == "Ref":
+                    return self._name(arg, {})
+                if key == "Fn::GetAtt":
+                    logical_id, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                    return self.resource_hook(logical_id, attr)
+                if key == "Fn::Sub":
+                    if isinstance(arg, str):
+                        return self._sub(arg, {})
+                    text, local = arg
+                    return self._sub(text, {k: self.resolve(v) for k, v in local.items()})
+                if key == "Fn::Split":
+                    sep, text = arg
+                    return self.resolve(text).split(sep)
+                if key == "Fn::Select":
+                    index, items = arg
+                    return self.resolve(items)[int(self.resolve(index))]
+                if key == "Fn::Join":
+                    sep, items = arg
+                    return sep.join(str(self.resolve(v)) for v in items)
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def iam_policy_documents(template: dict) -> Iterator[tuple[str, dict]]:
+    """(where, policy document) for every identity policy declared in the template."""
+    for name, res in template.get("Resources", {}).items():
+        props = res.get("Properties", {})
+        if res.get("Type") == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                yield f"{name}/{policy['PolicyName']}", policy["PolicyDocument"]
+        elif res.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield name, props["PolicyDocument"]
+
+
+def allow_statements(template: dict) -> Iterator[tuple[str, dict]]:
+    for where, document in iam_policy_documents(template):
+        for statement in as_list(document["Statement"]):
+            if statement.get("Effect") == "Allow":
+                yield where, statement
+
+
+def activity_arn(name: str) -> str:
+    partition, region, account = PSEUDO["AWS::Partition"], PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
+    return f"arn:{partition}:states:{region}:{account}:activity:{name}"
+
+
+def step_functions_resolver(params: dict[str, str] | None = None) -> Resolver:
+    """A resolver for step-functions-resources whose activity Refs give stand-in activity ARNs."""
+    template = load_template("step-functions-resources")
+    resolver: Resolver
+
+    def hook(logical_id: str, attr: str | None) -> str:
+        res = template["Resources"][logical_id]
+        if res["Type"] == "AWS::StepFunctions::Activity" and attr in (None, "Arn"):
+            return activity_arn(resolver.resolve(res["Properties"]["Name"]))
+        return f"<{logical_id}.{attr}>" if attr else f"<{logical_id}>"
+
+    resolver = Resolver(template, params, hook)
+    return resolver
+
+
+def state_machine_definition(logical_id: str, params: dict[str, str] | None = None) -> str:
+    """The state machine's ASL as CloudFormation would hand it to Step Functions (substitutions applied)."""
+    resolver = step_functions_resolver(params)
+    props = resolver.template["Resources"][logical_id]["Properties"]
+    text = json.dumps(props["Definition"])
+    for key, value in props.get("DefinitionSubstitutions", {}).items():
+        text = text.replace("${" + key + "}", str(resolver.resolve(value)))
+    return text
+
+
+def declared_activity_arns(params: dict[str, str] | None = None) -> dict[str, str]:
+    """logical id -> stand-in ARN of every activity declared in step-functions-resources."""
+    resolver = step_functions_resolver(params)
+    activities = resources_of_type(resolver.template, "AWS::StepFunctions::Activity")
+    return {name: resolver.resolve({"Ref": name}) for name in activities}

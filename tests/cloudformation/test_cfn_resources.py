@@ -1,0 +1,425 @@
+"""Resource-level contracts from DESIGN.md: names, catalog, jobs, runners, notifications, schedules."""
+
+from __future__ import annotations
+
+import pytest
+from cfn_test_helpers import (
+    Resolver,
+    activity_arn,
+    allow_statements,
+    as_list,
+    load_template,
+    resources_of_type,
+)
+
+SALES_COLUMNS = [
+    ("date", "string"),
+    ("salesperson", "string"),
+    ("lead_name", "string"),
+    ("segment", "string"),
+    ("region", "string"),
+    ("target_close", "string"),
+    ("forecasted_monthly_revenue", "bigint"),
+    ("opportunity_stage", "string"),
+    ("weighted_revenue", "bigint"),
+    ("closed_opportunity", "boolean"),
+    ("active_opportunity", "boolean"),
+    ("latest_status_entry", "boolean"),
+]
+MARKETING_BIGINT_COLUMNS = [
+    "new_visitors_seo",
+    "new_visitors_cpc",
+    "new_visitors_social_media",
+    "return_visitors",
+    "twitter_mentions",
+    "twitter_follower_adds",
+    "twitter_followers_cumulative",
+    "mailing_list_adds",
+    "mailing_list_cumulative",
+    "website_pageviews",
+    "website_visits",
+    "website_unique_visits",
+    "mobile_uniques",
+    "tablet_uniques",
+    "desktop_uniques",
+    "free_sign_up",
+    "paid_conversion",
+]
+MARKETING_COLUMNS = [
+    ("date", "string"),
+    *((name, "bigint") for name in MARKETING_BIGINT_COLUMNS),
+    ("events", "string"),
+]
+
+GLUE_PATHS = {
+    "S3ETLScriptPath": "s3://script-bucket/glue/scripts",
+    "S3ETLOutputPath": "s3://output-bucket/etl/out",
+    "SourceDataBucketName": "data-bucket",
+}
+
+
+def glue_resolver() -> Resolver:
+    template = load_template("glue-resources")
+    names = {
+        "MarketingAndSalesDatabase": "marketingandsales_qs",
+        "SalesTable": "sales_qs",
+        "MarketingTable": "marketing_qs",
+    }
+
+    def hook(logical_id, attr):
+        if attr is None and logical_id in names:  # Ref of a Glue database/table/job is its name
+            return names[logical_id]
+        if attr is None and template["Resources"][logical_id]["Type"] == "AWS::Glue::Job":
+            return template["Resources"][logical_id]["Properties"]["Name"]
+        return f"<{logical_id}.{attr}>" if attr else f"<{logical_id}>"
+
+    return Resolver(template, GLUE_PATHS, hook)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# glue-resources
+# ----------------------------------------------------------------------------------------------------------
+def test_glue_database():
+    (db,) = resources_of_type(load_template("glue-resources"), "AWS::Glue::Database").values()
+    assert db["Properties"]["DatabaseInput"]["Name"] == "marketingandsales_qs"
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "table", "prefix", "columns"),
+    [
+        ("SalesTable", "sales_qs", "sales", SALES_COLUMNS),
+        ("MarketingTable", "marketing_qs", "marketing", MARKETING_COLUMNS),
+    ],
+)
+def test_glue_tables_match_the_catalog_contract(logical_id, table, prefix, columns):
+    resolver = glue_resolver()
+    props = resolver.resolve(resolver.template["Resources"][logical_id]["Properties"])
+    assert props["DatabaseName"] == "marketingandsales_qs"
+    table_input = props["TableInput"]
+    assert table_input["Name"] == table
+    assert table_input["TableType"] == "EXTERNAL_TABLE"
+    assert table_input["Parameters"]["classification"] == "csv"
+    assert table_input["Parameters"]["skip.header.line.count"] == "1"
+    sd = table_input["StorageDescriptor"]
+    assert sd["Location"] == f"s3://data-bucket/{prefix}/"
+    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
+    assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+    assert sd["SerdeInfo"]["Parameters"] == {"field.delim": ","}
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == columns
+
+
+JOBS = {
+    "ProcessSalesData": (
+        "process_sales_data.py",
+        {
+            "--database_name": "marketingandsales_qs",
+            "--table_name": "sales_qs",
+            "--s3_output_path": "s3://output-bucket/etl/out/sales/",
+        },
+    ),
+    "ProcessMarketingData": (
+        "process_marketing_data.py",
+        {
+            "--database_name": "marketingandsales_qs",
+            "--table_name": "marketing_qs",
+            "--s3_output_path": "s3://output-bucket/etl/out/marketing/",
+        },
+    ),
+    "JoinMarketingAndSalesData": (
+        "join_marketing_and_sales_data.py",
+        {
+            "--database_name": "marketingandsales_qs",
+            "--s3_sales_data_path": "s3://output-bucket/etl/out/sales/",
+            "--s3_marketing_data_path": "s3://output-bucket/etl/out/marketing/",
+            "--s3_output_path": "s3://output-bucket/etl/out/marketing-and-sales/",
+        },
+    ),
+}
+
+
+def test_glue_jobs_match_the_design():
+    resolver = glue_resolver()
+    jobs = resources_of_type(resolver.template, "AWS::Glue::Job")
+    by_name = {job["Properties"]["Name"]: job for job in jobs.values()}
+    assert set(by_name) == set(JOBS)
+    for name, (script, arguments) in JOBS.items():
+        raw = by_name[name]["Properties"]
+        assert raw["WorkerType"] == {"Ref": "GlueWorkerType"}
+        assert raw["NumberOfWorkers"] == {"Ref": "GlueNumberOfWorkers"}
+        assert "AllocatedCapacity" not in raw and "MaxCapacity" not in raw
+        props = resolver.resolve(raw)
+        assert props["GlueVersion"] == "5.0"
+        assert props["Command"] == {
+            "Name": "glueetl",
+            "PythonVersion": "3",
+            "ScriptLocation": f"s3://script-bucket/glue/scripts/{script}",
+        }
+        assert props["DefaultArguments"] == {
+            "--job-language": "python",
+            "--extra-py-files": "s3://script-bucket/glue/scripts/glue_etl_common.py",
+            **arguments,
+        }
+        assert props["Role"] == "<GlueJobRole.Arn>"
+
+
+def test_glue_worker_parameters():
+    params = load_template("glue-resources")["Parameters"]
+    assert params["GlueWorkerType"]["Default"] == "G.1X"
+    assert int(params["GlueNumberOfWorkers"]["Default"]) == 2
+
+
+def test_glue_role_is_scoped_to_the_script_data_and_output_locations():
+    resolver = glue_resolver()
+    granted: dict[str, set[str]] = {}
+    for _, statement in allow_statements(resolver.template):
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, set()).update(as_list(resolver.resolve(statement["Resource"])))
+    assert granted["s3:GetObject"] == {
+        "arn:aws:s3:::script-bucket/glue/scripts/*",
+        "arn:aws:s3:::data-bucket/*",
+        "arn:aws:s3:::output-bucket/etl/out/*",
+    }
+    assert granted["s3:PutObject"] == {"arn:aws:s3:::output-bucket/etl/out/*"}
+    assert granted["s3:DeleteObject"] == {"arn:aws:s3:::output-bucket/etl/out/*"}
+    assert granted["s3:ListBucket"] == {"arn:aws:s3:::data-bucket", "arn:aws:s3:::output-bucket"}
+    assert granted["glue:GetTable"] == {
+        "arn:aws:glue:us-east-1:123456789012:catalog",
+        "arn:aws:glue:us-east-1:123456789012:database/marketingandsales_qs",
+        "arn:aws:glue:us-east-1:123456789012:table/marketingandsales_qs/*",
+    }
+    (role,) = resources_of_type(resolver.template, "AWS::IAM::Role").values()
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "glue.amazonaws.com"
+    }
+
+
+def test_bucket_only_script_path_resolves():
+    resolver = Resolver(
+        load_template("glue-resources"), {**GLUE_PATHS, "S3ETLScriptPath": "s3://just-a-bucket"}
+    )
+    expr = {
+        "Fn::Sub": [
+            "arn:${AWS::Partition}:s3:::${P}/*",
+            {"P": {"Fn::Select": [1, {"Fn::Split": ["s3://", {"Ref": "S3ETLScriptPath"}]}]}},
+        ]
+    }
+    assert resolver.resolve(expr) == "arn:aws:s3:::just-a-bucket/*"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# runner stacks
+# ----------------------------------------------------------------------------------------------------------
+RUNNERS = {
+    "gluerunner-lambda": {
+        "function": "GlueRunnerFunction",
+        "handler": "gluerunner.handler",
+        "name_param": "GlueRunnerLambdaFunctionName",
+        "activity_param": "GlueRunnerActivityName",
+        "range_key": "glue_job_run_id",
+    },
+    "athenarunner-lambda": {
+        "function": "AthenaRunnerFunction",
+        "handler": "athenarunner.handler",
+        "name_param": "AthenaRunnerLambdaFunctionName",
+        "activity_param": "AthenaRunnerActivityName",
+        "range_key": "athena_query_execution_id",
+    },
+}
+
+
+@pytest.mark.parametrize("stack", RUNNERS)
+def test_runner_function(stack):
+    spec = RUNNERS[stack]
+    template = load_template(stack)
+    (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
+    assert function_id == spec["function"]
+    props = template["Resources"][function_id]["Properties"]
+    assert props["FunctionName"] == {"Ref": spec["name_param"]}
+    assert props["Runtime"] == "python3.13"
+    assert props["Handler"] == spec["handler"]
+    assert props["Timeout"] == 300
+    assert props["Code"] == {"S3Bucket": {"Ref": "SourceS3BucketName"}, "S3Key": {"Ref": "SourceS3Key"}}
+    env = Resolver(template).resolve(props["Environment"]["Variables"])
+    (table_id,) = resources_of_type(template, "AWS::DynamoDB::Table")
+    assert env == {
+        "SFN_ACTIVITY_ARN": activity_arn(template["Parameters"][spec["activity_param"]]["Default"]),
+        "DDB_TABLE": f"<{table_id}>",
+    }
+
+
+@pytest.mark.parametrize("stack", RUNNERS)
+def test_runner_table(stack):
+    template = load_template(stack)
+    (table,) = resources_of_type(template, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["TableName"] == {"Ref": "DDBTableName"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
+        {"AttributeName": RUNNERS[stack]["range_key"], "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]} == {
+        ("sfn_activity_arn", "S"),
+        (RUNNERS[stack]["range_key"], "S"),
+    }
+
+
+@pytest.mark.parametrize("stack", RUNNERS)
+def test_runner_schedule_invokes_the_function(stack):
+    template = load_template(stack)
+    function_id = RUNNERS[stack]["function"]
+    assert template["Parameters"]["ScheduleExpression"]["Default"] == "rate(3 minutes)"
+    ((rule_id, rule),) = resources_of_type(template, "AWS::Events::Rule").items()
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+    assert rule["Properties"]["State"] == "ENABLED"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    (permission,) = resources_of_type(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+    }
+
+
+def granted_actions(template: dict, params: dict[str, str] | None = None) -> dict[str, list]:
+    """action -> resolved resources it is allowed on, over every policy of the template."""
+    resolver = Resolver(template, params)
+    granted: dict[str, list] = {}
+    for _, statement in allow_statements(template):
+        for action in as_list(statement["Action"]):
+            granted.setdefault(action, []).extend(as_list(resolver.resolve(statement["Resource"])))
+    return granted
+
+
+COMMON_RUNNER_GRANTS = {
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:DeleteItem",
+    "states:GetActivityTask",
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+}
+
+
+def test_glue_runner_permissions():
+    granted = granted_actions(load_template("gluerunner-lambda"))
+    assert set(granted) == COMMON_RUNNER_GRANTS | {"glue:StartJobRun", "glue:GetJobRun"}
+    assert granted["dynamodb:Query"] == ["<ActiveJobsTable.Arn>"]
+    assert granted["states:GetActivityTask"] == [activity_arn("GlueRunnerActivity")]
+    assert granted["glue:StartJobRun"] == ["arn:aws:glue:us-east-1:123456789012:job/*"]
+    assert granted["glue:GetJobRun"] == ["arn:aws:glue:us-east-1:123456789012:job/*"]
+
+
+def test_athena_runner_permissions():
+    granted = granted_actions(load_template("athenarunner-lambda"), {"SourceDataBucketName": "data-bucket"})
+    athena = {"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetNamedQuery"}
+    for action in athena:
+        assert granted[action] == ["arn:aws:athena:us-east-1:123456789012:workgroup/*"]
+    assert granted["states:GetActivityTask"] == [activity_arn("AthenaRunnerActivity")]
+    assert set(granted["glue:GetTable"]) == {
+        "arn:aws:glue:us-east-1:123456789012:catalog",
+        "arn:aws:glue:us-east-1:123456789012:database/marketingandsales_qs",
+        "arn:aws:glue:us-east-1:123456789012:table/marketingandsales_qs/*",
+    }
+    assert granted["s3:GetObject"] == ["arn:aws:s3:::data-bucket/*"]
+    assert granted["s3:PutObject"] == ["arn:aws:s3:::data-bucket/athena-results/*"]
+    assert "s3:DeleteObject" not in granted
+    assert set(granted) >= COMMON_RUNNER_GRANTS
+
+
+# ----------------------------------------------------------------------------------------------------------
+# step-functions-resources: ons3objectcreated, data bucket, weekly schedule
+# ----------------------------------------------------------------------------------------------------------
+def test_ons3objectcreated_function():
+    template = load_template("step-functions-resources")
+    (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
+    props = template["Resources"][function_id]["Properties"]
+    assert props["FunctionName"] == "ons3objectcreated"
+    assert props["Runtime"] == "python3.13"
+    assert props["Handler"] == "ons3objectcreated.handler"
+    assert props["Timeout"] == 90, "GetActivityTask long-polls up to 60 s"
+    assert props["Code"] == {"S3Bucket": {"Ref": "SourceS3BucketName"}, "S3Key": {"Ref": "SourceS3Key"}}
+
+
+def test_ons3objectcreated_may_only_release_the_wait_activities():
+    template = load_template("step-functions-resources")
+    role_id = template["Resources"]["OnS3ObjectCreatedFunction"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    grants: dict[str, list] = {}
+    for where, statement in allow_statements(template):
+        if where.startswith(f"{role_id}/"):
+            for action in as_list(statement["Action"]):
+                grants.setdefault(action, []).extend(as_list(statement["Resource"]))
+    assert grants == {
+        "states:GetActivityTask": [{"Ref": "SalesDataWaitActivity"}, {"Ref": "MarketingDataWaitActivity"}],
+        "states:SendTaskSuccess": ["*"],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["OnS3ObjectCreatedLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["OnS3ObjectCreatedLogGroup", "Arn"]}],
+    }
+
+
+def test_data_bucket_notifies_ons3objectcreated_of_csv_files_without_a_cycle():
+    template = load_template("step-functions-resources")
+    bucket = template["Resources"]["SourceDataBucket"]
+    assert bucket["Properties"]["BucketName"] == {"Ref": "SourceDataBucketName"}
+    (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert config["Filter"] == {"S3Key": {"Rules": [{"Name": "suffix", "Value": ".csv"}]}}
+    assert config["Function"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
+    ((permission_id, permission),) = resources_of_type(template, "AWS::Lambda::Permission").items()
+    assert permission_id in as_list(bucket["DependsOn"])
+    props = permission["Properties"]
+    assert props["Principal"] == "s3.amazonaws.com"
+    assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    # Built from the parameter, not a Ref to the bucket (that would be a cycle).
+    assert (
+        Resolver(template, {"SourceDataBucketName": "bkt"}).resolve(props["SourceArn"]) == "arn:aws:s3:::bkt"
+    )
+
+
+def test_weekly_schedule_is_optional_and_scoped():
+    template = load_template("step-functions-resources")
+    param = template["Parameters"]["WeeklyScheduleEnabled"]
+    assert param["Default"] == "false"
+    assert sorted(param["AllowedValues"]) == ["false", "true"]
+    assert template["Conditions"]["WeeklySchedule"] == {
+        "Fn::Equals": [{"Ref": "WeeklyScheduleEnabled"}, "true"]
+    }
+    rules = resources_of_type(template, "AWS::Events::Rule")
+    ((rule_id, rule),) = rules.items()
+    assert rule["Condition"] == "WeeklySchedule"
+    assert rule["Properties"]["ScheduleExpression"] == "rate(7 days)"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "MarketingAndSalesETLOrchestrator"}
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    role = template["Resources"][role_id]
+    assert role["Condition"] == "WeeklySchedule"
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "events.amazonaws.com"
+    }
+    (policy,) = role["Properties"]["Policies"]
+    assert policy["PolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "states:StartExecution",
+            "Resource": {"Ref": "MarketingAndSalesETLOrchestrator"},
+        }
+    ]
+
+
+def test_step_functions_outputs():
+    outputs = load_template("step-functions-resources")["Outputs"]
+    assert {
+        "MarketingAndSalesETLOrchestratorArn": {"Ref": "MarketingAndSalesETLOrchestrator"},
+        "AthenaRunnerTestETLOrchestratorArn": {"Ref": "AthenaRunnerTestETLOrchestrator"},
+        "GlueRunnerActivityArn": {"Ref": "GlueRunnerActivity"},
+        "AthenaRunnerActivityArn": {"Ref": "AthenaRunnerActivity"},
+        "SalesDataWaitActivityArn": {"Ref": "SalesDataWaitActivity"},
+        "MarketingDataWaitActivityArn": {"Ref": "MarketingDataWaitActivity"},
+        "SourceDataBucketName": {"Ref": "SourceDataBucket"},
+    }.items() <= {name: out["Value"] for name, out in outputs.items()}.items()
