@@ -1,0 +1,70 @@
+"""The contract between the shared runner core and one service's runner module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class InvalidInput(Exception):  # mirrors the Step Functions error name `<Runner>.InvalidInput`
+    """The task input cannot be used: the message says exactly what is wrong (sent as the failure cause)."""
+
+
+class StartFailed(Exception):  # mirrors the Step Functions error name `<Runner>.StartFailed`
+    """The input looked fine but the service refused to start the job or query."""
+
+
+@dataclass(frozen=True)
+class Running:
+    """The job is still going: the core heartbeats the task."""
+
+    state: str
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    """The job finished well: `output` is sent with SendTaskSuccess (it must be JSON-serialisable)."""
+
+    state: str
+    output: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The job ended badly: `cause` goes (as JSON) with SendTaskFailure under the runner's failure error."""
+
+    state: str
+    cause: Mapping[str, Any] = field(default_factory=dict)
+
+
+CheckResult = Running | Succeeded | Failed
+
+
+@runtime_checkable
+class Runner(Protocol):
+    """What a runner module provides; everything else (polling, DynamoDB, reporting) is the core's job.
+
+    Attributes:
+        name: prefix of the error names sent for bad input (`<name>.InvalidInput`, `<name>.StartFailed`).
+        id_attribute: the DynamoDB range key holding the job's id (e.g. `glue_job_run_id`).
+        failure_error: error name sent when a started job ends badly (e.g. `GlueJobFailedError`).
+    """
+
+    name: str
+    id_attribute: str
+    failure_error: str
+
+    def start(self, task_input: Mapping[str, Any], task_token: str) -> dict[str, Any]:
+        """Validate the input, start the job and return the item fields to store.
+
+        The returned dict must hold `id_attribute`; any other keys (strings or numbers) are stored with it and
+        handed back to `check`. Raise `InvalidInput` for input that cannot work and `StartFailed` when the
+        service refuses; a botocore `ClientError` is reported as `StartFailed` too. `task_token` is only there
+        for idempotency tokens: do not store or log it.
+        """
+        ...
+
+    def check(self, item: Mapping[str, Any]) -> CheckResult:
+        """Describe the job recorded in `item` and say whether it is running, succeeded or failed."""
+        ...

@@ -1,0 +1,153 @@
+"""Glue Runner: starts AWS Glue job runs for Step Functions activity tasks and reports their outcome.
+
+Task input (a JSON object, or a JSON string holding one):
+
+- ``GlueJobName`` (required): the Glue job to run.
+- ``GlueJobCapacity`` (optional, integer >= 2): DPUs, run as that many ``G.1X`` workers (1 DPU each). When
+  absent, the config's ``glue_job_capacity`` applies the same way; ``null`` there keeps the job's own
+  settings.
+- ``GlueWorkerType`` + ``GlueNumberOfWorkers`` (optional): explicit worker settings instead of a capacity.
+- every other key is passed as a job argument (``--`` added when missing; non-string values JSON-encoded).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import etlrunner
+from botocore.exceptions import ClientError
+from etlrunner import CheckResult, Failed, InvalidInput, Running, Succeeded, iso8601
+
+CONFIG_FILE = Path(__file__).with_name("gluerunner-config.json")
+CONFIG_EXTRA_KEYS = {"glue_job_capacity": "GLUE_JOB_CAPACITY"}
+
+# G.1X is 1 DPU per worker, so a DPU count maps to the same number of G.1X workers.
+CAPACITY_WORKER_TYPE = "G.1X"
+MIN_CAPACITY = 2
+RESERVED_KEYS = frozenset({"GlueJobName", "GlueJobCapacity", "GlueWorkerType", "GlueNumberOfWorkers"})
+RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
+FAILED_STATES = frozenset({"FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
+
+etlrunner.configure_logging(__name__)
+
+
+def worker_settings(task_input: Mapping[str, Any], default_capacity: int | None) -> dict[str, Any]:
+    """The StartJobRun worker parameters for this task (empty: use the job's own settings)."""
+    capacity = etlrunner.optional_int(task_input, "GlueJobCapacity", MIN_CAPACITY)
+    worker_type = etlrunner.optional_str(task_input, "GlueWorkerType")
+    workers = etlrunner.optional_int(task_input, "GlueNumberOfWorkers", 1)
+    if capacity is not None and (worker_type is not None or workers is not None):
+        raise InvalidInput("give either GlueJobCapacity or GlueWorkerType/GlueNumberOfWorkers, not both")
+    if worker_type is not None and workers is None:
+        raise InvalidInput("GlueWorkerType needs GlueNumberOfWorkers as well")
+    if capacity is None and worker_type is None and workers is None:
+        capacity = default_capacity
+    if capacity is not None:
+        return {"WorkerType": CAPACITY_WORKER_TYPE, "NumberOfWorkers": capacity}
+    settings: dict[str, Any] = {}
+    if worker_type is not None:
+        settings["WorkerType"] = worker_type
+    if workers is not None:
+        settings["NumberOfWorkers"] = workers
+    return settings
+
+
+def job_arguments(task_input: Mapping[str, Any]) -> dict[str, str]:
+    """Every non-reserved input key as a Glue job argument: Glue wants `--name` keys and string values."""
+    arguments: dict[str, str] = {}
+    for key, value in task_input.items():
+        if key in RESERVED_KEYS:
+            continue
+        if key.startswith("Glue"):
+            # Most likely a misspelt setting (GlueJobCapcity): passing it as an argument would hide it.
+            raise InvalidInput(
+                f"unknown key {key}; Glue Runner keys are {', '.join(sorted(RESERVED_KEYS))} "
+                f"(write --{key} to pass it as a job argument)"
+            )
+        if not key or not key.lstrip("-"):
+            raise InvalidInput(f"job argument name {json.dumps(key)} is empty")
+        name = key if key.startswith("--") else f"--{key}"
+        arguments[name] = value if isinstance(value, str) else json.dumps(value)
+    return arguments
+
+
+class GlueRunner:
+    """The Glue mapping of the runner interface (see `etlrunner.Runner`)."""
+
+    name = "GlueRunner"
+    id_attribute = "glue_job_run_id"
+    failure_error = "GlueJobFailedError"
+
+    def __init__(self, glue: Any, default_capacity: int | None) -> None:
+        self.glue = glue
+        self.default_capacity = default_capacity
+
+    def start(self, task_input: Mapping[str, Any], task_token: str) -> dict[str, Any]:
+        job_name = etlrunner.require_str(task_input, "GlueJobName")
+        request: dict[str, Any] = {"JobName": job_name, **worker_settings(task_input, self.default_capacity)}
+        arguments = job_arguments(task_input)
+        if arguments:
+            request["Arguments"] = arguments
+        try:
+            run_id = self.glue.start_job_run(**request)["JobRunId"]
+        except ClientError as exc:
+            message = etlrunner.client_error_message(exc)
+            raise etlrunner.StartFailed(
+                f"StartJobRun for Glue job {job_name} was refused: {message}"
+            ) from exc
+        return {"glue_job_run_id": run_id, "glue_job_name": job_name}
+
+    def check(self, item: Mapping[str, Any]) -> CheckResult:
+        job_name = str(item["glue_job_name"])
+        run_id = str(item["glue_job_run_id"])
+        try:
+            job_run = self.glue.get_job_run(JobName=job_name, RunId=run_id, PredecessorsIncluded=False)[
+                "JobRun"
+            ]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+                raise
+            # The job or run was deleted: it will never finish, so end the task instead of waiting forever.
+            return Failed("NOT_FOUND", self._cause(job_name, run_id, "NOT_FOUND", str(exc)))
+        state = str(job_run.get("JobRunState", "UNKNOWN"))
+        if state == "SUCCEEDED":
+            return Succeeded(
+                state,
+                {
+                    "GlueJobName": job_name,
+                    "GlueJobRunId": run_id,
+                    "GlueJobRunState": state,
+                    "GlueJobStartedOn": iso8601(job_run.get("StartedOn")),
+                    "GlueJobCompletedOn": iso8601(job_run.get("CompletedOn")),
+                    "GlueJobLastModifiedOn": iso8601(job_run.get("LastModifiedOn")),
+                },
+            )
+        if state in FAILED_STATES:
+            message = job_run.get("ErrorMessage") or f"Glue job run ended in state {state}"
+            return Failed(state, self._cause(job_name, run_id, state, message))
+        # RUNNING_STATES, and any state Glue adds later: keep the task alive rather than guess an outcome.
+        return Running(state)
+
+    @staticmethod
+    def _cause(job_name: str, run_id: str, state: str, message: str) -> dict[str, Any]:
+        return {
+            "GlueJobName": job_name,
+            "GlueJobRunId": run_id,
+            "GlueJobRunState": state,
+            "ErrorMessage": message,
+        }
+
+
+def build_runner(config: etlrunner.RunnerConfig, glue: Any | None = None) -> GlueRunner:
+    capacity = config.int_setting("glue_job_capacity", MIN_CAPACITY, allow_null=True)
+    return GlueRunner(glue if glue is not None else boto3.client("glue"), capacity)
+
+
+def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Scheduled entry point; the event carries nothing the runner needs."""
+    config = etlrunner.load_config(CONFIG_FILE, extra_keys=CONFIG_EXTRA_KEYS)
+    return etlrunner.run(build_runner(config), config, etlrunner.default_clients(), context)

@@ -1,0 +1,85 @@
+"""Fixtures for the Lambda tests: fake credentials, moto, and a botocore Stubber on Step Functions.
+
+moto does not serve GetActivityTask, so Step Functions calls are stubbed (exact calls and parameters are
+asserted); DynamoDB, Glue, Athena and S3 stay on moto. Helpers shared by the tests are in lambda_support.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.moto_api import state_manager
+
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+# Each function's module sits at its zip root; mirror that so `import gluerunner` finds the module, not the
+# folder of the same name (which would otherwise import as a namespace package).
+for _function in ("gluerunner", "athenarunner", "ons3objectcreated"):
+    if str(LAMBDA_DIR / _function) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_DIR / _function))
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a fixed region; nothing can reach real AWS or a developer's profile."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "SFN_ACTIVITY_ARN",
+        "SFN_WORKER_NAME",
+        "DDB_TABLE",
+        "DDB_QUERY_LIMIT",
+        "GLUE_JOB_CAPACITY",
+        "SFN_POLL_RESERVE_MS",
+        "LOG_LEVEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+_SHARED_SESSION: list[boto3.session.Session] = []
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto for every client made with boto3 (the code under test uses plain `boto3.client`)."""
+    with mock_aws():
+        # mock_aws resets boto3's default session, which makes every test reload the service models (slow);
+        # one shared session (fake credentials, same region) is equivalent and much faster.
+        if not _SHARED_SESSION:
+            _SHARED_SESSION.append(boto3.session.Session(region_name=REGION))
+        boto3.DEFAULT_SESSION = _SHARED_SESSION[0]
+        yield
+
+
+@pytest.fixture
+def sfn(aws: None) -> Iterator[tuple[Any, Stubber]]:
+    """A Step Functions client with a Stubber; every queued response must be used by the test."""
+    client = boto3.client("stepfunctions", region_name=REGION)
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def manual_states() -> Iterator[None]:
+    """Freeze moto's Glue job runs and Athena queries in the state a test sets (default: instantly done)."""
+    for model in ("glue::job_run", "athena::execution"):
+        state_manager.set_transition(model, {"progression": "manual", "times": 10**9})
+    yield
+    for model in ("glue::job_run", "athena::execution"):
+        state_manager.unset_transition(model)
