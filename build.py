@@ -1,0 +1,182 @@
+"""Build tasks for the project (run `pynt -l` to list them). The logic lives in buildlib/.
+
+Every task works against real AWS by default and against AWS_ENDPOINT_URL when it is set. A problem the user
+can fix is reported as one line on stderr with exit code 1.
+"""
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # pynt loads this file by path; make buildlib importable
+
+from botocore.exceptions import BotoCoreError, ClientError  # noqa: E402
+from pynt import task  # noqa: E402
+
+# Underscore names: pynt resolves a task name by module attribute first; `pynt deploy` must not hit a module.
+from buildlib import deploy as _deploy  # noqa: E402
+from buildlib import executions as _executions  # noqa: E402
+from buildlib import lambdas as _lambdas  # noqa: E402
+from buildlib import lint as _lint  # noqa: E402
+from buildlib import packaging as _packaging  # noqa: E402
+from buildlib import s3 as _s3  # noqa: E402
+from buildlib import stacks as _stacks  # noqa: E402
+from buildlib.aws import describe  # noqa: E402
+from buildlib.errors import BuildError  # noqa: E402
+from buildlib.project import DEFAULT_STATE_MACHINE, STACKS, check_stacks, load_project  # noqa: E402
+
+_quiet_abort = False
+
+
+class _DropAbortNoise(logging.Filter):
+    """pynt logs 'Error in task' / 'Aborting build' after a task fails; our one line already said it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_quiet_abort and record.levelno >= logging.CRITICAL)
+
+
+logging.getLogger(Path(__file__).name).addFilter(_DropAbortNoise())
+
+
+def _reported(fn):
+    """Run the task; a BuildError (or an AWS error) becomes one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        global _quiet_abort
+        try:
+            return fn(*args, **kwargs)
+        except BuildError as exc:
+            message = str(exc)
+        except (ClientError, BotoCoreError) as exc:
+            message = describe(exc, fn.__name__)
+        sys.stdout.flush()
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        _quiet_abort = True
+        sys.exit(1)
+
+    return run
+
+
+def _project():
+    return load_project(ROOT)
+
+
+@task()
+@_reported
+def clean():
+    """Remove the build/ folder."""
+    _packaging.clean(_project())
+
+
+@task()
+@_reported
+def packagelambda(*functions):
+    """Zip Lambda functions into build/<fn>.zip (all when none): packagelambda[gluerunner,...]"""
+    _packaging.package_lambdas(_project(), functions)
+
+
+@task()
+@_reported
+def deploylambda(*functions):
+    """Upload build/<fn>.zip to the descriptor's bucket/key; creates the bucket if missing (all when none)."""
+    _lambdas.deploy_lambdas(_project(), functions)
+
+
+@task()
+@_reported
+def updatelambda(*functions):
+    """Put build/<fn>.zip straight into the deployed Lambda functions (all when none)."""
+    _lambdas.update_lambdas(_project(), functions)
+
+
+@task()
+@_reported
+def createstack(*stack_names):
+    """Create stacks and wait (all, in order, when none): createstack[step-functions-resources]"""
+    project = _project()
+    for name in check_stacks(stack_names):
+        _stacks.create_stack(project, name)
+
+
+@task()
+@_reported
+def updatestack(*stack_names):
+    """Update stacks and wait (all when none); 'no updates' is fine: updatestack[glue-resources]"""
+    project = _project()
+    for name in check_stacks(stack_names):
+        _stacks.update_stack(project, name)
+
+
+@task()
+@_reported
+def deletestack(*stack_names):
+    """Delete the named stacks and wait: deletestack[glue-resources]"""
+    if not stack_names:
+        raise BuildError(f"name the stack to delete: pynt deletestack[<stack>]; stacks: {', '.join(STACKS)}")
+    project = _project()
+    for name in check_stacks(stack_names):
+        _stacks.delete_stack(project, name)
+
+
+@task()
+@_reported
+def stackstatus(*stack_names):
+    """Print status and reason of stacks (all when none)."""
+    _stacks.stack_status(_project(), stack_names)
+
+
+@task()
+@_reported
+def deploygluescripts():
+    """Upload every glue-scripts/*.py to S3ETLScriptPath."""
+    _s3.deploy_glue_scripts(_project())
+
+
+@task()
+@_reported
+def deletes3bucket(name=None, confirm=None):
+    """Empty (all versions) and delete a bucket; asks y/N, or deletes3bucket[name,yes] for scripts."""
+    _s3.delete_bucket(_project(), name, confirm)
+
+
+@task()
+@_reported
+def deployall():
+    """packagelambda, deploylambda, deploygluescripts, then create or update the four stacks in order."""
+    _deploy.deploy_all(_project())
+
+
+@task()
+@_reported
+def uploaddata(*files, **destinations):
+    """Upload the sample CSVs to the data bucket's sales/ and marketing/ (or: uploaddata[f.csv=sales/])."""
+    _s3.upload_data(_project(), files, destinations)
+
+
+@task()
+@_reported
+def startexecution(machine=DEFAULT_STATE_MACHINE):
+    """Start an execution of a state machine (default MarketingAndSalesETLOrchestrator); prints its ARN."""
+    _executions.start_execution(_project(), machine)
+
+
+@task()
+@_reported
+def executionstatus(arn=None):
+    """Status and each state's last event of an execution (ARN or machine name; default: the latest)."""
+    project = _project()
+    if arn and not arn.startswith("arn:"):
+        _executions.execution_status(project, None, machine=arn)
+    else:
+        _executions.execution_status(project, arn)
+
+
+@task()
+@_reported
+def lint():
+    """cfn-lint cloudformation/*.yaml and ruff check ."""
+    _lint.lint(_project())

@@ -1,0 +1,132 @@
+"""startexecution / executionstatus on moto, with a tiny Pass-only state machine that moto really executes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from buildlib import BuildError, load_project
+from buildlib.executions import execution_status, start_execution, state_events
+
+DEFINITION = {
+    "StartAt": "Prepare",
+    "States": {
+        "Prepare": {"Type": "Pass", "Result": {"x": 1}, "Next": "Finish"},
+        "Finish": {"Type": "Pass", "End": True},
+    },
+}
+
+
+@pytest.fixture
+def sfn_project(repo, aws_env, lines):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions")
+        sfn.create_state_machine(
+            name="MarketingAndSalesETLOrchestrator",
+            definition=json.dumps(DEFINITION),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )
+        yield load_project(repo, out=lines.append)
+
+
+def _wait_done(project, arn):
+    for _ in range(100):
+        result = execution_status(project, arn)
+        if result["status"] != "RUNNING":
+            return result
+        time.sleep(0.05)
+    raise AssertionError("execution did not finish")
+
+
+def test_start_and_status_of_the_latest(sfn_project, lines):
+    arn = start_execution(sfn_project)
+    assert arn.startswith("arn:aws:states:us-east-1:") and ":MarketingAndSalesETLOrchestrator:" in arn
+    assert lines[-1] == arn
+    _wait_done(sfn_project, arn)
+    lines.clear()
+    result = execution_status(sfn_project)  # no ARN: the latest execution
+    assert result["executionArn"] == arn
+    assert result["status"] == "SUCCEEDED"
+    assert [(s["State"], s["Event"]) for s in result["states"]] == [
+        ("Prepare", "PassStateExited"),
+        ("Finish", "PassStateExited"),
+    ]
+    assert lines[0] == f"execution {arn}"
+    assert lines[1] == "status    SUCCEEDED"
+    assert lines[2].split() == ["State", "Event", "Time", "Detail"]
+
+
+def test_unknown_state_machine_lists_existing(sfn_project):
+    with pytest.raises(BuildError) as err:
+        start_execution(sfn_project, "Nope")
+    assert str(err.value) == (
+        "state machine Nope not found (existing: MarketingAndSalesETLOrchestrator): "
+        "create it with pynt createstack[step-functions-resources]"
+    )
+
+
+def test_no_executions_yet(sfn_project):
+    with pytest.raises(
+        BuildError,
+        match=r"MarketingAndSalesETLOrchestrator has no executions yet: start one with "
+        r"pynt startexecution\[MarketingAndSalesETLOrchestrator\]",
+    ):
+        execution_status(sfn_project)
+
+
+def test_unknown_execution_arn(sfn_project):
+    arn = "arn:aws:states:us-east-1:123456789012:execution:MarketingAndSalesETLOrchestrator:nope"
+    with pytest.raises(BuildError, match=f"execution {arn} not found"):
+        execution_status(sfn_project, arn)
+
+
+def test_state_events_attribute_activity_events_to_their_state():
+    history = [
+        {"id": 1, "previousEventId": 0, "type": "ExecutionStarted"},
+        {
+            "id": 2,
+            "previousEventId": 1,
+            "type": "ParallelStateEntered",
+            "stateEnteredEventDetails": {"name": "P"},
+        },
+        {
+            "id": 3,
+            "previousEventId": 2,
+            "type": "TaskStateEntered",
+            "stateEnteredEventDetails": {"name": "A"},
+        },
+        {
+            "id": 4,
+            "previousEventId": 2,
+            "type": "TaskStateEntered",
+            "stateEnteredEventDetails": {"name": "B"},
+        },
+        {
+            "id": 5,
+            "previousEventId": 3,
+            "type": "ActivityScheduled",
+            "activityScheduledEventDetails": {"resource": "arn:act"},
+        },
+        {
+            "id": 6,
+            "previousEventId": 4,
+            "type": "ActivityScheduled",
+            "activityScheduledEventDetails": {"resource": "arn:act"},
+        },
+        {
+            "id": 7,
+            "previousEventId": 6,
+            "type": "ActivityFailed",
+            "activityFailedEventDetails": {"error": "GlueJobFailedError", "cause": "{}"},
+        },
+    ]
+    rows = state_events(history)
+    assert [(r["State"], r["Event"], r["Detail"]) for r in rows] == [
+        ("P", "ParallelStateEntered", ""),
+        ("A", "ActivityScheduled", "arn:act"),
+        ("B", "ActivityFailed", "GlueJobFailedError: {}"),
+    ]

@@ -1,0 +1,213 @@
+"""Stack tasks on moto with small templates; the failure report with a stubbed CloudFormation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from build_support import DATA_BUCKET, PARAMS, small_template
+
+from buildlib import BuildError
+from buildlib.deploy import deploy_all
+from buildlib.stacks import (
+    create_or_update_stack,
+    create_stack,
+    delete_stack,
+    stack_status,
+    update_stack,
+)
+
+
+def _status(name):
+    return boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+
+
+def test_create_passes_params_and_capabilities(project, lines):
+    calls = []
+    project.aws.client("cloudformation").meta.events.register(
+        "provide-client-params.cloudformation.CreateStack", lambda params, **_: calls.append(params)
+    )
+    result = create_stack(project, "glue-resources")
+    assert result["StackStatus"] == "CREATE_COMPLETE"
+    stack = boto3.client("cloudformation").describe_stacks(StackName="glue-resources")["Stacks"][0]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == PARAMS["glue-resources"]
+    assert calls[0]["Capabilities"] == ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+    assert calls[0]["TemplateBody"] == project.template_path("glue-resources").read_text()
+    assert "stack glue-resources: CREATE_COMPLETE" in lines
+
+
+def test_create_existing_stack_says_update(project):
+    create_stack(project, "glue-resources")
+    with pytest.raises(BuildError) as err:
+        create_stack(project, "glue-resources")
+    assert (
+        str(err.value)
+        == "stack glue-resources already exists: update it with pynt updatestack[glue-resources]"
+    )
+
+
+def test_update_without_changes_is_not_an_error(project, lines):
+    create_stack(project, "gluerunner-lambda")
+    assert update_stack(project, "gluerunner-lambda") is False
+    assert lines[-1] == "stack gluerunner-lambda: no updates to perform"
+
+
+def test_update_with_a_changed_template(project):
+    create_stack(project, "gluerunner-lambda")
+    template = json.loads(small_template("gluerunner-lambda", PARAMS["gluerunner-lambda"]))
+    template["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
+    project.template_path("gluerunner-lambda").write_text(json.dumps(template))
+    assert update_stack(project, "gluerunner-lambda") is True
+    assert _status("gluerunner-lambda") == "UPDATE_COMPLETE"
+
+
+def test_update_missing_stack_says_create(project):
+    with pytest.raises(BuildError) as err:
+        update_stack(project, "glue-resources")
+    assert (
+        str(err.value)
+        == "stack glue-resources does not exist: create it with pynt createstack[glue-resources]"
+    )
+
+
+def test_missing_template(project):
+    project.template_path("glue-resources").unlink()
+    with pytest.raises(BuildError, match="cloudformation/glue-resources.yaml not found"):
+        create_stack(project, "glue-resources")
+
+
+def test_unknown_stack(project):
+    with pytest.raises(BuildError, match="unknown stack 'nope': valid stacks are step-functions-resources"):
+        create_stack(project, "nope")
+
+
+def test_stackstatus_table(project, lines):
+    create_stack(project, "glue-resources")
+    lines.clear()
+    rows = stack_status(project)
+    assert [(r["Stack"], r["Status"]) for r in rows] == [
+        ("step-functions-resources", "DOES NOT EXIST"),
+        ("glue-resources", "CREATE_COMPLETE"),
+        ("gluerunner-lambda", "DOES NOT EXIST"),
+        ("athenarunner-lambda", "DOES NOT EXIST"),
+    ]
+    assert lines[0].split() == ["Stack", "Status", "Updated", "Reason"]
+    assert lines[3].startswith("glue-resources") and "CREATE_COMPLETE" in lines[3]
+    assert stack_status(project, ["gluerunner-lambda"])[0]["Status"] == "DOES NOT EXIST"
+
+
+def test_delete_stack(project, lines):
+    create_stack(project, "glue-resources")
+    assert delete_stack(project, "glue-resources")
+    assert stack_status(project, ["glue-resources"])[0]["Status"] == "DOES NOT EXIST"
+    assert delete_stack(project, "glue-resources") is False
+    assert "stack glue-resources does not exist" in lines
+
+
+def test_step_functions_stack_needs_a_free_data_bucket(project):
+    boto3.client("s3").create_bucket(Bucket=DATA_BUCKET)
+    with pytest.raises(
+        BuildError,
+        match=f"bucket {DATA_BUCKET} already exists, and the step-functions-resources stack creates it",
+    ):
+        create_stack(project, "step-functions-resources")
+
+
+def test_delete_refuses_while_the_data_bucket_holds_objects(project):
+    create_stack(project, "step-functions-resources")
+    boto3.client("s3").put_object(Bucket=DATA_BUCKET, Key="sales/x.csv", Body=b"x")
+    with pytest.raises(BuildError) as err:
+        delete_stack(project, "step-functions-resources")
+    assert str(err.value) == (
+        f"bucket {DATA_BUCKET} of stack step-functions-resources is not empty, "
+        "so CloudFormation cannot delete it: "
+        f"delete it first with pynt deletes3bucket[{DATA_BUCKET}]"
+    )
+
+
+def test_validation_happens_before_any_aws_call(project):
+    project.overrides["S3ETLOutputPath"] = "<NO-DEFAULT>"
+    project._load()
+    with pytest.raises(BuildError, match="set S3ETLOutputPath"):
+        create_stack(project, "glue-resources")
+    assert boto3.client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_create_or_update(project):
+    assert create_or_update_stack(project, "glue-resources") == "created"
+    assert create_or_update_stack(project, "glue-resources") == "unchanged"
+
+
+def test_deployall_on_moto(project, lines):
+    results = deploy_all(project)
+    assert results == {s: "created" for s in PARAMS}
+    assert (project.root / "build" / "gluerunner.zip").is_file()
+    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="etl-code-bucket")["Contents"]}
+    assert {"src/gluerunner.zip", "glue-scripts/process_sales_data.py"} <= keys
+    created = [line for line in lines if line.startswith("creating stack")]
+    assert created == [f"creating stack {s} ..." for s in PARAMS]  # DESIGN.md order
+    assert deploy_all(project) == {s: "unchanged" for s in PARAMS}
+
+
+def test_failed_creation_prints_failed_events_and_raises(project, lines):
+    cfn = boto3.client("cloudformation")
+    project.aws._clients["cloudformation"] = cfn
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    failed = {"StackName": "glue-resources", "StackStatus": "ROLLBACK_COMPLETE", "CreationTime": now}
+    events = [
+        {
+            "StackId": "id",
+            "EventId": "4",
+            "StackName": "glue-resources",
+            "LogicalResourceId": "glue-resources",
+            "ResourceType": "AWS::CloudFormation::Stack",
+            "Timestamp": now,
+            "ResourceStatus": "ROLLBACK_COMPLETE",
+        },
+        {
+            "StackId": "id",
+            "EventId": "3",
+            "StackName": "glue-resources",
+            "LogicalResourceId": "Other",
+            "ResourceType": "AWS::Glue::Job",
+            "Timestamp": now,
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "Resource creation cancelled",
+        },
+        {
+            "StackId": "id",
+            "EventId": "2",
+            "StackName": "glue-resources",
+            "LogicalResourceId": "ProcessSalesData",
+            "ResourceType": "AWS::Glue::Job",
+            "Timestamp": now,
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "Script location is not valid",
+        },
+        {
+            "StackId": "id",
+            "EventId": "1",
+            "StackName": "glue-resources",
+            "LogicalResourceId": "glue-resources",
+            "ResourceType": "AWS::CloudFormation::Stack",
+            "Timestamp": now,
+            "ResourceStatus": "CREATE_IN_PROGRESS",
+            "ResourceStatusReason": "User Initiated",
+        },
+    ]
+    with Stubber(cfn) as stub:
+        stub.add_response("create_stack", {"StackId": "id"})
+        stub.add_response("describe_stacks", {"Stacks": [failed]})  # the waiter: a failure state
+        stub.add_response("describe_stacks", {"Stacks": [failed]})
+        stub.add_response("describe_stack_events", {"StackEvents": events})
+        with pytest.raises(BuildError) as err:
+            create_stack(project, "glue-resources")
+    assert str(err.value) == (
+        "creating stack glue-resources failed (ROLLBACK_COMPLETE): "
+        "ProcessSalesData: Script location is not valid"
+    )
+    assert "  ProcessSalesData (AWS::Glue::Job) CREATE_FAILED: Script location is not valid" in lines
+    assert "  Other (AWS::Glue::Job) CREATE_FAILED: Resource creation cancelled" in lines
