@@ -43,6 +43,12 @@ class LocalAws:
         return self.ctx
 
     def stop(self) -> None:
+        # Bridges with background work (the schedule clock) expose stop(); install() starts them again.
+        for name in BRIDGES:
+            bridge = importlib.import_module(f"localaws.bridges.{name}")
+            stop = getattr(bridge, "stop", None)
+            if callable(stop):
+                stop()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -1,0 +1,338 @@
+"""The Lambda bridge (localaws/bridges/awslambda.py), over HTTP with boto3.
+
+Each test names the moto gap it guards; if a moto upgrade changes the behaviour, the test says which gap.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+import zipfile
+
+import pytest
+
+from localaws.bridges import awslambda
+
+GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
+
+HANDLERS = """
+import json, logging, os, sys, time
+
+ENV_KEYS = ["GREETING", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",
+            "AWS_LAMBDA_LOG_STREAM_NAME", "LAMBDA_TASK_ROOT"]
+
+
+def echo(event, context):
+    return {
+        "event": event,
+        "env": {key: os.environ.get(key) for key in ENV_KEYS},
+        "cwd": os.getcwd(),
+        "sys_path_0": sys.path[0],
+        "context": {
+            "function_name": context.function_name,
+            "function_version": context.function_version,
+            "invoked_function_arn": context.invoked_function_arn,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "log_group_name": context.log_group_name,
+            "log_stream_name": context.log_stream_name,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+        },
+    }
+
+
+def fail(event, context):
+    raise ValueError("no good: " + str(event.get("why")))
+
+
+def sleepy(event, context):
+    time.sleep(float(event.get("seconds", 5)))
+    print("woke up")
+    return "slept"
+
+
+def chatty(event, context):
+    print("first line to stdout")
+    print("second line to stderr", file=sys.stderr)
+    logger = logging.getLogger()
+    logger.setLevel(logging.INFO)
+    logger.info("through logging %s", event.get("tag"))
+    return "chatted"
+
+
+def buckets(event, context):
+    import boto3
+    return sorted(bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"])
+"""
+
+
+def build_zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+class Recorder:
+    """Collects ``ctx.emit`` events; ``wait`` polls until a predicate over them holds."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, fields: dict) -> None:
+        with self._lock:
+            self.events.append((kind, fields))
+
+    def of(self, kind: str, **match: object) -> list[dict]:
+        with self._lock:
+            return [f for k, f in self.events if k == kind and all(f.get(n) == v for n, v in match.items())]
+
+    def wait(self, predicate, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        return predicate()
+
+
+@pytest.fixture(scope="module")
+def recorder(local_aws) -> Recorder:
+    rec = Recorder()
+    local_aws.subscribe(rec)
+    return rec
+
+
+@pytest.fixture(scope="module")
+def lam(aws_client):
+    return aws_client("lambda")
+
+
+@pytest.fixture(scope="module")
+def package() -> bytes:
+    return build_zip({"handlers.py": HANDLERS})
+
+
+@pytest.fixture(scope="module")
+def role_arn(aws_client) -> str:
+    """moto's CreateFunction wants a role that exists."""
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
+    iam = aws_client("iam")
+    name = f"awslambda-bridge-test-{time.time_ns()}"
+    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+@pytest.fixture
+def make_function(lam, package, unique_name, role_arn):
+    def make(handler: str, timeout: int = 10, code: dict | None = None, **extra) -> str:
+        name = unique_name(f"fn-{handler}")
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.13",
+            Role=role_arn,
+            Handler=f"handlers.{handler}",
+            Code=code or {"ZipFile": package},
+            Timeout=timeout,
+            MemorySize=256,
+            Environment={"Variables": {"GREETING": "hello"}},
+            **extra,
+        )
+        return name
+
+    return make
+
+
+def invoke(lam, name: str, event: dict | None = None, **kwargs):
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
+    return response, json.loads(response["Payload"].read() or b"null")
+
+
+def test_patch_points_exist_in_moto(local_aws):
+    """Names the moto places patched; a moto upgrade that renames them fails here first."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.s3 import notifications
+
+    assert LambdaFunction.invoke is awslambda._bridged_function_invoke, GAP_DOCKER
+    assert LambdaSimpleBackend.invoke is awslambda._bridged_simple_backend_invoke, (
+        "moto gap 'LambdaSimpleBackend.invoke returns a canned answer' is no longer bridged"
+    )
+    assert notifications._invoke_awslambda is awslambda._bridged_s3_invoke_awslambda, (
+        "moto gap 'S3 notifications invoke Lambda synchronously' is no longer bridged"
+    )
+
+
+def test_sync_invoke_runs_the_deployed_handler_with_lambda_environment(local_aws, lam, make_function):
+    name = make_function("echo", timeout=7)
+    response, payload = invoke(lam, name, {"hello": "world"})
+
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response, f"{GAP_DOCKER}: {payload}"
+    assert isinstance(payload, dict) and payload.get("event") == {"hello": "world"}, (
+        f"{GAP_DOCKER} (or moto's canned LambdaSimpleBackend answer came back): {payload!r}"
+    )
+    env = payload["env"]
+    assert env["GREETING"] == "hello"
+    assert env["AWS_ENDPOINT_URL"] == local_aws.endpoint_url
+    assert env["AWS_REGION"] == local_aws.region
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
+    assert env["LAMBDA_TASK_ROOT"] == payload["cwd"] == payload["sys_path_0"]
+    context = payload["context"]
+    assert context["function_name"] == name
+    assert context["invoked_function_arn"].endswith(f":function:{name}")
+    assert context["memory_limit_in_mb"] == 256
+    assert context["log_stream_name"] == env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert 5000 < context["remaining_ms"] <= 7000
+
+
+def test_handler_exception_is_an_unhandled_function_error(lam, make_function):
+    name = make_function("fail")
+    response, payload = invoke(lam, name, {"why": "testing"})
+
+    assert response["StatusCode"] == 200
+    assert response.get("FunctionError") == "Unhandled", GAP_DOCKER
+    assert payload["errorType"] == "ValueError"
+    assert payload["errorMessage"] == "no good: testing"
+    assert any("in fail" in frame for frame in payload["stackTrace"])
+
+
+def test_timeout_kills_the_handler_and_says_so_as_lambda_does(lam, make_function):
+    name = make_function("sleepy", timeout=1)
+    started = time.monotonic()
+    response, payload = invoke(lam, name, {"seconds": 30})
+    elapsed = time.monotonic() - started
+
+    assert response.get("FunctionError") == "Unhandled", GAP_DOCKER
+    assert "Task timed out after 1.00 seconds" in payload["errorMessage"]
+    assert elapsed < 5, f"the 1 s timeout was not enforced ({elapsed:.1f} s)"
+
+
+def test_event_invocation_returns_202_at_once_and_runs_in_background(lam, make_function, recorder):
+    name = make_function("sleepy")
+    started = time.monotonic()
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 0.5}')
+    returned_after = time.monotonic() - started
+
+    assert response["StatusCode"] == 202
+    assert returned_after < 0.45, f"Event invoke waited for the handler ({returned_after:.2f} s)"
+    ends = recorder.wait(lambda: recorder.of("lambda.invoke.end", function=name))
+    assert ends, f"{GAP_DOCKER}: the Event invocation never ran"
+    assert ends[0]["error"] is None
+    assert ends[0]["duration_s"] >= 0.5
+    assert recorder.of("lambda.log", function=name, line="woke up")
+
+
+def test_log_lines_go_to_cloudwatch_logs_and_to_listeners(lam, aws_client, make_function, recorder):
+    name = make_function("chatty")
+    response, payload = invoke(lam, name, {"tag": "T42"}, LogType="Tail")
+    assert payload == "chatted", GAP_DOCKER
+    start = recorder.of("lambda.invoke.start", function=name)[0]
+    request_id = start["request_id"]
+
+    expected = ["first line to stdout", "second line to stderr"]
+    emitted = [f["line"] for f in recorder.of("lambda.log", function=name, request_id=request_id)]
+    assert emitted[0] == f"START RequestId: {request_id} Version: $LATEST"
+    assert all(line in emitted for line in expected)
+    assert any(
+        line.startswith("[INFO]\t") and line.endswith(f"\t{request_id}\tthrough logging T42")
+        for line in emitted
+    ), emitted
+    assert emitted[-2] == f"END RequestId: {request_id}"
+    assert emitted[-1].startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+    assert "second line to stderr" in base64.b64decode(response["LogResult"]).decode()
+
+    logs = aws_client("logs")
+    found = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    messages = [event["message"] for event in found]
+    assert messages == emitted, "log lines missing from CloudWatch Logs"
+    streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+    assert len(streams) == 1 and "[$LATEST]" in streams[0]["logStreamName"]
+
+
+def test_handler_can_call_the_endpoint_with_boto3(lam, aws_client, make_function, unique_name):
+    bucket = unique_name("lambda-sees-me")
+    aws_client("s3").create_bucket(Bucket=bucket)
+    name = make_function("buckets")
+    response, payload = invoke(lam, name)
+    assert "FunctionError" not in response, payload
+    assert bucket in payload
+
+
+def test_function_deployed_from_s3_package(lam, aws_client, package, make_function, unique_name):
+    bucket = unique_name("lambda-code")
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="src/fn.zip", Body=package)
+    name = make_function("echo", code={"S3Bucket": bucket, "S3Key": "src/fn.zip"})
+    response, payload = invoke(lam, name, {"from": "s3"})
+    assert payload["event"] == {"from": "s3"}, f"{GAP_DOCKER}: {payload}"
+
+
+def test_function_created_by_cloudformation_runs(aws_client, package, unique_name, role_arn):
+    bucket = unique_name("cfn-code")
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="src/fn.zip", Body=package)
+    name = unique_name("cfn-fn")
+    template = {
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": name,
+                    "Runtime": "python3.13",
+                    "Handler": "handlers.echo",
+                    "Role": role_arn,
+                    "Code": {"S3Bucket": bucket, "S3Key": "src/fn.zip"},
+                    "Environment": {"Variables": {"GREETING": "from-cfn"}},
+                },
+            }
+        }
+    }
+    cfn = aws_client("cloudformation")
+    cfn.create_stack(StackName=unique_name("lambda-stack"), TemplateBody=json.dumps(template))
+    lam = aws_client("lambda")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            lam.get_function(FunctionName=name)
+            break
+        except lam.exceptions.ResourceNotFoundException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    response, payload = invoke(lam, name, {"via": "cfn"})
+    assert payload["event"] == {"via": "cfn"} and payload["env"]["GREETING"] == "from-cfn", payload
+
+
+def test_runtime_errors_are_function_errors(lam, make_function, unique_name, role_arn):
+    missing = make_function("no_such_handler")
+    _, payload = invoke(lam, missing)
+    assert payload["errorType"] == "Runtime.HandlerNotFound"
+
+    lam.create_function(
+        FunctionName=(broken := unique_name("fn-broken")),
+        Runtime="python3.13",
+        Role=role_arn,
+        Handler="nowhere.handler",
+        Code={"ZipFile": build_zip({"other.py": "x = 1\n"})},
+    )
+    response, payload = invoke(lam, broken)
+    assert response.get("FunctionError") == "Unhandled"
+    assert payload["errorType"] == "Runtime.ImportModuleError"
+    assert "Unable to import module 'nowhere'" in payload["errorMessage"]

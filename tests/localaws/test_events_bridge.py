@@ -1,0 +1,280 @@
+"""The EventBridge schedule bridge (localaws/bridges/events.py): cron/rate parsing and rules firing.
+
+Gap guarded: moto stores a rule's ScheduleExpression but never fires it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import threading
+import time
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from localaws.bridges import events as events_bridge
+from localaws.bridges.events import CronSchedule, RateSchedule, UnsupportedScheduleError, parse_schedule
+
+GAP = "moto gap 'scheduled EventBridge rules never fire' is no longer bridged"
+FAST_SCALE = 0.01  # rate(1 minute) fires every 0.6 s
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+# -- schedule expressions (no endpoint) --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        ("cron(0 12 * * ? *)", "2024-01-01T11:59:30", "2024-01-01T12:00"),
+        ("cron(0 12 * * ? *)", "2024-01-01T12:00:00", "2024-01-02T12:00"),
+        ("cron(0/15 * * * ? *)", "2024-01-01T10:07:00", "2024-01-01T10:15"),
+        ("cron(*/20 * * * ? *)", "2024-01-01T10:40:00", "2024-01-01T11:00"),
+        ("cron(5,35 14 * * ? *)", "2024-01-01T14:06:00", "2024-01-01T14:35"),
+        ("cron(0 9-17/4 * * ? *)", "2024-01-01T13:00:00", "2024-01-01T17:00"),
+        ("cron(0 18 ? * MON-FRI *)", "2024-01-05T19:00:00", "2024-01-08T18:00"),  # Fri evening -> Mon
+        ("cron(0 0 ? * 1 *)", "2024-01-01T00:00:00", "2024-01-07T00:00"),  # 1 = SUN
+        ("cron(0 0 ? * 7 *)", "2024-01-01T00:00:00", "2024-01-06T00:00"),  # 7 = SAT
+        ("cron(0 8 1 * ? *)", "2024-01-15T00:00:00", "2024-02-01T08:00"),
+        ("cron(30 6 29 FEB ? *)", "2024-03-01T00:00:00", "2028-02-29T06:30"),
+        ("cron(0 0 1 JAN,JUL ? 2025-2026)", "2025-02-01T00:00:00", "2025-07-01T00:00"),
+    ],
+)
+def test_cron_next_fire_time(expression, after, expected):
+    assert parse_schedule(expression).next_after(at(after)) == at(expected)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(15 10 ? * 6L 2024)",  # L
+        "cron(0 10 15W * ? *)",  # W
+        "cron(0 10 ? * 6#3 *)",  # #
+        "cron(0 12 * * *)",  # 5 fields
+        "cron(0 12 * * * *)",  # neither day field is ?
+        "cron(61 12 * * ? *)",
+        "rate(0 minutes)",
+        "rate(5 weeks)",
+        "every 5 minutes",
+    ],
+)
+def test_unsupported_or_invalid_expressions_are_reported(expression):
+    with pytest.raises(UnsupportedScheduleError):
+        parse_schedule(expression)
+
+
+def test_cron_that_never_fires_again():
+    with pytest.raises(UnsupportedScheduleError):
+        CronSchedule("cron(0 0 1 1 ? 2020)").next_after(at("2021-01-01T00:00:00"))
+
+
+@pytest.mark.parametrize(
+    ("expression", "seconds"),
+    [("rate(1 minute)", 60), ("rate(3 minutes)", 180), ("rate(2 hours)", 7200), ("rate(1 day)", 86400)],
+)
+def test_rate_interval(expression, seconds):
+    schedule = parse_schedule(expression)
+    assert isinstance(schedule, RateSchedule)
+    assert schedule.interval.total_seconds() == seconds
+    assert schedule.next_after(at("2024-01-01T00:00:00")) == at("2024-01-01T00:00:00") + schedule.interval
+
+
+# -- rules firing on the endpoint --------------------------------------------------------------------------
+HANDLER = '''
+import json, time
+
+def handler(event, context):
+    print("EVENT " + json.dumps(event))
+    time.sleep(float(event.get("sleep", 0)) if isinstance(event, dict) else 0)
+    return "ok"
+'''
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[float, str, dict]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, fields: dict) -> None:
+        with self._lock:
+            self.events.append((time.monotonic(), kind, fields))
+
+    def of(self, kind: str, **match: object) -> list[tuple[float, dict]]:
+        with self._lock:
+            return [(t, f) for t, k, f in self.events
+                    if k == kind and all(f.get(n) == v for n, v in match.items())]
+
+    def payloads(self, function: str) -> list[object]:
+        prefix = "EVENT "
+        return [json.loads(f["line"][len(prefix):]) for _, f in self.of("lambda.log", function=function)
+                if f["line"].startswith(prefix)]
+
+    def wait(self, predicate, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return bool(predicate())
+
+
+@pytest.fixture(scope="module")
+def recorder(local_aws) -> Recorder:
+    rec = Recorder()
+    local_aws.subscribe(rec)
+    return rec
+
+
+@pytest.fixture(scope="module")
+def fast_schedules(local_aws):
+    """The session's scheduler on a 100x clock for this module (the listeners are shared)."""
+    scheduler = events_bridge.scheduler()
+    assert scheduler is not None, f"{GAP}: install() started no scheduler"
+    scheduler.set_context(dataclasses.replace(local_aws, time_scale=FAST_SCALE))
+    yield scheduler
+    scheduler.set_context(local_aws)
+
+
+@pytest.fixture(scope="module")
+def role_arn(aws_client) -> str:
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole"}]}
+    return aws_client("iam").create_role(
+        RoleName=f"events-bridge-test-{time.time_ns()}", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+
+
+@pytest.fixture
+def function(aws_client, role_arn, unique_name):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("scheduled.py", HANDLER)
+    return aws_client("lambda").create_function(
+        FunctionName=unique_name("scheduled-fn"),
+        Runtime="python3.13",
+        Role=role_arn,
+        Handler="scheduled.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Timeout=10,
+    )["FunctionArn"]
+
+
+@pytest.fixture
+def rules(aws_client):
+    """Creates rules and deletes them afterwards: moto's state outlives the test, the scheduler would not."""
+    client = aws_client("events")
+    created: list[str] = []
+
+    def put(name: str, expression: str, targets: list[dict], state: str = "ENABLED") -> str:
+        arn = client.put_rule(Name=name, ScheduleExpression=expression, State=state)["RuleArn"]
+        created.append(name)
+        client.put_targets(Rule=name, Targets=targets)
+        return arn
+
+    yield put
+    for name in created:
+        ids = [t["Id"] for t in client.list_targets_by_rule(Rule=name)["Targets"]]
+        if ids:
+            client.remove_targets(Rule=name, Ids=ids)
+        client.delete_rule(Name=name)
+
+
+def name_of(function_arn: str) -> str:
+    return function_arn.rsplit(":", 1)[-1]
+
+
+def test_rate_rule_invokes_its_lambda_target_with_the_scheduled_event(
+    fast_schedules, recorder, rules, function, local_aws, unique_name
+):
+    created = time.monotonic()
+    rule_arn = rules(unique_name("every-minute"), "rate(1 minute)", [{"Id": "fn", "Arn": function}])
+    fn_name = name_of(function)
+
+    assert recorder.wait(lambda: recorder.payloads(fn_name), timeout=5), f"{GAP}: no invocation in 5 s"
+    first_start = recorder.of("lambda.invoke.start", function=fn_name)[0][0]
+    assert first_start - created >= 0.6 * 0.8, "the first firing comes one (scaled) interval after creation"
+    event = recorder.payloads(fn_name)[0]
+    assert event["detail-type"] == "Scheduled Event"
+    assert event["source"] == "aws.events"
+    assert event["version"] == "0"
+    assert event["account"] == local_aws.account_id
+    assert event["region"] == local_aws.region
+    assert event["resources"] == [rule_arn]
+    assert event["detail"] == {}
+    assert datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ")
+    assert event["id"]
+    fires = [f for _, f in recorder.of("events.fire", target=function)]
+    assert fires and fires[0]["rule"] == rule_arn.rsplit("/", 1)[-1]
+
+    assert recorder.wait(lambda: len(recorder.payloads(fn_name)) >= 2, timeout=3), "the rule fired only once"
+
+
+def test_target_input_replaces_the_event(fast_schedules, recorder, rules, function, unique_name):
+    target = {"Id": "fn", "Arn": function, "Input": '{"custom": 7}'}
+    rules(unique_name("with-input"), "rate(1 minute)", [target])
+    fn_name = name_of(function)
+    assert recorder.wait(lambda: recorder.payloads(fn_name), timeout=5), GAP
+    assert recorder.payloads(fn_name)[0] == {"custom": 7}
+
+
+def test_disabled_rule_never_fires(fast_schedules, recorder, rules, function, unique_name):
+    rules(unique_name("disabled"), "rate(1 minute)", [{"Id": "fn", "Arn": function}], state="DISABLED")
+    time.sleep(1.5)  # 2.5 scaled intervals
+    assert not recorder.of("lambda.invoke.start", function=name_of(function))
+
+
+def test_no_second_invocation_while_the_previous_one_runs(
+    fast_schedules, recorder, rules, function, unique_name, caplog
+):
+    caplog.set_level(logging.INFO, logger="localaws.bridges.events")
+    rules(unique_name("slow"), "rate(1 minute)", [{"Id": "fn", "Arn": function, "Input": '{"sleep": 1.5}'}])
+    fn_name = name_of(function)
+    assert recorder.wait(lambda: len(recorder.of("lambda.invoke.end", function=fn_name)) >= 1, timeout=6), GAP
+    time.sleep(0.8)
+    starts = sorted(t for t, _ in recorder.of("lambda.invoke.start", function=fn_name))
+    ends = sorted(t for t, _ in recorder.of("lambda.invoke.end", function=fn_name))
+    for index in range(1, len(starts)):
+        assert starts[index] >= ends[index - 1], "a scheduled invocation overlapped the previous one"
+    assert any("tick skipped" in record.getMessage() for record in caplog.records)
+
+
+def test_rule_starts_a_state_machine_execution(fast_schedules, aws_client, rules, unique_name):
+    sfn = aws_client("stepfunctions")
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    machine = sfn.create_state_machine(
+        name=unique_name("scheduled-machine"),
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/sfn-role",
+    )["stateMachineArn"]
+    rule_arn = rules(unique_name("weekly-ish"), "rate(1 minute)", [{"Id": "sm", "Arn": machine}])
+
+    def executions():
+        return sfn.list_executions(stateMachineArn=machine)["executions"]
+
+    assert recorder_wait(executions, timeout=5), f"{GAP}: no execution started"
+    described = sfn.describe_execution(executionArn=executions()[0]["executionArn"])
+    execution_input = json.loads(described["input"])
+    assert execution_input["detail-type"] == "Scheduled Event"
+    assert execution_input["resources"] == [rule_arn]
+
+
+def recorder_wait(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def test_scheduler_can_be_stopped_and_restarted(local_aws):
+    scheduler = events_bridge.scheduler()
+    events_bridge.stop()
+    assert scheduler._thread is None
+    events_bridge.install(local_aws)
+    assert events_bridge.scheduler() is scheduler and scheduler._thread.is_alive()

@@ -1,0 +1,209 @@
+"""The Step Functions bridge (localaws/bridges/stepfunctions.py), over HTTP with boto3.
+
+Each test names the moto gap it guards; if a moto upgrade changes the behaviour, the test says which gap.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/sfn-role"
+TASK_INPUT = {"GlueJobName": "ProcessSalesData", "--day": "1"}
+
+
+def seed_like_definition(activity_arn: str, heartbeat_seconds: int | None = None) -> str:
+    """Pass (string Result) -> activity task -> Catch -> fallback Pass -> Fail with ErrorPath/CausePath."""
+    task = {
+        "Type": "Task",
+        "Resource": activity_arn,
+        "TimeoutSeconds": 172800,
+        "Catch": [
+            {
+                "ErrorEquals": ["GlueJobFailedError", "States.Timeout"],
+                "ResultPath": "$",
+                "Next": "ETL Job Failed Fallback",
+            }
+        ],
+        "End": True,
+    }
+    if heartbeat_seconds is not None:
+        task["HeartbeatSeconds"] = heartbeat_seconds
+    return json.dumps(
+        {
+            "StartAt": "Prepare",
+            "States": {
+                "Prepare": {
+                    "Type": "Pass",
+                    "Result": json.dumps(TASK_INPUT),
+                    "ResultPath": "$",
+                    "Next": "Run",
+                },
+                "Run": task,
+                "ETL Job Failed Fallback": {"Type": "Pass", "Next": "ETL Job Failed"},
+                "ETL Job Failed": {"Type": "Fail", "ErrorPath": "$.Error", "CausePath": "$.Cause"},
+            },
+        }
+    )
+
+
+@pytest.fixture
+def sfn(aws_client):
+    return aws_client("stepfunctions")
+
+
+@pytest.fixture
+def activity_arn(sfn, unique_name):
+    arn = sfn.create_activity(name=unique_name("Activity"))["activityArn"]
+    yield arn
+    sfn.delete_activity(activityArn=arn)
+
+
+def start(sfn, unique_name, activity_arn, **definition_options) -> str:
+    machine_arn = sfn.create_state_machine(
+        name=unique_name("Machine"),
+        definition=seed_like_definition(activity_arn, **definition_options),
+        roleArn=ROLE_ARN,
+    )["stateMachineArn"]
+    return sfn.start_execution(stateMachineArn=machine_arn, input="{}")["executionArn"]
+
+
+def wait_for_end(sfn, execution_arn: str, timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.05)
+    raise AssertionError(f"execution still RUNNING after {timeout} s: {execution_arn}")
+
+
+def poll_in_thread(sfn, activity_arn: str, worker_name: str = "test-worker") -> tuple[threading.Thread, dict]:
+    answer: dict = {}
+
+    def poll() -> None:
+        answer.update(sfn.get_activity_task(activityArn=activity_arn, workerName=worker_name))
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    return thread, answer
+
+
+def state_names_entered(sfn, execution_arn: str) -> list[str]:
+    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def test_gaps_shared_activity_store_get_activity_task_json_input_heartbeat_then_success(
+    sfn, unique_name, activity_arn
+):
+    """Gaps 1, 2, 3, 5: the task reaches a polling worker (shared activity store + GetActivityTask routed),
+    its input is the JSON encoding of the Pass state's string Result, a heartbeat without HeartbeatSeconds is
+    accepted, and SendTaskSuccess ends the execution SUCCEEDED with the worker's output."""
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    execution_arn = start(sfn, unique_name, activity_arn)
+    thread.join(timeout=30)
+
+    assert "taskToken" in answer, f"gap 1/2: no activity task handed to the worker: {answer}"
+    assert answer["input"] == json.dumps(json.dumps(TASK_INPUT), separators=(",", ":")), (
+        "gap 5: activity input must be the JSON encoding of the string state input"
+    )
+    assert json.loads(json.loads(answer["input"])) == TASK_INPUT
+
+    sfn.send_task_heartbeat(taskToken=answer["taskToken"])  # gap 3: no HeartbeatSeconds, still accepted
+    sfn.send_task_success(taskToken=answer["taskToken"], output=json.dumps({"GlueJobRunState": "SUCCEEDED"}))
+
+    described = wait_for_end(sfn, execution_arn)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"GlueJobRunState": "SUCCEEDED"}
+
+    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+    started = [e for e in events if e["type"] == "ActivityStarted"]
+    assert started and started[0]["activityStartedEventDetails"]["workerName"] == "test-worker"
+
+
+def test_gap_send_task_failure_keeps_cause_through_catch_fallback_and_fail_state(
+    sfn, unique_name, activity_arn
+):
+    """Gap 4: SendTaskFailure's cause is kept, a custom error name is caught, and the Fail state's
+    ErrorPath/CausePath end the execution FAILED with that error and cause (seen by DescribeExecution)."""
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    execution_arn = start(sfn, unique_name, activity_arn)
+    thread.join(timeout=30)
+    assert "taskToken" in answer, answer
+
+    cause = json.dumps({"GlueJobName": "ProcessSalesData", "ErrorMessage": "boom"})
+    sfn.send_task_failure(taskToken=answer["taskToken"], error="GlueJobFailedError", cause=cause)
+
+    described = wait_for_end(sfn, execution_arn)
+    assert described["status"] == "FAILED", described
+    assert described.get("error") == "GlueJobFailedError", described
+    assert described.get("cause") == cause, f"gap 4: SendTaskFailure cause lost: {described}"
+    assert state_names_entered(sfn, execution_arn) == [
+        "Prepare",
+        "Run",
+        "ETL Job Failed Fallback",
+        "ETL Job Failed",
+    ]
+
+
+def test_gap_immediate_outcome_with_heartbeat_seconds_is_not_lost(sfn, unique_name, activity_arn):
+    """Gap 3 (second half): with HeartbeatSeconds, an outcome sent right after GetActivityTask, before the
+    engine armed its heartbeat watch, ends the task at once (not after HeartbeatSeconds as a timeout)."""
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    execution_arn = start(sfn, unique_name, activity_arn, heartbeat_seconds=900)
+    thread.join(timeout=30)
+    assert "taskToken" in answer, answer
+    sfn.send_task_success(taskToken=answer["taskToken"], output="{}")
+    assert wait_for_end(sfn, execution_arn, timeout=10)["status"] == "SUCCEEDED"
+
+
+def test_get_execution_history_of_running_execution_shows_active_state(sfn, unique_name, activity_arn):
+    """Verified (no gap in moto 5.2.5): GetExecutionHistory answers while the execution runs, so a progress
+    view sees the activity task scheduled and not yet finished."""
+    execution_arn = start(sfn, unique_name, activity_arn)
+    deadline = time.monotonic() + 10
+    types: list[str] = []
+    while "ActivityScheduled" not in types and time.monotonic() < deadline:
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]]
+        time.sleep(0.05)
+    assert "ActivityScheduled" in types, types
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+    assert state_names_entered(sfn, execution_arn) == ["Prepare", "Run"]
+    sfn.stop_execution(executionArn=execution_arn)
+
+
+def test_gap_get_activity_task_long_poll_ends_empty_after_scaled_60_seconds(sfn, local_aws, activity_arn):
+    """Gap 2: with no task, GetActivityTask holds for ctx.scaled(60) s, then answers without a token."""
+    expected = local_aws.scaled(GET_ACTIVITY_TASK_LONG_POLL_SECONDS)
+    began = time.monotonic()
+    answer = sfn.get_activity_task(activityArn=activity_arn, workerName="idle-worker")
+    waited = time.monotonic() - began
+    assert "taskToken" not in answer and "input" not in answer, answer
+    assert expected * 0.9 <= waited <= expected + 2.0, (waited, expected)
+
+
+def test_gap_get_activity_task_wakes_as_soon_as_a_task_is_queued(sfn, local_aws, unique_name, activity_arn):
+    """Gap 2: a waiting GetActivityTask answers as soon as a task is queued, not at the poll's end."""
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    time.sleep(0.3)  # the poll is now waiting
+    queued_at = time.monotonic()
+    execution_arn = start(sfn, unique_name, activity_arn)
+    thread.join(timeout=30)
+    took = time.monotonic() - queued_at
+    assert "taskToken" in answer, answer
+    assert took < local_aws.scaled(GET_ACTIVITY_TASK_LONG_POLL_SECONDS) / 2, took
+    sfn.stop_execution(executionArn=execution_arn)
+
+
+def test_gap_get_activity_task_unknown_activity_is_activity_does_not_exist(sfn):
+    """Gap 2: an unknown activity ARN answers ActivityDoesNotExist, as AWS does."""
+    with pytest.raises(ClientError) as raised:
+        sfn.get_activity_task(activityArn="arn:aws:states:us-east-1:123456789012:activity:NoSuchActivity")
+    assert raised.value.response["Error"]["Code"] == "ActivityDoesNotExist"
