@@ -367,10 +367,15 @@ def test_data_bucket_notifies_ons3objectcreated_of_csv_files_without_a_cycle():
     template = load_template("step-functions-resources")
     bucket = template["Resources"]["SourceDataBucket"]
     assert bucket["Properties"]["BucketName"] == {"Ref": "SourceDataBucketName"}
-    (config,) = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
-    assert config["Event"] == "s3:ObjectCreated:*"
-    assert config["Filter"] == {"S3Key": {"Rules": [{"Name": "suffix", "Value": ".csv"}]}}
-    assert config["Function"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
+    configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
+    # One rule per catalog folder: CSVs elsewhere (Athena's results) must not wake the function.
+    assert [c["Filter"] for c in configs] == [
+        {"S3Key": {"Rules": [{"Name": "prefix", "Value": f"{folder}/"}, {"Name": "suffix", "Value": ".csv"}]}}
+        for folder in ("sales", "marketing")
+    ]
+    for config in configs:
+        assert config["Event"] == "s3:ObjectCreated:*"
+        assert config["Function"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
     ((permission_id, permission),) = resources_of_type(template, "AWS::Lambda::Permission").items()
     assert permission_id in as_list(bucket["DependsOn"])
     props = permission["Properties"]

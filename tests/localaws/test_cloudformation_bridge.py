@@ -157,10 +157,14 @@ def test_gaps_step_functions_resources_template(clients, code_bucket, unique_nam
         assert outputs["SourceDataBucketName"] == data_bucket
         notification = s3.get_bucket_notification_configuration(Bucket=data_bucket)
         lambda_configs = notification.get("LambdaFunctionConfigurations", [])
-        assert len(lambda_configs) == 1, f"gap: bucket NotificationConfiguration ignored: {notification}"
-        assert lambda_configs[0]["LambdaFunctionArn"] == outputs["OnS3ObjectCreatedFunctionArn"]
-        assert lambda_configs[0]["Events"] == ["s3:ObjectCreated:*"]
-        assert lambda_configs[0]["Filter"]["Key"]["FilterRules"] == [{"Name": "suffix", "Value": ".csv"}]
+        assert len(lambda_configs) == 2, f"gap: bucket NotificationConfiguration ignored: {notification}"
+        for config, folder in zip(lambda_configs, ("sales/", "marketing/"), strict=True):
+            assert config["LambdaFunctionArn"] == outputs["OnS3ObjectCreatedFunctionArn"]
+            assert config["Events"] == ["s3:ObjectCreated:*"]
+            assert config["Filter"]["Key"]["FilterRules"] == [
+                {"Name": "prefix", "Value": folder},
+                {"Name": "suffix", "Value": ".csv"},
+            ]
         block = s3.get_public_access_block(Bucket=data_bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()), block
         policy = json.loads(s3.get_bucket_policy(Bucket=data_bucket)["Policy"])
@@ -175,10 +179,15 @@ def test_gaps_step_functions_resources_template(clients, code_bucket, unique_nam
             s3_notifications, "_invoke_awslambda", lambda _a, _e, arn, _r: invoked.append(arn)
         )
         s3.put_object(Bucket=data_bucket, Key="sales/ignored.txt", Body=b"x")
-        s3.put_object(Bucket=data_bucket, Key="SalesPipeline_QuickSightSample.csv", Body=b"a,b\n")
+        s3.put_object(Bucket=data_bucket, Key="athena-results/ignored.csv", Body=b"x")
+        s3.put_object(Bucket=data_bucket, Key="sales/SalesPipeline_QuickSightSample.csv", Body=b"a,b\n")
         assert invoked == [outputs["OnS3ObjectCreatedFunctionArn"]]
         assert s3.get_object(Bucket=data_bucket, Key="sales/ignored.txt")["Body"].read() == b"x"
-        for key in ("sales/ignored.txt", "SalesPipeline_QuickSightSample.csv"):
+        for key in (
+            "sales/ignored.txt",
+            "athena-results/ignored.csv",
+            "sales/SalesPipeline_QuickSightSample.csv",
+        ):
             s3.delete_object(Bucket=data_bucket, Key=key)
         resources = resources_of(cfn, stack_name)
         assert "WeeklyScheduleRule" not in resources  # Condition false
