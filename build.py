@@ -180,3 +180,30 @@ def executionstatus(arn=None):
 def lint():
     """cfn-lint cloudformation/*.yaml and ruff check ."""
     _lint.lint(_project())
+
+
+# --- Local AWS (no account needed) -----------------------------------------------------------------------
+
+
+@task()
+@_reported
+def demo(sales=None, marketing=None, output=None, time_scale=None):
+    """Deploy on an embedded local AWS and run both workflows for real: demo[sales=a.csv,marketing=b.csv]"""
+    from localaws.cli import CommandError, demo_command
+
+    try:
+        demo_command(sales=sales, marketing=marketing, output=output, time_scale=time_scale)
+    except CommandError as exc:
+        raise BuildError(str(exc)) from exc
+
+
+@task()
+@_reported
+def localaws(port="4566", time_scale=None):
+    """Serve the local AWS endpoint in the foreground (Ctrl-C stops it): localaws[port=4566]"""
+    from localaws.cli import CommandError, localaws_command
+
+    try:
+        localaws_command(port=port, time_scale=time_scale)
+    except CommandError as exc:
+        raise BuildError(str(exc)) from exc

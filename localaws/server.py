@@ -37,6 +37,8 @@ class LocalAws:
         default_user_config["lambda"]["use_docker"] = False
         for name in BRIDGES:
             importlib.import_module(f"localaws.bridges.{name}").install(self.ctx)
+        # werkzeug logs every request at INFO; a busy workflow makes thousands. Warnings and errors still show.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         log.info("local AWS endpoint at %s", self.ctx.endpoint_url)

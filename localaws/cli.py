@@ -1,0 +1,88 @@
+"""What `pynt demo` and `pynt localaws` run; kept here so build.py stays a list of thin tasks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
+
+
+class CommandError(RuntimeError):
+    """A problem the user can fix; one line, printed by build.py."""
+
+
+def _time_scale(raw: str | float | None, default: float) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        scale = float(raw)
+    except ValueError as exc:
+        raise CommandError(f"time_scale must be a number > 0, got {raw!r}") from exc
+    if scale <= 0:
+        raise CommandError(f"time_scale must be a number > 0, got {raw!r}")
+    return scale
+
+
+def demo_command(
+    sales: str | None = None,
+    marketing: str | None = None,
+    output: str | None = None,
+    time_scale: str | None = None,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Run the demo and print its summary; raise CommandError naming the failed state and cause."""
+    from localaws.demo import DEFAULT_OUTPUT_DIR, DEFAULT_TIME_SCALE, DemoFailed, print_summary, run_demo
+    from localaws.demo_inputs import DemoInputError
+
+    output_dir = Path(output) if output else DEFAULT_OUTPUT_DIR
+    scale = _time_scale(time_scale or os.environ.get("LOCALAWS_TIME_SCALE"), DEFAULT_TIME_SCALE)
+    try:
+        report = run_demo(sales=sales, marketing=marketing, output_dir=output_dir, time_scale=scale, out=out)
+    except DemoInputError as exc:
+        raise CommandError(str(exc)) from exc
+    except DemoFailed as exc:
+        raise CommandError(f"the demo workflow failed: {exc}") from exc
+    print_summary(report, out)
+
+
+def localaws_command(port: str | int = 4566, time_scale: str | None = None, out: TextIO = sys.stdout) -> None:
+    """Serve the local endpoint in the foreground until Ctrl-C."""
+    from localaws.server import LocalAws
+
+    try:
+        port_number = int(port)
+    except ValueError as exc:
+        raise CommandError(f"port must be a number, got {port!r}") from exc
+    scale = _time_scale(time_scale or os.environ.get("LOCALAWS_TIME_SCALE"), 1.0)
+    # The endpoint's own Lambda processes and Glue jobs talk to it with fake credentials.
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    stopped = threading.Event()
+    try:
+        server = LocalAws(port=port_number, time_scale=scale)
+        ctx = server.start()
+    except OSError as exc:
+        raise CommandError(f"cannot listen on 127.0.0.1:{port_number}: {exc.strerror or exc}") from exc
+    os.environ["AWS_ENDPOINT_URL"] = ctx.endpoint_url
+    print(f"Local AWS endpoint on {ctx.endpoint_url} (waits scaled ×{scale:g}). In another shell:", file=out)
+    print(
+        f"  export AWS_ENDPOINT_URL={ctx.endpoint_url} AWS_DEFAULT_REGION={DEFAULT_REGION} "
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        file=out,
+    )
+    print("  pynt deployall && pynt startexecution && pynt uploaddata && pynt executionstatus", file=out)
+    print("Ctrl-C stops it.", file=out, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        print("Local AWS endpoint stopped.", file=out, flush=True)

@@ -1,0 +1,438 @@
+"""The one-command demo: deploy the unchanged project on the local endpoint, run both workflows for real."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from buildlib.execution_progress import (
+    WAITING,
+    ProgressPrinter,
+    execution_events,
+    execution_failure,
+    state_progress,
+)
+from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
+from localaws.demo_inputs import DatasetFile, demo_datasets
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
+# Waiting (schedules, long polls) runs this much faster than on AWS: rate(3 minutes) fires every 0.9 s.
+DEFAULT_TIME_SCALE = 0.005
+
+ARTIFACT_BUCKET = "etl-orchestrator-demo-artifacts"
+DATA_BUCKET = "etl-orchestrator-demo-data"
+DEMO_PARAMETERS = {
+    "SourceS3BucketName": ARTIFACT_BUCKET,
+    "SourceDataBucketName": DATA_BUCKET,
+    "S3ETLScriptPath": f"s3://{ARTIFACT_BUCKET}/glue-scripts",
+    "S3ETLOutputPath": f"s3://{ARTIFACT_BUCKET}/etl-output",
+}
+MAIN_MACHINE = "MarketingAndSalesETLOrchestrator"
+ATHENA_MACHINE = "AthenaRunnerTestETLOrchestrator"
+WAIT_STATES = ("Wait For Sales Data", "Wait For Marketing Data")
+# A real run takes about a minute; this only stops a demo that would otherwise never end.
+WORKFLOW_DEADLINE_S = 15 * 60
+
+STATE_LABELS = {
+    "Wait For Sales Data:waiting": "waiting for data",
+    "Wait For Marketing Data:waiting": "waiting for data",
+    "Process Sales Data:waiting": "waiting for the Glue runner",
+    "Process Marketing Data:waiting": "waiting for the Glue runner",
+    "Join Marketing And Sales Data:waiting": "waiting for the Glue runner",
+    "Process Sales Data:running": "running (Glue job)",
+    "Process Marketing Data:running": "running (Glue job)",
+    "Join Marketing And Sales Data:running": "running (Glue job)",
+    "Execute Athena Query:waiting": "waiting for the Athena runner",
+    "Execute Athena Query:running": "running (Athena query)",
+}
+
+
+class DemoFailed(RuntimeError):
+    """The workflow did not succeed; the message names the failed state and its cause."""
+
+
+@dataclass
+class IntervalClock:
+    """Wall-clock time during which at least one interval was open (parallel Glue runs count once)."""
+
+    _open: dict[str, float] = field(default_factory=dict)
+    _closed: list[tuple[float, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, key: str) -> None:
+        with self._lock:
+            self._open[key] = time.monotonic()
+
+    def stop(self, key: str) -> None:
+        with self._lock:
+            began = self._open.pop(key, None)
+            if began is not None:
+                self._closed.append((began, time.monotonic()))
+
+    @property
+    def count(self) -> int:
+        return len(self._closed)
+
+    def busy_seconds(self) -> float:
+        with self._lock:
+            spans = sorted(self._closed)
+        total, current_start, current_end = 0.0, None, None
+        for start, end in spans:
+            if current_end is None or start > current_end:
+                if current_end is not None:
+                    total += current_end - current_start
+                current_start, current_end = start, end
+            else:
+                current_end = max(current_end, end)
+        if current_end is not None:
+            total += current_end - current_start
+        return total
+
+    def summed_seconds(self) -> float:
+        with self._lock:
+            return sum(end - start for start, end in self._closed)
+
+
+@dataclass
+class DemoReport:
+    """What the demo measured and produced; also written as summary.json for bench/."""
+
+    status: str = "RUNNING"
+    failed_state: str | None = None
+    cause: str | None = None
+    total_s: float = 0.0
+    deploy_s: float = 0.0
+    glue_wall_s: float = 0.0
+    glue_job_s: float = 0.0
+    glue_runs: int = 0
+    athena_s: float = 0.0
+    row_counts: dict[str, int] = field(default_factory=dict)
+    first_rows: list[dict[str, Any]] = field(default_factory=list)
+    output_files: list[str] = field(default_factory=list)
+    athena_result_rows: list[list[str]] = field(default_factory=list)
+    phases_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def orchestration_overhead_s(self) -> float:
+        """Everything that is neither deploying nor running a Glue job (the Athena query included)."""
+        return self.total_s - self.deploy_s - self.glue_wall_s
+
+
+def _say(out: TextIO, text: str) -> None:
+    print(text, file=out, flush=True)
+
+
+def _client(service: str, endpoint_url: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint_url, region_name=DEFAULT_REGION)
+
+
+def _state_machine_arn(sfn: Any, name: str) -> str:
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise DemoFailed(f"state machine {name} was not created; see the stack events above")
+
+
+def watch_execution(
+    sfn: Any,
+    execution_arn: str,
+    out: TextIO,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    deadline_s: float = WORKFLOW_DEADLINE_S,
+) -> str:
+    """Print each state's progress until the execution ends; return its final status."""
+    started = sfn.describe_execution(executionArn=execution_arn)["startDate"]
+    printer = ProgressPrinter(out, started, STATE_LABELS)
+    give_up = time.monotonic() + deadline_s
+    while True:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        events = list(execution_events(sfn, execution_arn))
+        states = state_progress(events)
+        printer.update(states)
+        if on_progress is not None:
+            on_progress(states)
+        if status != "RUNNING":
+            return status
+        if time.monotonic() > give_up:
+            sfn.stop_execution(
+                executionArn=execution_arn, error="Demo.Deadline", cause="the demo gave up waiting"
+            )
+            raise DemoFailed(f"{execution_arn} was still running after {deadline_s:.0f} s; stopped it")
+        time.sleep(0.2)
+
+
+def _failure_message(sfn: Any, execution_arn: str, machine: str) -> tuple[str, str]:
+    events = list(execution_events(sfn, execution_arn))
+    failed = [p for p in state_progress(events).values() if p.status == "failed"]
+    failure = execution_failure(events)
+    state = failed[0].name if failed else machine
+    cause = failed[0].detail if failed and failed[0].detail else ""
+    if failure is not None:
+        cause = f"{failure.error}: {failure.cause}" if failure.cause else failure.error
+    return state, cause
+
+
+def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextIO) -> str:
+    """Start the ETL workflow, upload the data once both wait states wait for it, follow it to the end."""
+    arn = _state_machine_arn(sfn, MAIN_MACHINE)
+    execution_arn = sfn.start_execution(stateMachineArn=arn, name=f"demo-{int(time.time())}")["executionArn"]
+    _say(out, f"\n▶ {MAIN_MACHINE}: started {execution_arn.rsplit(':', 1)[-1]}")
+    uploaded = False
+
+    def upload_when_waiting(states: dict[str, Any]) -> None:
+        nonlocal uploaded
+        if uploaded or not all(s in states and states[s].status == WAITING for s in WAIT_STATES):
+            return
+        uploaded = True
+        for dataset in datasets:
+            s3.upload_file(str(dataset.path), DATA_BUCKET, dataset.key)
+            _say(out, f"  uploaded {dataset.path.name} → s3://{DATA_BUCKET}/{dataset.key}")
+
+    status = watch_execution(sfn, execution_arn, out, on_progress=upload_when_waiting)
+    if status != "SUCCEEDED":
+        state, cause = _failure_message(sfn, execution_arn, MAIN_MACHINE)
+        raise DemoFailed(f"{MAIN_MACHINE} ended {status} in state '{state}': {cause}")
+    return execution_arn
+
+
+def run_athena_workflow(sfn: Any, out: TextIO) -> dict[str, Any]:
+    """Run the sample Athena workflow; return the Athena runner's task output."""
+    arn = _state_machine_arn(sfn, ATHENA_MACHINE)
+    execution_arn = sfn.start_execution(stateMachineArn=arn, name=f"demo-athena-{int(time.time())}")[
+        "executionArn"
+    ]
+    _say(out, f"\n▶ {ATHENA_MACHINE}: started {execution_arn.rsplit(':', 1)[-1]}")
+    status = watch_execution(sfn, execution_arn, out)
+    if status != "SUCCEEDED":
+        state, cause = _failure_message(sfn, execution_arn, ATHENA_MACHINE)
+        raise DemoFailed(f"{ATHENA_MACHINE} ended {status} in state '{state}': {cause}")
+    return json.loads(sfn.describe_execution(executionArn=execution_arn)["output"])
+
+
+def _download_prefix(s3: Any, bucket: str, prefix: str, target: Path) -> list[Path]:
+    target.mkdir(parents=True, exist_ok=True)
+    files = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(prefix) :].lstrip("/")
+            if not name or name.endswith("/"):
+                continue
+            local = target / name
+            local.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(local))
+            files.append(local)
+    return files
+
+
+def collect_outputs(s3: Any, athena_output: dict[str, Any], output_dir: Path, report: DemoReport) -> None:
+    """Copy the joined dataset and the Athena result to output_dir; count rows; keep the first rows."""
+    from localaws.spark import get_spark  # Spark is already running: the Glue jobs used it
+
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True)
+    spark = get_spark()
+    output_prefix = DEMO_PARAMETERS["S3ETLOutputPath"].split("/", 3)[3]
+    for dataset in ("sales", "marketing", "marketing-and-sales"):
+        files = _download_prefix(s3, ARTIFACT_BUCKET, f"{output_prefix}/{dataset}/", output_dir / dataset)
+        parquet = [str(f) for f in files if f.suffix == ".parquet"]
+        frame = spark.read.parquet(*parquet)
+        report.row_counts[f"{dataset} (Parquet)"] = frame.count()
+        if dataset == "marketing-and-sales":
+            ordered = frame.orderBy("date")
+            report.first_rows = [row.asDict() for row in ordered.limit(5).collect()]
+            csv_path = output_dir / "marketing-and-sales.csv"
+            _write_csv(ordered.collect(), frame.columns, csv_path)
+            report.output_files += [str(output_dir / dataset), str(csv_path)]
+    query_id = athena_output["AthenaQueryExecutionId"]
+    result_key = f"athena-results/{query_id}.csv"
+    athena_file = output_dir / "athena-result.csv"
+    s3.download_file(DATA_BUCKET, result_key, str(athena_file))
+    report.output_files.append(str(athena_file))
+    import csv
+
+    with athena_file.open(newline="") as handle:
+        report.athena_result_rows = list(csv.reader(handle))
+
+
+def _write_csv(rows: list[Any], columns: list[str], path: Path) -> None:
+    import csv
+
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+
+
+def print_summary(report: DemoReport, out: TextIO) -> None:
+    _say(out, "\n=== Summary ===")
+    _say(out, f"Status: {report.status}")
+    for name, count in report.row_counts.items():
+        _say(out, f"  rows {name:<32} {count:>8,}")
+    if report.first_rows:
+        columns = list(report.first_rows[0])[:6]
+        _say(out, f"\nFirst rows of the joined dataset (first 6 of {len(report.first_rows[0])} columns):")
+        _say(out, "  " + " | ".join(f"{c:>22}" for c in columns))
+        for row in report.first_rows:
+            _say(out, "  " + " | ".join(f"{str(row[c]):>22}" for c in columns))
+    if report.athena_result_rows:
+        _say(out, f"\nAthena query result ({len(report.athena_result_rows) - 1} rows), first 3:")
+        for row in report.athena_result_rows[:4]:
+            _say(out, "  " + ", ".join(row))
+    _say(out, "\nTimings:")
+    _say(out, f"  total                    {report.total_s:7.1f} s")
+    _say(out, f"  deploy (4 stacks)        {report.deploy_s:7.1f} s")
+    _say(
+        out,
+        f"  inside Glue jobs         {report.glue_wall_s:7.1f} s wall-clock "
+        f"({report.glue_runs} runs, {report.glue_job_s:.1f} s summed)",
+    )
+    _say(out, f"  orchestration overhead   {report.orchestration_overhead_s:7.1f} s (total − deploy − Glue)")
+    _say(out, f"    of which the Athena query run      {report.athena_s:5.1f} s")
+    for phase, seconds in report.phases_s.items():
+        _say(out, f"  phase: {phase:<34} {seconds:5.1f} s")
+    if report.output_files:
+        _say(out, "\nOutput files:")
+        for path in report.output_files:
+            _say(out, f"  {os.path.relpath(path)}")
+
+
+def _fake_aws_environment(endpoint_url: str) -> None:
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ["AWS_DEFAULT_REGION"] = DEFAULT_REGION
+    os.environ["AWS_REGION"] = DEFAULT_REGION
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+
+
+def require_java() -> None:
+    if shutil.which("java") is None:
+        raise DemoFailed(
+            "Spark needs a Java 17 runtime and `java` is not on PATH: install one "
+            "(Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) "
+            "and run the demo again"
+        )
+
+
+@dataclass
+class DemoEnvironment:
+    """A local endpoint with the project deployed on it, and what the demo measures there."""
+
+    ctx: Any  # localaws.context.LocalAwsContext
+    sfn: Any
+    s3: Any
+    glue_clock: IntervalClock
+    athena_clock: IntervalClock
+    deploy_s: float
+
+
+@contextlib.contextmanager
+def deployed_environment(
+    time_scale: float = DEFAULT_TIME_SCALE, out: TextIO = sys.stdout
+) -> Iterator[DemoEnvironment]:
+    """Start a local endpoint in this process and deploy the project on it with `pynt deployall`'s code."""
+    from localaws.server import LocalAws
+
+    require_java()
+    glue_clock, athena_clock = IntervalClock(), IntervalClock()
+    with LocalAws(time_scale=time_scale) as ctx:
+        _fake_aws_environment(ctx.endpoint_url)
+        ctx.subscribe(_clock_listener(glue_clock, athena_clock))
+        _say(out, f"Local AWS endpoint: {ctx.endpoint_url} (waits scaled ×{time_scale:g})")
+        from localaws.spark import warm_up
+
+        # The JVM starts while the stacks are created, not when the first Glue job needs it.
+        threading.Thread(target=warm_up, name="spark-warm-up", daemon=True).start()
+        deploy_began = time.monotonic()
+        deploy_project(out)
+        yield DemoEnvironment(
+            ctx=ctx,
+            sfn=_client("stepfunctions", ctx.endpoint_url),
+            s3=_client("s3", ctx.endpoint_url),
+            glue_clock=glue_clock,
+            athena_clock=athena_clock,
+            deploy_s=time.monotonic() - deploy_began,
+        )
+
+
+def run_demo(
+    sales: str | Path | None = None,
+    marketing: str | Path | None = None,
+    output_dir: Path = DEFAULT_OUTPUT_DIR,
+    time_scale: float = DEFAULT_TIME_SCALE,
+    out: TextIO = sys.stdout,
+) -> DemoReport:
+    """Deploy on a fresh local endpoint, run both workflows, collect the outputs. Raises DemoFailed."""
+    report = DemoReport()
+    began = time.monotonic()
+    datasets = demo_datasets(sales, marketing)
+    phase_began = began
+
+    def phase_done(name: str) -> None:
+        nonlocal phase_began
+        now = time.monotonic()
+        report.phases_s[name] = now - phase_began
+        phase_began = now
+
+    with deployed_environment(time_scale, out) as env:
+        report.deploy_s = env.deploy_s
+        phase_done("start endpoint and deploy")
+        try:
+            run_main_workflow(env.sfn, env.s3, datasets, out)
+            phase_done(MAIN_MACHINE)
+            athena_output = run_athena_workflow(env.sfn, out)
+            phase_done(ATHENA_MACHINE)
+            collect_outputs(env.s3, athena_output, Path(output_dir), report)
+            phase_done("collect outputs")
+            report.status = "SUCCEEDED"
+        except DemoFailed as failure:
+            report.status = "FAILED"
+            report.cause = str(failure)
+            raise
+        finally:
+            report.total_s = time.monotonic() - began
+            report.glue_wall_s = env.glue_clock.busy_seconds()
+            report.glue_job_s = env.glue_clock.summed_seconds()
+            report.glue_runs = env.glue_clock.count
+            report.athena_s = env.athena_clock.busy_seconds()
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            summary = {**asdict(report), "orchestration_overhead_s": report.orchestration_overhead_s}
+            (Path(output_dir) / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return report
+
+
+def _clock_listener(glue_clock: IntervalClock, athena_clock: IntervalClock) -> Callable[[str, dict], None]:
+    def listener(kind: str, fields: dict) -> None:
+        if kind == "glue.run.start":
+            glue_clock.start(str(fields.get("run_id")))
+        elif kind == "glue.run.end":
+            glue_clock.stop(str(fields.get("run_id")))
+        elif kind == "athena.query.start":
+            athena_clock.start(str(fields.get("query_execution_id")))
+        elif kind == "athena.query.end":
+            athena_clock.stop(str(fields.get("query_execution_id")))
+
+    return listener
+
+
+def deploy_project(out: TextIO) -> None:
+    """Package and deploy through the same code `pynt deployall` runs against AWS, with demo bucket names."""
+    from buildlib import load_project
+    from buildlib.deploy import deploy_all
+
+    _say(out, "\n▶ Deploying: packagelambda, deploylambda, deploygluescripts, createstack × 4")
+    project = load_project(ROOT, overrides=DEMO_PARAMETERS, out=lambda line: _say(out, f"  {line}"))
+    deploy_all(project)

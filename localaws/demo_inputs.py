@@ -1,0 +1,113 @@
+"""Checks a user's CSV files before the demo deploys anything, so bad input fails fast and clearly."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+SALES_HEADER = [
+    "Date",
+    "Salesperson",
+    "Lead Name",
+    "Segment",
+    "Region",
+    "Target Close",
+    "Forecasted Monthly Revenue",
+    "Opportunity Stage",
+    "Weighted Revenue",
+    "Closed Opportunity",
+    "Active Opportunity",
+    "Latest Status Entry",
+]
+MARKETING_HEADER = [
+    "Date",
+    "New visitors SEO",
+    "New visitors CPC",
+    "New visitors Social Media",
+    "Return visitors",
+    "Twitter mentions",
+    "Twitter follower adds",
+    "Twitter followers cumulative",
+    "Mailing list adds ",
+    "Mailing list cumulative",
+    "Website Pageviews",
+    "Website Visits",
+    "Website Unique Visits",
+    "Mobile uniques",
+    "Tablet uniques",
+    "Desktop uniques",
+    "Free sign up",
+    "Paid conversion",
+    "Events",
+]
+
+
+class DemoInputError(ValueError):
+    """A demo input file that cannot be used; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One input file and where the workflow expects it in the data bucket."""
+
+    path: Path
+    prefix: str  # the catalog table's folder in the data bucket
+    object_name: str  # the name the wait-for-data activity is named after
+
+    @property
+    def key(self) -> str:
+        return f"{self.prefix}/{self.object_name}"
+
+
+def _normalise(name: str) -> str:
+    return " ".join(name.split()).lower()
+
+
+def check_dataset(path: Path, expected_header: list[str], what: str) -> int:
+    """Return the number of data rows; raise DemoInputError when the file cannot feed the workflow."""
+    if not path.is_file():
+        raise DemoInputError(f"{what} file {path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise DemoInputError(
+                f"{what} file {path} is empty; it needs the header line {','.join(expected_header)}"
+            )
+        # Names are compared as the catalog sees them: case and spacing do not matter, order and count do.
+        if [_normalise(h) for h in header] != [_normalise(h) for h in expected_header]:
+            raise DemoInputError(
+                f"{what} file {path} has the header {','.join(header)!r}; "
+                f"expected the columns {','.join(expected_header)!r} in that order"
+            )
+        rows = 0
+        for line_number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(expected_header):
+                fields = f"{len(row)} fields, expected {len(expected_header)}"
+                raise DemoInputError(f"{what} file {path}, line {line_number}: {fields}")
+            rows += 1
+    if rows == 0:
+        raise DemoInputError(f"{what} file {path} has a header but no data rows")
+    return rows
+
+
+def demo_datasets(sales: str | Path | None = None, marketing: str | Path | None = None) -> list[DatasetFile]:
+    """The two files the demo uploads: the samples, or the user's own files of the same schema."""
+    sales_file = DatasetFile(
+        Path(sales) if sales else SAMPLES / "SalesPipeline_QuickSightSample.csv",
+        "sales",
+        "SalesPipeline_QuickSightSample.csv",
+    )
+    marketing_file = DatasetFile(
+        Path(marketing) if marketing else SAMPLES / "MarketingData_QuickSightSample.csv",
+        "marketing",
+        "MarketingData_QuickSightSample.csv",
+    )
+    check_dataset(sales_file.path, SALES_HEADER, "sales")
+    check_dataset(marketing_file.path, MARKETING_HEADER, "marketing")
+    return [sales_file, marketing_file]
