@@ -354,8 +354,7 @@ def deployed_environment(
         _say(out, f"Local AWS endpoint: {ctx.endpoint_url} (waits scaled ×{time_scale:g})")
         from localaws.spark import warm_up
 
-        # The JVM starts while the stacks are created, not when the first Glue job needs it.
-        threading.Thread(target=warm_up, name="spark-warm-up", daemon=True).start()
+        warm_up()  # the JVM starts while the stacks are created, not when the first Glue job needs it
         deploy_began = time.monotonic()
         deploy_project(out)
         yield DemoEnvironment(
