@@ -2,13 +2,15 @@
 
 Deployed beside the job scripts and handed to every job with
 ``--extra-py-files <S3ETLScriptPath>/glue_etl_common.py`` (see docs/DESIGN.md), so the scripts can
-``import glue_etl_common`` at module level. Only PySpark is imported here, never ``awsglue``, so the helpers
-are usable (and tested) on a plain local SparkSession.
+``import glue_etl_common`` at module level. ``awsglue`` is imported only inside the job helpers at the end,
+so the transformation helpers are usable (and tested) on a plain local SparkSession.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -133,3 +135,31 @@ def blank_strings_to_null(df: DataFrame, exclude: tuple[str, ...] = ()) -> DataF
         value = F.col(_quoted(field.name))
         df = df.withColumn(field.name, F.when(F.trim(value) == "", F.lit(None)).otherwise(value))
     return df
+
+
+def start_job(arguments: list[str]) -> tuple[Any, Any, dict[str, str]]:
+    """Resolve the job's arguments and start it; returns ``(glue_context, job, args)``."""
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, arguments)
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    return glue_context, job, args
+
+
+def overwrite_parquet(glue_context: Any, df: DataFrame, path: str, name: str) -> None:
+    """Replace everything under ``path`` with ``df`` as snappy-compressed Parquet (the seed's "overwrite")."""
+    from awsglue.dynamicframe import DynamicFrame
+
+    glue_context.purge_s3_path(path, options={"retentionPeriod": 0})
+    glue_context.write_dynamic_frame.from_options(
+        frame=DynamicFrame.fromDF(df, glue_context, name),
+        connection_type="s3",
+        connection_options={"path": path},
+        format="parquet",
+        format_options={"compression": "snappy"},
+    )

@@ -12,8 +12,6 @@ Output columns: ``date``, ``forecasted_lead_revenue``, ``leads_generated``, then
 
 from __future__ import annotations
 
-import sys
-
 import glue_etl_common as common
 from pyspark.sql import DataFrame
 
@@ -41,16 +39,7 @@ def join_marketing_and_sales(sales: DataFrame, marketing: DataFrame) -> DataFram
 
 
 def main() -> None:
-    from awsglue.context import GlueContext
-    from awsglue.dynamicframe import DynamicFrame
-    from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
-    from pyspark.context import SparkContext
-
-    args = getResolvedOptions(sys.argv, ARGUMENTS)
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    job = Job(glue_context)
-    job.init(args["JOB_NAME"], args)
+    glue_context, job, args = common.start_job(ARGUMENTS)
 
     def read_parquet(path: str) -> DataFrame:
         return glue_context.create_dynamic_frame.from_options(
@@ -68,15 +57,7 @@ def main() -> None:
     # but Spark does not promise it).
     single_file = result.repartition(1).sortWithinPartitions("date")
 
-    # Overwrite semantics: drop every previous output object, then write the new one.
-    glue_context.purge_s3_path(args["s3_output_path"], options={"retentionPeriod": 0})
-    glue_context.write_dynamic_frame.from_options(
-        frame=DynamicFrame.fromDF(single_file, glue_context, "marketing_and_sales"),
-        connection_type="s3",
-        connection_options={"path": args["s3_output_path"]},
-        format="parquet",
-        format_options={"compression": "snappy"},
-    )
+    common.overwrite_parquet(glue_context, single_file, args["s3_output_path"], "marketing_and_sales")
     job.commit()
 
 

@@ -12,8 +12,6 @@ then replaces whatever is under ``--s3_output_path`` with the result as snappy-c
 
 from __future__ import annotations
 
-import sys
-
 import glue_etl_common as common
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -44,16 +42,7 @@ def process_sales(df: DataFrame) -> DataFrame:
 
 
 def main() -> None:
-    from awsglue.context import GlueContext
-    from awsglue.dynamicframe import DynamicFrame
-    from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
-    from pyspark.context import SparkContext
-
-    args = getResolvedOptions(sys.argv, ARGUMENTS)
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    job = Job(glue_context)
-    job.init(args["JOB_NAME"], args)
+    glue_context, job, args = common.start_job(ARGUMENTS)
 
     sales = glue_context.create_dynamic_frame.from_catalog(
         database=args["database_name"],
@@ -62,15 +51,7 @@ def main() -> None:
     ).toDF()
     result = process_sales(sales)
 
-    # Overwrite semantics: drop every previous output object, then write the new one.
-    glue_context.purge_s3_path(args["s3_output_path"], options={"retentionPeriod": 0})
-    glue_context.write_dynamic_frame.from_options(
-        frame=DynamicFrame.fromDF(result, glue_context, "sales_by_day"),
-        connection_type="s3",
-        connection_options={"path": args["s3_output_path"]},
-        format="parquet",
-        format_options={"compression": "snappy"},
-    )
+    common.overwrite_parquet(glue_context, result, args["s3_output_path"], "sales_by_day")
     job.commit()
 
 

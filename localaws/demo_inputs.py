@@ -8,41 +8,14 @@ from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
-SALES_HEADER = [
-    "Date",
-    "Salesperson",
-    "Lead Name",
-    "Segment",
-    "Region",
-    "Target Close",
-    "Forecasted Monthly Revenue",
-    "Opportunity Stage",
-    "Weighted Revenue",
-    "Closed Opportunity",
-    "Active Opportunity",
-    "Latest Status Entry",
-]
-MARKETING_HEADER = [
-    "Date",
-    "New visitors SEO",
-    "New visitors CPC",
-    "New visitors Social Media",
-    "Return visitors",
-    "Twitter mentions",
-    "Twitter follower adds",
-    "Twitter followers cumulative",
-    "Mailing list adds ",
-    "Mailing list cumulative",
-    "Website Pageviews",
-    "Website Visits",
-    "Website Unique Visits",
-    "Mobile uniques",
-    "Tablet uniques",
-    "Desktop uniques",
-    "Free sign up",
-    "Paid conversion",
-    "Events",
-]
+SALES_SAMPLE = "SalesPipeline_QuickSightSample.csv"
+MARKETING_SAMPLE = "MarketingData_QuickSightSample.csv"
+
+
+def sample_header(name: str) -> list[str]:
+    """The columns a user's file must have: those of the committed sample it replaces."""
+    with (SAMPLES / name).open(newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle))
 
 
 class DemoInputError(ValueError):
@@ -99,15 +72,15 @@ def check_dataset(path: Path, expected_header: list[str], what: str) -> int:
 def demo_datasets(sales: str | Path | None = None, marketing: str | Path | None = None) -> list[DatasetFile]:
     """The two files the demo uploads: the samples, or the user's own files of the same schema."""
     sales_file = DatasetFile(
-        Path(sales) if sales else SAMPLES / "SalesPipeline_QuickSightSample.csv",
+        Path(sales) if sales else SAMPLES / SALES_SAMPLE,
         "sales",
-        "SalesPipeline_QuickSightSample.csv",
+        SALES_SAMPLE,
     )
     marketing_file = DatasetFile(
-        Path(marketing) if marketing else SAMPLES / "MarketingData_QuickSightSample.csv",
+        Path(marketing) if marketing else SAMPLES / MARKETING_SAMPLE,
         "marketing",
-        "MarketingData_QuickSightSample.csv",
+        MARKETING_SAMPLE,
     )
-    check_dataset(sales_file.path, SALES_HEADER, "sales")
-    check_dataset(marketing_file.path, MARKETING_HEADER, "marketing")
+    check_dataset(sales_file.path, sample_header(SALES_SAMPLE), "sales")
+    check_dataset(marketing_file.path, sample_header(MARKETING_SAMPLE), "marketing")
     return [sales_file, marketing_file]
