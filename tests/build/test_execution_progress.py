@@ -56,8 +56,13 @@ def test_a_started_activity_is_running_and_a_failed_one_keeps_its_cause():
     history = [
         *PARALLEL_HISTORY,
         _event(10, 5, "ActivityStarted", 3.0),
-        _event(11, 10, "ActivityFailed", 4.0,
-               activityFailedEventDetails={"error": "GlueJobFailedError", "cause": '{"GlueJobName": "X"}'}),
+        _event(
+            11,
+            10,
+            "ActivityFailed",
+            4.0,
+            activityFailedEventDetails={"error": "GlueJobFailedError", "cause": '{"GlueJobName": "X"}'},
+        ),
     ]
     running = state_progress(history[:-1])["Wait For Sales Data"]
     assert running.status == RUNNING

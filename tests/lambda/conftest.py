@@ -2,6 +2,9 @@
 
 moto does not serve GetActivityTask, so Step Functions calls are stubbed (exact calls and parameters are
 asserted); DynamoDB, Glue, Athena and S3 stay on moto. Helpers shared by the tests are in lambda_support.py.
+
+test_runners_on_local_sfn.py runs the same runners against real executions on the local AWS endpoint instead
+(the session fixture ``local_aws`` of tests/conftest.py); its fixtures are in that module.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.athena.models import AthenaBackend
+from moto.glue.models import GlueBackend
 from moto.moto_api import state_manager
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
@@ -25,6 +30,19 @@ for _function in ("gluerunner", "athenarunner", "ons3objectcreated"):
         sys.path.insert(0, str(LAMBDA_DIR / _function))
 
 REGION = "us-east-1"
+
+# The local endpoint's Glue and Athena bridges patch moto process-wide (once a session test has started the
+# endpoint): a started run/query then executes for real in a thread and reports its own state, which breaks
+# the moto-state tests here (e.g. a run of a job whose script does not exist FAILS instead of succeeding).
+# Runs and queries started without the bridges' entry points carry no bridge record, and every other patch
+# falls back to moto's behaviour for them, so restoring these two entry points inside `aws` is enough.
+# Snapshot taken at collection, before any endpoint starts.
+# (The Glue bridge keeps moto's original on its replacement, should it be installed already.)
+_GLUE_START = GlueBackend.start_job_run
+_MOTO_ENTRY_POINTS = [
+    (GlueBackend, "start_job_run", getattr(_GLUE_START, "_localaws_original", _GLUE_START)),
+    (AthenaBackend, "start_query_execution", AthenaBackend.__dict__["start_query_execution"]),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +73,14 @@ _SHARED_SESSION: list[boto3.session.Session] = []
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    """moto for every client made with boto3 (the code under test uses plain `boto3.client`)."""
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every client made with boto3 (the code under test uses plain `boto3.client`).
+
+    moto's own Glue/Athena behaviour even when the local endpoint's bridges were installed earlier in this
+    process (see `_MOTO_ENTRY_POINTS`).
+    """
+    for owner, name, original in _MOTO_ENTRY_POINTS:
+        monkeypatch.setattr(owner, name, original)
     with mock_aws():
         # mock_aws resets boto3's default session, which makes every test reload the service models (slow);
         # one shared session (fake credentials, same region) is equivalent and much faster.
