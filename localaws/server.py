@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import shutil
 import socket
 
 from moto.core.config import default_user_config
@@ -28,6 +29,8 @@ class LocalAws:
         self.host = host
         self.port = port or _free_port(host)
         self.ctx = LocalAwsContext(endpoint_url=f"http://{host}:{self.port}", **context_settings)
+        # A work folder the caller did not choose is ours to remove when the endpoint stops.
+        self._owns_work_dir = "work_dir" not in context_settings
         self._server: ThreadedMotoServer | None = None
 
     def start(self) -> LocalAwsContext:
@@ -37,7 +40,7 @@ class LocalAws:
         default_user_config["lambda"]["use_docker"] = False
         for name in BRIDGES:
             importlib.import_module(f"localaws.bridges.{name}").install(self.ctx)
-        # werkzeug logs every request at INFO; a busy workflow makes thousands. Warnings and errors still show.
+        # werkzeug logs every request at INFO (thousands per workflow); warnings and errors still show.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
@@ -54,6 +57,8 @@ class LocalAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._owns_work_dir:
+            shutil.rmtree(self.ctx.work_dir, ignore_errors=True)
 
     def __enter__(self) -> LocalAwsContext:
         return self.start()
