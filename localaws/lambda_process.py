@@ -1,20 +1,34 @@
-"""The Lambda runtime of one invocation, run in its own child process by ``localaws.bridges.awslambda``.
+"""A warm Lambda execution environment: one child process of ``localaws.bridges.awslambda`` per worker.
 
-``python -u -m localaws.lambda_process <request.json> <control-fd>``, with the function's extracted package as
-the working directory. It imports the handler from the package (the package first on ``sys.path``), calls it
-with the event and a context object like the Python runtime's, and tells the parent through the control pipe:
+``python -u -m localaws.lambda_process <request-fd> <response-fd>``, with the function's extracted package as
+the working directory. The parent talks to it over a dedicated pipe pair (never stdout), one JSON document per
+line each way:
 
-- ``started\\n`` once the module is imported (the end of the init phase: the function timeout starts here);
-- then one JSON document until EOF: ``{"ok": true, "payload": "<json>"}`` or
-  ``{"ok": false, "error": {"errorMessage", "errorType", "stackTrace"}}``, plus ``max_rss_kb``.
+- parent -> worker, first: ``{"type": "init", "handler", "task_root", "strip_paths", "marker"}``. The worker
+  imports the handler module (the init phase, once per worker) and answers ``{"type": "init", "ok": true}``,
+  or ``{"type": "init", "ok": false, "error": {...}}`` and exits (AWS discards an environment whose init
+  failed).
+- then, one at a time: ``{"type": "invoke", "event": "<json>", "aws_request_id", "timeout_s", ...context
+  fields}``; the worker calls the handler with the event and a fresh context object like the Python
+  runtime's, and answers ``{"type": "result", "ok": true, "payload": "<json>"}`` or ``{"type": "result",
+  "ok": false, "error": {"errorMessage", "errorType", "stackTrace"}}``, plus ``max_rss_kb``.
+- EOF on the request pipe: the worker exits.
 
-stdout and stderr are the function's log; the parent forwards them to CloudWatch Logs line by line.
+Module state survives between invocations, as in a warm environment on AWS; an unhandled exception in the
+handler is reported and the worker goes on (the Python runtime catches it), while ``sys.exit``/``os._exit``
+end the worker (the parent reports ``Runtime.ExitError``).
+
+stdout and stderr are the function's log; the parent forwards them to CloudWatch Logs line by line and gives
+every line to the invocation running at the time. Before each answer the worker flushes both and writes the
+line ``<marker><request id>\\x1e`` to fd 1, so the parent knows it has read all of that invocation's output.
+
 Standard library only: the project's own modules are taken off ``sys.path`` before the handler is imported,
 as a deployed function could not import them either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import importlib
 import json
@@ -24,6 +38,9 @@ import sys
 import time
 import traceback
 from typing import Any
+
+# The request id the Python runtime's log handler stamps on records ("" during init, as the runtime does).
+_current_request_id = ""
 
 
 class LambdaContext:
@@ -46,20 +63,16 @@ class LambdaContext:
 
 
 class _RequestIdFilter(logging.Filter):
-    def __init__(self, request_id: str) -> None:
-        super().__init__()
-        self.request_id = request_id
-
     def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = self.request_id
+        record.aws_request_id = _current_request_id
         return True
 
 
-def _install_lambda_logging(request_id: str) -> None:
+def _install_lambda_logging() -> None:
     """The Python runtime puts a handler on the root logger: ``[LEVEL]\\t<time>Z\\t<request id>\\t<message>``.
 
     Without it, ``logger.info`` in a function that only sets the level (as the runners do) would print
-    nothing.
+    nothing. The request id is the running invocation's.
     """
     handler = logging.StreamHandler(sys.stdout)
     formatter = logging.Formatter(
@@ -67,7 +80,7 @@ def _install_lambda_logging(request_id: str) -> None:
     )
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
-    handler.addFilter(_RequestIdFilter(request_id))
+    handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -137,50 +150,75 @@ def _max_rss_kb() -> int:
     return 0
 
 
+def _invoke(handler: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """One invocation: the handler's value, or the error the runtime reports for it."""
+    context = LambdaContext(request, time.time() + float(request["timeout_s"]))
+    event = json.loads(request["event"])
+    try:
+        value = handler(event, context)
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)[1:]  # without this bootstrap's own frame
+        error = _error(type(exc).__name__, str(exc), traceback.format_list(frames))
+        _log_error(error, exc)
+        return {"ok": False, "error": error}
+    try:
+        return {"ok": True, "payload": json.dumps(value, default=_json_default)}
+    except (TypeError, ValueError) as exc:
+        error = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+        _log_error(error)
+        return {"ok": False, "error": error}
+
+
+class _Channel:
+    def __init__(self, request_fd: int, response_fd: int, marker: str = "") -> None:
+        self.requests = os.fdopen(request_fd, "rb")
+        self.responses = os.fdopen(response_fd, "wb", buffering=0)
+        self.marker = marker
+
+    def receive(self) -> dict[str, Any] | None:
+        line = self.requests.readline()
+        return json.loads(line) if line else None
+
+    def answer(self, message: dict[str, Any], request_id: str) -> None:
+        """Flush the function's output, mark its end on stdout, then answer on the response pipe."""
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        if self.marker:
+            with contextlib.suppress(OSError):
+                os.write(1, f"{self.marker}{request_id}\x1e\n".encode())
+        self.responses.write(json.dumps(message).encode("utf-8") + b"\n")
+
+
 def main(argv: list[str]) -> int:
-    request_path, control_fd = argv[0], int(argv[1])
-    control = os.fdopen(control_fd, "wb", buffering=0)
-    with open(request_path, encoding="utf-8") as fh:
-        request = json.load(fh)
+    channel = _Channel(int(argv[0]), int(argv[1]))
+    init = channel.receive()
+    if init is None:
+        return 0
+    channel.marker = init.get("marker", "")
 
     # sys.path as in a deployed function: the package first, none of this project's folders.
-    strip = {os.path.realpath(p) for p in request.get("strip_paths", [])}
+    strip = {os.path.realpath(p) for p in init.get("strip_paths", [])}
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) not in strip]
-    sys.path.insert(0, request["task_root"])
+    sys.path.insert(0, init["task_root"])
     os.environ.pop("PYTHONPATH", None)
-    _install_lambda_logging(request["aws_request_id"])
+    _install_lambda_logging()
 
-    result: dict[str, Any]
     try:
-        handler = _load_handler(request["handler"])
+        handler = _load_handler(init["handler"])
     except _InitError as exc:
         error = _error(exc.error_type, exc.message)
         _log_error(error)
-        control.write(b"started\n")
-        result = {"ok": False, "error": error}
-    else:
-        control.write(b"started\n")
-        context = LambdaContext(request, time.time() + float(request["timeout_s"]))
-        event = json.loads(request["event"])
-        try:
-            value = handler(event, context)
-        except Exception as exc:
-            frames = traceback.extract_tb(exc.__traceback__)[1:]  # without this bootstrap's own frame
-            error = _error(type(exc).__name__, str(exc), traceback.format_list(frames))
-            _log_error(error, exc)
-            result = {"ok": False, "error": error}
-        else:
-            try:
-                result = {"ok": True, "payload": json.dumps(value, default=_json_default)}
-            except (TypeError, ValueError) as exc:
-                error = _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
-                _log_error(error)
-                result = {"ok": False, "error": error}
-    sys.stdout.flush()
-    sys.stderr.flush()
-    result["max_rss_kb"] = _max_rss_kb()
-    control.write(json.dumps(result).encode("utf-8"))
-    control.close()
+        channel.answer({"type": "init", "ok": False, "error": error, "max_rss_kb": _max_rss_kb()}, "")
+        return 0
+    channel.answer({"type": "init", "ok": True}, "")
+
+    global _current_request_id
+    while (request := channel.receive()) is not None:
+        _current_request_id = request["aws_request_id"]
+        result = _invoke(handler, request)
+        result.update(type="result", max_rss_kb=_max_rss_kb())
+        channel.answer(result, request["aws_request_id"])
     return 0
 
 

@@ -13,10 +13,27 @@ Moto gaps bridged here (moto 5.2.5):
   function; on AWS the notification is asynchronous. It is replaced by an ``Event`` invocation; the event
   gets the record fields moto leaves out, and its object key keeps "/" unencoded as AWS's does.
 
-Process model: one fresh ``python -u -m localaws.lambda_process`` per invocation (always a cold start; module
-state does not survive between invocations), its working directory the package extracted once per code hash
-under ``ctx.work_dir/lambda/code/<sha256>``. Async (``Event``) invocations run in a daemon thread, without
-AWS's two retries.
+Process model: warm workers, as AWS reuses execution environments. A worker is one
+``python -u -m localaws.lambda_process`` child (see there for the pipe protocol) for one function
+version, code hash and configuration (handler, runtime, memory, timeout, environment); its working
+directory is the package extracted once per code hash under ``ctx.work_dir/lambda/code/<sha256>``, its
+environment built as a clean Lambda environment (nothing of the parent's), its log stream its own
+(``<date>/[<version>]<id>``, as one environment's stream on AWS).
+
+- An invocation takes an idle worker of the function's current configuration (the most recently used), or
+  starts a new one when all are busy (Lambda scales out); a worker never runs two invocations at once. The
+  init phase (importing the handler module) happens once per worker; only the REPORT line of a worker's
+  first invocation has ``Init Duration``. Module-level state survives between invocations of one worker.
+- While a worker runs an invocation, everything it writes to stdout/stderr is that invocation's log (lines
+  written between invocations go to the worker's stream under the last request id).
+- Discarded (killed with its process group): on a timeout (AWS resets the environment; the next invocation
+  starts a new worker), when it exits mid-invocation (``Runtime.ExitError``), when its init fails, when the
+  function's code or configuration changed (idle workers of the old configuration at the next invocation,
+  busy ones when they finish), after ``idle_timeout_s`` idle (see ``IDLE_TIMEOUT_S``), and by ``stop()``
+  (``LocalAws.stop``). An unhandled exception in the handler does NOT discard the worker: AWS's Python
+  runtime catches it, reports it and serves the next invocation in the same environment.
+
+Async (``Event``) invocations run in a daemon thread, without AWS's two retries.
 """
 
 from __future__ import annotations
@@ -51,6 +68,15 @@ log = logging.getLogger(__name__)
 
 # On AWS the init phase (importing the handler module) has its own 10 s limit, outside the function timeout.
 INIT_TIMEOUT_S = 10.0
+# AWS keeps an idle execution environment for minutes (undocumented; 5 to 15 observed). Here: IDLE_TIMEOUT_S
+# on the scaled clock (a demo at time scale 0.01 fires its schedules 100 times as often, so its workers
+# idle 100 times shorter), but never less than MIN_IDLE_TIMEOUT_S of real time, so that a tiny scale does not
+# turn every invocation into a cold start. LocalLambdaRuntime.idle_timeout_s can be changed at run time.
+IDLE_TIMEOUT_S = 300.0
+MIN_IDLE_TIMEOUT_S = 30.0
+REAP_INTERVAL_S = 5.0  # how often idle workers are looked at
+MAX_IDLE_WORKERS = 32  # a laptop's limit, not AWS's: beyond it the longest idle worker goes at once
+DRAIN_TIMEOUT_S = 2.0  # longest wait, after a worker answered, for the rest of that invocation's output
 LOG_TAIL_BYTES = 4096
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -71,13 +97,189 @@ class InvocationResult:
         return json.loads(self.payload) if self.function_error else None
 
 
+class _WorkerExited(Exception):
+    """The worker's process ended (or closed its pipes) while it had work."""
+
+
+class _Sink:
+    """Where a worker's output goes while one invocation runs on it."""
+
+    def __init__(self, request_id: str, lines: list[str]) -> None:
+        self.request_id = request_id
+        self.lines = lines
+        self.drained = threading.Event()  # the worker's end-of-invocation marker was read from its stdout
+        self.closed = False
+
+
+class _Worker:
+    """One warm execution environment: a ``localaws.lambda_process`` child for one function configuration.
+
+    Runs at most one invocation at a time. A busy worker belongs to the thread of its invocation, an idle
+    one to the pool (``LocalLambdaRuntime``); only the owner closes its pipes. ``terminate`` is safe from
+    any thread.
+    """
+
+    def __init__(self, runtime: LocalLambdaRuntime, fn: Any, key: tuple, generation: int) -> None:
+        self.runtime = runtime
+        self.fn = fn
+        self.key = key
+        self.generation = generation
+        self.log_stream = runtime.new_log_stream_name(fn)  # one stream per environment, as on AWS
+        self.marker = f"\x1elocalaws-end:{uuid.uuid4().hex}:"
+        self.proc: subprocess.Popen | None = None
+        self.invocations = 0
+        self.idle_since = time.monotonic()
+        self._requests: Any = None
+        self._responses_fd: int | None = None
+        self._buffer = b""
+        self._pump: threading.Thread | None = None
+        self._sink_lock = threading.Lock()
+        self._sink: _Sink | None = None
+        self._last_request_id = ""
+        self._disposed = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return not self._disposed and self.proc is not None and self.proc.poll() is None
+
+    # -- process ---------------------------------------------------------------------------------------
+    def start(self, task_root: Path, env: dict[str, str]) -> None:
+        request_r, request_w = os.pipe()
+        response_r, response_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-u", "-m", "localaws.lambda_process", str(request_r), str(response_w)],
+                cwd=task_root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(request_r, response_w),
+                start_new_session=True,  # its own process group: killing it kills whatever it started too
+            )
+        except BaseException:
+            os.close(request_w)
+            os.close(response_r)
+            raise
+        finally:
+            os.close(request_r)
+            os.close(response_w)
+        self._requests = os.fdopen(request_w, "wb")
+        self._responses_fd = response_r
+        self._pump = threading.Thread(
+            target=self._pump_output, name=f"lambda-{self.fn.function_name}-{self.proc.pid}-out", daemon=True
+        )
+        self._pump.start()
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._requests.write(json.dumps(message).encode("utf-8") + b"\n")
+            self._requests.flush()
+        except (OSError, ValueError) as exc:  # BrokenPipeError: the worker is gone
+            raise _WorkerExited(str(exc)) from exc
+
+    def receive(self, deadline: float) -> dict[str, Any] | None:
+        """The worker's next answer, or None when ``deadline`` (monotonic) passed first."""
+        assert self._responses_fd is not None
+        poller = select.poll()
+        poller.register(self._responses_fd, select.POLLIN)
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if not poller.poll(max(1, math.ceil(remaining * 1000))):
+                continue
+            chunk = os.read(self._responses_fd, 65536)
+            if not chunk:
+                raise _WorkerExited("EOF on the response pipe")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return json.loads(line)
+
+    def terminate(self) -> None:
+        """Kill the worker's process group (AWS discards the environment); safe from any thread."""
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def dispose(self) -> None:
+        """Kill the worker, reap it, read the rest of its output and close its pipes (owner only)."""
+        self._disposed = True
+        self.terminate()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.terminate()
+                self.proc.wait()
+        if self._pump is not None:
+            self._pump.join(timeout=5)
+        if self._requests is not None:
+            with contextlib.suppress(OSError):
+                self._requests.close()
+            self._requests = None
+        if self._responses_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._responses_fd)
+            self._responses_fd = None
+
+    # -- output ----------------------------------------------------------------------------------------
+    def begin(self, sink: _Sink) -> None:
+        with self._sink_lock:
+            self._sink = sink
+
+    def end(self) -> None:
+        with self._sink_lock:
+            if self._sink is not None:
+                self._sink.closed = True
+                self._last_request_id = self._sink.request_id
+            self._sink = None
+
+    def _pump_output(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            ended: str | None = None
+            at = text.find(self.marker)
+            if at >= 0:
+                ended = text[at + len(self.marker):].rstrip("\x1e")
+                text = text[:at]
+            if ended is None or text:
+                self._emit_line(text)
+            if ended is not None:
+                with self._sink_lock:
+                    if self._sink is not None and self._sink.request_id == ended:
+                        self._sink.drained.set()
+        self.proc.stdout.close()
+
+    def _emit_line(self, text: str) -> None:
+        with self._sink_lock:
+            sink = self._sink
+            if sink is not None and not sink.closed:
+                self.runtime._log(self.fn, self.log_stream, sink.request_id, sink.lines, text)
+            else:  # between invocations (a background thread of the function): the stream, last request id
+                self.runtime._log(self.fn, self.log_stream, self._last_request_id, [], text)
+
+
 class LocalLambdaRuntime:
-    """Runs invocations of moto's ``LambdaFunction`` objects in child processes and records their logs."""
+    """Runs invocations of moto's ``LambdaFunction`` objects in warm workers and records their logs."""
 
     def __init__(self, ctx: LocalAwsContext) -> None:
         self.ctx = ctx
         self._extract_lock = threading.Lock()
         self._logs_lock = threading.Lock()
+        # How long an idle worker stays warm: AWS's minutes on the scaled clock, never under a floor.
+        self.idle_timeout_s = max(MIN_IDLE_TIMEOUT_S, IDLE_TIMEOUT_S * ctx.time_scale)
+        self._pool_lock = threading.Lock()
+        self._idle: dict[tuple, list[_Worker]] = {}  # worker key -> idle workers, most recently used last
+        self._workers: set[_Worker] = set()  # every worker not yet discarded (idle, busy, starting)
+        self._current_keys: dict[tuple, tuple] = {}  # (function ARN, version) -> key of its configuration
+        self._generation = 0  # bumped by stop(): workers of an earlier generation are not kept
+        self._reaper: threading.Thread | None = None
+        self._reaper_stop = threading.Event()
 
     # -- package ---------------------------------------------------------------------------------------
     def code_dir(self, fn: Any) -> Path:
@@ -106,7 +308,8 @@ class LocalLambdaRuntime:
         return target
 
     # -- environment -----------------------------------------------------------------------------------
-    def environment(self, fn: Any, request_id: str, log_stream: str, task_root: Path) -> dict[str, str]:
+    def environment(self, fn: Any, log_stream: str, task_root: Path) -> dict[str, str]:
+        """A worker's environment variables (per worker: the log stream is the environment's own)."""
         home = self.ctx.work_dir / "lambda" / "home"
         home.mkdir(parents=True, exist_ok=True)
         env = {
@@ -137,6 +340,10 @@ class LocalLambdaRuntime:
         )
         return env
 
+    @staticmethod
+    def new_log_stream_name(fn: Any) -> str:
+        return f"{datetime.now(UTC):%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
+
     # -- CloudWatch Logs -------------------------------------------------------------------------------
     def _open_log_stream(self, fn: Any, log_stream: str) -> None:
         with self._logs_lock:
@@ -156,51 +363,193 @@ class LocalLambdaRuntime:
                 log.debug("could not write a log line of %s", fn.function_name, exc_info=True)
         self.ctx.emit("lambda.log", function=fn.function_name, request_id=request_id, line=line)
 
+    # -- workers ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _worker_key(fn: Any) -> tuple:
+        """(identity, configuration): a worker serves only invocations of the key it was started for."""
+        code: bytes = getattr(fn, "code_bytes", b"") or b""
+        digest = (getattr(fn, "code_digest", "") or hashlib.sha256(code).hexdigest()) if code else ""
+        identity = (fn.function_arn, str(fn.version))
+        configuration = (
+            id(fn),  # a function deleted and created again is another function
+            digest,
+            fn.handler,
+            fn.run_time,
+            str(fn.memory_size),
+            str(fn.timeout),
+            json.dumps({str(k): str(v) for k, v in (fn.environment_vars or {}).items()}, sort_keys=True),
+        )
+        return identity, configuration
+
+    def workers(self, function_name: str | None = None) -> list[_Worker]:
+        """The live workers (idle or busy), of one function or all (tests, introspection)."""
+        with self._pool_lock:
+            return [w for w in self._workers if function_name in (None, w.fn.function_name)]
+
+    def _acquire(self, fn: Any) -> _Worker:
+        """An idle worker of the function's current configuration, or a new (not yet started) one."""
+        key = self._worker_key(fn)
+        identity = key[0]
+        retired: list[_Worker] = []
+        worker: _Worker | None = None
+        with self._pool_lock:
+            if self._current_keys.get(identity) != key:  # code or configuration changed: old workers go
+                self._current_keys[identity] = key
+                for other in [k for k in self._idle if k[0] == identity and k != key]:
+                    retired.extend(self._idle.pop(other))
+            pool = self._idle.get(key, [])
+            while pool and worker is None:
+                candidate = pool.pop()
+                if candidate.alive():
+                    worker = candidate
+                else:
+                    retired.append(candidate)
+            if worker is None:
+                worker = _Worker(self, fn, key, self._generation)
+            self._workers.add(worker)
+            self._workers.difference_update(retired)
+        for old in retired:
+            old.dispose()
+        return worker
+
+    def _release(self, worker: _Worker, discard: bool) -> None:
+        keep = False
+        with self._pool_lock:
+            if (
+                not discard
+                and worker.alive()
+                and worker.generation == self._generation
+                and self._current_keys.get(worker.key[0]) == worker.key
+            ):
+                worker.idle_since = time.monotonic()
+                self._idle.setdefault(worker.key, []).append(worker)
+                keep = True
+            else:
+                self._workers.discard(worker)
+            evicted = self._over_idle_limit()
+        for old in evicted:
+            old.dispose()
+        if keep:
+            self._ensure_reaper()
+        else:
+            worker.dispose()
+
+    def _over_idle_limit(self) -> list[_Worker]:
+        """Take the longest idle workers beyond ``MAX_IDLE_WORKERS`` out of the pool (pool lock held)."""
+        idle = sorted((w for pool in self._idle.values() for w in pool), key=lambda w: w.idle_since)
+        evicted = idle[: max(0, len(idle) - MAX_IDLE_WORKERS)]
+        for worker in evicted:
+            self._idle[worker.key].remove(worker)
+            if not self._idle[worker.key]:
+                del self._idle[worker.key]
+            self._workers.discard(worker)
+        return evicted
+
+    def reap_idle(self, now: float | None = None) -> int:
+        """Stop the workers idle for ``idle_timeout_s`` or longer; return how many."""
+        now = time.monotonic() if now is None else now
+        expired: list[_Worker] = []
+        with self._pool_lock:
+            for key, pool in list(self._idle.items()):
+                expired.extend(w for w in pool if now - w.idle_since >= self.idle_timeout_s)
+                pool[:] = [w for w in pool if now - w.idle_since < self.idle_timeout_s]
+                if not pool:
+                    del self._idle[key]
+            self._workers.difference_update(expired)
+        for worker in expired:
+            worker.dispose()
+        return len(expired)
+
+    def _ensure_reaper(self) -> None:
+        with self._pool_lock:
+            if self._reaper is not None and self._reaper.is_alive():
+                return
+            self._reaper_stop = stop_event = threading.Event()
+            self._reaper = threading.Thread(
+                target=self._reap_loop, args=(stop_event,), name="localaws-lambda-reaper", daemon=True
+            )
+            self._reaper.start()
+
+    def _reap_loop(self, stop_event: threading.Event) -> None:
+        while not stop_event.wait(max(0.05, min(REAP_INTERVAL_S, self.idle_timeout_s / 2))):
+            try:
+                self.reap_idle()
+            except Exception:
+                log.exception("reaping idle Lambda workers failed")
+
+    def stop(self) -> None:
+        """Stop every worker and the reaper. Invocations still running end with ``Runtime.ExitError``;
+        later invocations start new workers."""
+        with self._pool_lock:
+            self._generation += 1
+            idle = [w for pool in self._idle.values() for w in pool]
+            busy = [w for w in self._workers if w not in idle]
+            self._idle.clear()
+            self._workers.clear()
+            reaper, self._reaper = self._reaper, None
+            self._reaper_stop.set()
+        for worker in idle:
+            worker.dispose()
+        for worker in busy:  # their invocation's thread owns the pipes: kill and reap only
+            worker.terminate()
+            if worker.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.proc.wait(timeout=5)
+        if reaper is not None and reaper is not threading.current_thread():
+            reaper.join(timeout=5)
+
     # -- invoke ----------------------------------------------------------------------------------------
     def invoke(self, fn: Any, event: bytes | str, request_id: str | None = None) -> InvocationResult:
         """Run one invocation to its end and return its result (never raises for the function's errors)."""
         request_id = request_id or str(uuid.uuid4())
         if isinstance(event, bytes):
             event = event.decode("utf-8")
-        now = datetime.now(UTC)
-        log_stream = f"{now:%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
         lines: list[str] = []
         started = time.monotonic()
         self.ctx.emit("lambda.invoke.start", function=fn.function_name, request_id=request_id)
-        self._open_log_stream(fn, log_stream)
-        self._log(fn, log_stream, request_id, lines, f"START RequestId: {request_id} Version: {fn.version}")
+        worker = self._acquire(fn)
+        log_stream = worker.log_stream
         error: dict[str, Any] | None = None
         payload = b"null"
-        timed_out = False
-        init_s = handler_s = 0.0
-        max_rss_kb = 0
+        outcome = _ChildOutcome()
         try:
-            task_root = self.code_dir(fn)
-            outcome = self._run_child(fn, event, request_id, log_stream, task_root, lines)
-            init_s, handler_s, max_rss_kb = outcome.init_s, outcome.handler_s, outcome.max_rss_kb
-            timed_out = outcome.timed_out
-            if outcome.result is None:
-                error = outcome.failure
-            elif outcome.result.get("ok"):
-                payload = outcome.result["payload"].encode("utf-8")
-            else:
-                error = outcome.result["error"]
-        except _RuntimeFailure as exc:
-            error = {"errorMessage": exc.message, "errorType": exc.error_type}
-            self._log(fn, log_stream, request_id, lines, f"[ERROR] {exc.error_type}: {exc.message}")
-        except Exception as exc:  # a bug here must still end the invocation as an error, not hang the caller
-            log.exception("local Lambda runtime failed for %s", fn.function_name)
-            error = {"errorMessage": f"Local Lambda runtime failed: {exc}", "errorType": "Runtime.Unknown"}
-        duration_s = time.monotonic() - started
-        self._log(fn, log_stream, request_id, lines, f"END RequestId: {request_id}")
-        report = (
-            f"REPORT RequestId: {request_id}\tDuration: {handler_s * 1000:.2f} ms\t"
-            f"Billed Duration: {math.ceil(handler_s * 1000)} ms\tMemory Size: {fn.memory_size} MB\t"
-            f"Max Memory Used: {max(1, max_rss_kb // 1024)} MB\tInit Duration: {init_s * 1000:.2f} ms"
-        )
-        if timed_out:
-            report += "\tStatus: timeout"
-        self._log(fn, log_stream, request_id, lines, report)
+            self._open_log_stream(fn, log_stream)
+            start_line = f"START RequestId: {request_id} Version: {fn.version}"
+            self._log(fn, log_stream, request_id, lines, start_line)
+            try:
+                outcome = self._run(worker, fn, event, request_id, lines)
+                if outcome.result is None:
+                    error = outcome.failure
+                elif outcome.result.get("ok"):
+                    payload = outcome.result["payload"].encode("utf-8")
+                else:
+                    error = outcome.result["error"]
+            except _RuntimeFailure as exc:
+                outcome.discard = True
+                error = {"errorMessage": exc.message, "errorType": exc.error_type}
+                self._log(fn, log_stream, request_id, lines, f"[ERROR] {exc.error_type}: {exc.message}")
+            except Exception as exc:  # a bug here must end the invocation as an error, not hang the caller
+                log.exception("local Lambda runtime failed for %s", fn.function_name)
+                outcome.discard = True
+                error = {"errorMessage": f"Local Lambda runtime failed: {exc}",
+                         "errorType": "Runtime.Unknown"}
+            duration_s = time.monotonic() - started
+            handler_s = outcome.handler_s
+            self._log(fn, log_stream, request_id, lines, f"END RequestId: {request_id}")
+            report = (
+                f"REPORT RequestId: {request_id}\tDuration: {handler_s * 1000:.2f} ms\t"
+                f"Billed Duration: {math.ceil(handler_s * 1000)} ms\tMemory Size: {fn.memory_size} MB\t"
+                f"Max Memory Used: {max(1, outcome.max_rss_kb // 1024)} MB"
+            )
+            if outcome.fresh:  # the first invocation of a worker carries its init phase, as on AWS
+                report += f"\tInit Duration: {outcome.init_s * 1000:.2f} ms"
+            if outcome.timed_out:
+                report += "\tStatus: timeout"
+            elif error is not None and error.get("errorType") == "Runtime.ExitError":
+                report += "\tStatus: error\tError Type: Runtime.ExitError"
+            self._log(fn, log_stream, request_id, lines, report)
+        finally:
+            self._release(worker, discard=outcome.discard)
         if error is not None:
             payload = json.dumps(error).encode("utf-8")
         self.ctx.emit(
@@ -241,115 +590,105 @@ class LocalLambdaRuntime:
         threading.Thread(target=run, name=f"lambda-{fn.function_name}-{request_id[:8]}", daemon=True).start()
         return request_id
 
-    def _run_child(
-        self, fn: Any, event: str, request_id: str, log_stream: str, task_root: Path, lines: list[str]
-    ) -> _ChildOutcome:
-        inv_dir = self.ctx.work_dir / "lambda" / "invocations"
-        inv_dir.mkdir(parents=True, exist_ok=True)
-        request_path = inv_dir / f"{request_id}.json"
-        timeout_s = float(fn.timeout or 3)
-        request_path.write_text(
-            json.dumps(
-                {
-                    "handler": fn.handler,
-                    "event": event,
-                    "function_name": fn.function_name,
-                    "function_version": str(fn.version),
-                    "invoked_function_arn": fn.function_arn,
-                    "memory_limit_in_mb": int(fn.memory_size),
-                    "aws_request_id": request_id,
-                    "log_group_name": fn.logs_group_name,
-                    "log_stream_name": log_stream,
-                    "timeout_s": timeout_s,
-                    "task_root": str(task_root),
-                    "strip_paths": [_PROJECT_ROOT],
-                }
-            ),
-            encoding="utf-8",
-        )
-        control_r, control_w = os.pipe()
+    def _run(self, worker: _Worker, fn: Any, event: str, request_id: str, lines: list[str]) -> _ChildOutcome:
+        """One invocation on ``worker``: starts it first (the init phase) when it is new."""
         outcome = _ChildOutcome()
-        spawned = time.monotonic()
+        sink = _Sink(request_id, lines)
+        worker.begin(sink)
         try:
-            proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "localaws.lambda_process", str(request_path), str(control_w)],
-                cwd=task_root,
-                env=self.environment(fn, request_id, log_stream, task_root),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(control_w,),
-                start_new_session=True,  # its own process group: a timeout kills whatever it started too
-            )
-        finally:
-            os.close(control_w)
-        reader = threading.Thread(
-            target=self._pump_output, args=(fn, proc, log_stream, request_id, lines), daemon=True
-        )
-        reader.start()
-        control = b""
-        handler_started: float | None = None
-        deadline = spawned + INIT_TIMEOUT_S
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                ready, _, _ = select.select([control_r], [], [], remaining)
-                if not ready:
-                    continue
-                chunk = os.read(control_r, 65536)
-                if not chunk:
-                    break  # EOF: the child finished (or died)
-                control += chunk
-                if handler_started is None and b"\n" in control:
-                    head, _, control = control.partition(b"\n")
-                    if head == b"started":
-                        handler_started = time.monotonic()
-                        outcome.init_s = handler_started - spawned
-                        deadline = handler_started + timeout_s
-        finally:
-            os.close(control_r)
-        now = time.monotonic()
-        outcome.handler_s = now - (handler_started or now)
-        if proc.poll() is None and now >= deadline:
-            _kill_group(proc)
-            outcome.timed_out = True
-            outcome.handler_s = timeout_s if handler_started else 0.0
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
-        reader.join(timeout=5)
-        with contextlib.suppress(OSError):
-            request_path.unlink()
-        if outcome.timed_out:
-            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            message = f"{stamp} {request_id} Task timed out after {timeout_s:.2f} seconds"
-            if handler_started is None:
-                message = f"{stamp} {request_id} Init timed out after {INIT_TIMEOUT_S:.2f} seconds"
-            self._log(fn, log_stream, request_id, lines, message)
-            outcome.failure = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
-            return outcome
-        if control:
+            if worker.proc is None:
+                outcome.fresh = True
+                task_root = self.code_dir(fn)
+                spawned = time.monotonic()
+                worker.start(task_root, self.environment(fn, worker.log_stream, task_root))
+                try:
+                    worker.send(
+                        {
+                            "type": "init",
+                            "handler": fn.handler,
+                            "task_root": str(task_root),
+                            "strip_paths": [_PROJECT_ROOT],
+                            "marker": worker.marker,
+                        }
+                    )
+                    answer = worker.receive(spawned + INIT_TIMEOUT_S)
+                except _WorkerExited:
+                    return self._exited(worker, fn, request_id, lines, outcome)
+                outcome.init_s = time.monotonic() - spawned
+                if answer is None:
+                    return self._timed_out(worker, fn, request_id, lines, outcome, init=True)
+                if not answer.get("ok"):  # AWS discards an environment whose init failed
+                    worker.dispose()
+                    outcome.discard = True
+                    outcome.max_rss_kb = int(answer.get("max_rss_kb", 0))
+                    outcome.result = {"ok": False, "error": answer["error"]}
+                    return outcome
+            worker.invocations += 1
+            timeout_s = float(fn.timeout or 3)
+            handler_started = time.monotonic()
             try:
-                outcome.result = json.loads(control)
-                outcome.max_rss_kb = int(outcome.result.get("max_rss_kb", 0))
-                return outcome
-            except ValueError:
-                pass
-        message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {proc.returncode}"
-        self._log(fn, log_stream, request_id, lines, message)
-        outcome.failure = {"errorType": "Runtime.ExitError", "errorMessage": message}
+                worker.send(
+                    {
+                        "type": "invoke",
+                        "event": event,
+                        "aws_request_id": request_id,
+                        "timeout_s": timeout_s,
+                        "function_name": fn.function_name,
+                        "function_version": str(fn.version),
+                        "invoked_function_arn": fn.function_arn,
+                        "memory_limit_in_mb": int(fn.memory_size),
+                        "log_group_name": fn.logs_group_name,
+                        "log_stream_name": worker.log_stream,
+                    }
+                )
+                answer = worker.receive(handler_started + timeout_s)
+            except _WorkerExited:
+                outcome.handler_s = time.monotonic() - handler_started
+                return self._exited(worker, fn, request_id, lines, outcome)
+            if answer is None:
+                outcome.handler_s = timeout_s
+                return self._timed_out(worker, fn, request_id, lines, outcome, init=False)
+            outcome.handler_s = time.monotonic() - handler_started
+            # All of this invocation's output is read once its end marker is (normally already there).
+            if not sink.drained.wait(DRAIN_TIMEOUT_S):
+                log.debug("output of %s request %s not drained", fn.function_name, request_id)
+            outcome.max_rss_kb = int(answer.get("max_rss_kb", 0))
+            outcome.result = answer
+            return outcome
+        finally:
+            worker.end()
+
+    def _timed_out(
+        self, worker: _Worker, fn: Any, request_id: str, lines: list[str], outcome: _ChildOutcome, init: bool
+    ) -> _ChildOutcome:
+        worker.dispose()  # AWS discards the environment of a timed-out invocation
+        outcome.discard = outcome.timed_out = True
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        if init:
+            message = f"{stamp} {request_id} Init timed out after {INIT_TIMEOUT_S:.2f} seconds"
+        else:
+            message = f"{stamp} {request_id} Task timed out after {float(fn.timeout or 3):.2f} seconds"
+        self._log(fn, worker.log_stream, request_id, lines, message)
+        outcome.failure = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
         return outcome
 
-    def _pump_output(self, fn: Any, proc: subprocess.Popen, log_stream: str, request_id: str,
-                     lines: list[str]) -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            self._log(fn, log_stream, request_id, lines, raw.decode("utf-8", "replace").rstrip("\r\n"))
-        proc.stdout.close()
+    def _exited(
+        self, worker: _Worker, fn: Any, request_id: str, lines: list[str], outcome: _ChildOutcome
+    ) -> _ChildOutcome:
+        worker.dispose()  # reaps it and reads the rest of its output
+        outcome.discard = True
+        code = worker.proc.returncode if worker.proc is not None else None
+        if code is not None and code < 0:
+            try:
+                status = f"signal: {signal.strsignal(-code) or -code}".lower()
+            except ValueError:
+                status = f"signal: {-code}"
+        else:
+            status = f"exit status {code}"
+        message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
+        self._log(fn, worker.log_stream, request_id, lines, message)
+        outcome.failure = {"errorType": "Runtime.ExitError", "errorMessage": message}
+        return outcome
 
 
 @dataclass
@@ -357,6 +696,8 @@ class _ChildOutcome:
     result: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
     timed_out: bool = False
+    fresh: bool = False  # the worker was started (init phase) for this invocation
+    discard: bool = False  # the worker must not serve another invocation
     init_s: float = 0.0
     handler_s: float = 0.0
     max_rss_kb: int = 0
@@ -367,11 +708,6 @@ class _RuntimeFailure(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 # -- public API (the events bridge) ------------------------------------------------------------------------
@@ -486,7 +822,11 @@ def install(ctx: LocalAwsContext) -> None:
     from moto.s3 import notifications as s3_notifications
 
     with _lock:
-        _state["runtime"] = LocalLambdaRuntime(ctx)
+        previous = _state["runtime"]
+        if previous is None or previous.ctx is not ctx:
+            _state["runtime"] = LocalLambdaRuntime(ctx)
+            if previous is not None:  # its workers talk to the earlier endpoint
+                previous.stop()
         originals = _state["originals"]
         if originals:
             return
@@ -496,3 +836,10 @@ def install(ctx: LocalAwsContext) -> None:
         LambdaFunction.invoke = _bridged_function_invoke
         LambdaSimpleBackend.invoke = _bridged_simple_backend_invoke
         s3_notifications._invoke_awslambda = _bridged_s3_invoke_awslambda
+
+
+def stop() -> None:
+    """Stop every warm worker (``LocalAws.stop``); later invocations start new ones."""
+    rt = _state["runtime"]
+    if rt is not None:
+        rt.stop()

@@ -21,6 +21,9 @@ GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is n
 HANDLERS = """
 import json, logging, os, sys, time
 
+print("handlers module initialised")  # the init phase: once per worker
+INVOCATIONS = 0
+
 ENV_KEYS = ["GREETING", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_LAMBDA_FUNCTION_NAME",
             "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",
             "AWS_LAMBDA_LOG_STREAM_NAME", "LAMBDA_TASK_ROOT"]
@@ -62,6 +65,26 @@ def chatty(event, context):
     logger.setLevel(logging.INFO)
     logger.info("through logging %s", event.get("tag"))
     return "chatted"
+
+
+def counter(event, context):
+    global INVOCATIONS
+    INVOCATIONS += 1
+    if event.get("exit") is not None:
+        os._exit(int(event["exit"]))
+    if event.get("raise"):
+        raise RuntimeError("asked to fail")
+    time.sleep(float(event.get("sleep", 0)))
+    return {"count": INVOCATIONS, "pid": os.getpid(), "request_id": context.aws_request_id,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+            "log_stream": context.log_stream_name}
+
+
+def overlap(event, context):
+    started = time.time()
+    time.sleep(float(event.get("seconds", 1)))
+    print(json.dumps({"pid": os.getpid(), "started": started, "ended": time.time()}))
+    return "done"
 
 
 def buckets(event, context):
@@ -336,3 +359,168 @@ def test_runtime_errors_are_function_errors(lam, make_function, unique_name, rol
     assert response.get("FunctionError") == "Unhandled"
     assert payload["errorType"] == "Runtime.ImportModuleError"
     assert "Unable to import module 'nowhere'" in payload["errorMessage"]
+
+
+# -- warm workers (execution environments reused as on AWS) -------------------------------------------------
+def workers_of(name: str) -> list:
+    return awslambda.runtime().workers(name)
+
+
+def logs_of(recorder: Recorder, name: str, request_id: str) -> list[str]:
+    return [f["line"] for f in recorder.of("lambda.log", function=name, request_id=request_id)]
+
+
+def test_warm_worker_keeps_module_state_and_runs_the_init_phase_once(lam, make_function, recorder):
+    name = make_function("counter")
+    results = [invoke(lam, name)[1] for _ in range(3)]
+
+    assert [r["count"] for r in results] == [1, 2, 3], f"every invocation got a cold worker: {results}"
+    assert len({r["pid"] for r in results}) == 1
+    assert len({r["log_stream"] for r in results}) == 1, "one environment writes one log stream"
+    request_ids = [r["request_id"] for r in results]
+    assert len(set(request_ids)) == 3, "aws_request_id must be per invocation"
+    for i, request_id in enumerate(request_ids):
+        lines = logs_of(recorder, name, request_id)
+        assert lines[0] == f"START RequestId: {request_id} Version: $LATEST"
+        assert lines[-2] == f"END RequestId: {request_id}"
+        assert lines[-1].startswith(f"REPORT RequestId: {request_id}\t")
+        assert ("\tInit Duration: " in lines[-1]) == (i == 0), lines[-1]
+        assert ("handlers module initialised" in lines) == (i == 0), lines
+    assert [w.pid for w in workers_of(name)] == [results[0]["pid"]]
+
+
+def test_remaining_time_is_per_invocation(lam, make_function):
+    name = make_function("counter", timeout=3)
+    first = invoke(lam, name)[1]
+    time.sleep(1.5)
+    second = invoke(lam, name)[1]
+
+    assert second["pid"] == first["pid"]
+    assert 2500 < second["remaining_ms"] <= 3000, f"the deadline of a warm invocation is its own: {second}"
+
+
+def test_concurrent_invocations_scale_out_to_workers_of_their_own(lam, make_function, recorder):
+    name = make_function("overlap")
+    for _ in range(2):
+        response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 1.5}')
+        assert response["StatusCode"] == 202
+    recorder.wait(lambda: len(recorder.of("lambda.invoke.end", function=name)) >= 2, timeout=20)
+    ends = recorder.of("lambda.invoke.end", function=name)
+    assert len(ends) == 2 and all(end["error"] is None for end in ends), ends
+
+    lines = [f["line"] for f in recorder.of("lambda.log", function=name)]
+    runs = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(runs) == 2, runs
+    first, second = runs
+    assert first["pid"] != second["pid"], "two invocations at once ran in one worker"
+    assert first["started"] < second["ended"] and second["started"] < first["ended"], f"no overlap: {runs}"
+    assert sorted(w.pid for w in workers_of(name)) == sorted(run["pid"] for run in runs)
+
+    invoke(lam, name, {"seconds": 0})  # both idle now: reuses one, starts none
+    assert sorted(w.pid for w in workers_of(name)) == sorted(run["pid"] for run in runs)
+
+
+def test_timeout_discards_the_worker(lam, make_function, recorder):
+    name = make_function("counter", timeout=1)
+    first = invoke(lam, name)[1]
+    (worker,) = workers_of(name)
+
+    response, payload = invoke(lam, name, {"sleep": 30})
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in payload["errorMessage"]
+    assert worker.proc.poll() is not None, "the timed-out worker still runs"
+    request_id = recorder.of("lambda.invoke.start", function=name)[-1]["request_id"]
+    assert logs_of(recorder, name, request_id)[-1].endswith("\tStatus: timeout")
+
+    after = invoke(lam, name)[1]
+    assert after["count"] == 1 and after["pid"] != first["pid"], after
+
+
+def test_worker_that_exits_mid_invocation_is_an_exit_error_and_is_replaced(lam, make_function, recorder):
+    name = make_function("counter")
+    first = invoke(lam, name)[1]
+    (worker,) = workers_of(name)
+
+    response, payload = invoke(lam, name, {"exit": 3})
+    request_id = recorder.of("lambda.invoke.start", function=name)[-1]["request_id"]
+    assert response.get("FunctionError") == "Unhandled"
+    assert payload == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 3",
+    }
+    assert worker.proc.poll() == 3
+    assert recorder.of("lambda.invoke.end", request_id=request_id)[0]["error"] == "Runtime.ExitError"
+
+    after = invoke(lam, name)[1]
+    assert after["count"] == 1 and after["pid"] != first["pid"], after
+
+
+def test_unhandled_exception_keeps_the_worker(lam, make_function):
+    """AWS's Python runtime catches the handler's exception, reports it and keeps the environment."""
+    name = make_function("counter")
+    first = invoke(lam, name)[1]
+    response, payload = invoke(lam, name, {"raise": True})
+    assert response.get("FunctionError") == "Unhandled" and payload["errorType"] == "RuntimeError"
+
+    after = invoke(lam, name)[1]
+    assert after["pid"] == first["pid"] and after["count"] == 3, after
+
+
+def test_code_or_configuration_update_starts_new_workers(lam, make_function):
+    name = make_function("counter")
+    first = invoke(lam, name)[1]
+    old = [w.proc for w in workers_of(name)]
+
+    lam.update_function_code(FunctionName=name, ZipFile=build_zip({"handlers.py": HANDLERS + "\n# v2\n"}))
+    second = invoke(lam, name)[1]
+    assert second["count"] == 1 and second["pid"] != first["pid"], "the old code's worker served"
+    assert all(proc.poll() is not None for proc in old), "the old code's worker was not stopped"
+
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"GREETING": "changed"}})
+    third = invoke(lam, name)[1]
+    assert third["count"] == 1 and third["pid"] not in (first["pid"], second["pid"]), third
+    assert [w.pid for w in workers_of(name)] == [third["pid"]]
+
+
+def test_idle_workers_are_reaped(lam, make_function, monkeypatch):
+    rt = awslambda.runtime()
+    assert rt.idle_timeout_s >= awslambda.MIN_IDLE_TIMEOUT_S
+    name = make_function("counter")
+    first = invoke(lam, name)[1]
+    (worker,) = workers_of(name)
+    assert rt._reaper is not None and rt._reaper.is_alive(), "no reaper thread watches idle workers"
+
+    monkeypatch.setattr(rt, "idle_timeout_s", 0.2)
+    time.sleep(0.3)
+    assert rt.reap_idle() >= 1
+    assert worker.proc.poll() is not None and workers_of(name) == []
+
+    after = invoke(lam, name)[1]
+    assert after["count"] == 1 and after["pid"] != first["pid"]
+
+
+def test_idle_workers_beyond_the_limit_go_longest_idle_first(lam, make_function, monkeypatch):
+    rt = awslambda.runtime()
+    monkeypatch.setattr(awslambda, "MAX_IDLE_WORKERS", 1)
+    older, newer = make_function("counter"), make_function("counter")
+    invoke(lam, older)
+    (older_worker,) = workers_of(older)
+    invoke(lam, newer)
+
+    assert older_worker.proc.poll() is not None and workers_of(older) == []
+    assert len(workers_of(newer)) == 1
+    assert sum(len(pool) for pool in rt._idle.values()) == 1
+
+
+def test_stop_terminates_every_worker(lam, make_function):
+    name = make_function("counter")
+    invoke(lam, name)
+    procs = [w.proc for w in awslambda.runtime().workers()]
+    assert procs
+
+    awslambda.stop()
+    assert all(proc.poll() is not None for proc in procs), "a worker outlived stop()"
+    assert awslambda.runtime().workers() == []
+
+    after = invoke(lam, name)[1]  # the endpoint still serves: a new worker
+    assert after["count"] == 1
