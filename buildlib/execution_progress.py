@@ -2,12 +2,14 @@
 
 Works the same against AWS and the local endpoint: each history event names its predecessor
 (``previousEventId``), and within a Parallel branch that chain stays inside the branch, so walking back from
-an activity event to the nearest ``*StateEntered`` event names the state it belongs to.
+an event to the ``*StateEntered`` event of a state of the right type names the state it belongs to
+(``attribute_events``; ``pynt executionstatus`` and the demo's progress view both read histories through it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -37,6 +39,7 @@ class StateProgress:
     entered_at: dt.datetime
     changed_at: dt.datetime
     detail: str = ""
+    event_id: int = 0  # the history event behind `status`: orders failures by when they happened
 
     @property
     def elapsed_s(self) -> float:
@@ -64,48 +67,99 @@ def _failure_detail(event: dict[str, Any]) -> str:
     return ""
 
 
-def state_progress(events: Iterable[dict[str, Any]]) -> dict[str, StateProgress]:
-    """Map state name → its latest progress, in the order the states were first entered."""
-    by_id: dict[int, dict[str, Any]] = {}
-    states: dict[str, StateProgress] = {}
+# `<Type>State<Verb>` events, e.g. ParallelStateFailed: they belong to the open state of that type.
+_STATE_EVENT = re.compile(
+    r"^(?P<type>[A-Za-z]+?)State(?P<verb>Entered|Exited|Started|Succeeded|Failed|Aborted)$"
+)
+# Events a Task state's work produces (activity, service integration, Lambda): they belong to a Task state.
+_TASK_WORK_PREFIXES = ("Activity", "Task", "Lambda")
+# A state ends with these; a Fail state has no exit event: it ends on entry.
+_ENDING_VERBS = ("Exited", "Failed", "Aborted")
 
-    def owning_state(event: dict[str, Any]) -> str | None:
-        seen = 0
-        current: dict[str, Any] | None = event
-        while current is not None and seen < 10_000:
-            details = current.get("stateEnteredEventDetails")
-            if details:
-                return details["name"]
+
+def attribute_events(events: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """Each event, oldest first, with the name of the state it belongs to (None: the execution's own).
+
+    An event's predecessor chain leads back to the ``*StateEntered`` event of its state, but not always
+    directly: a ``ParallelStateFailed`` follows the failing branch's last event, so the walk skips states of
+    another type and states that already ended (a nested Parallel that failed first).
+    """
+    by_id: dict[int, dict[str, Any]] = {}
+    entered_type: dict[int, str] = {}  # id of a *StateEntered event → the state's type
+    ended: set[int] = set()  # ids of the *StateEntered events of states that ended
+    latest_entry: dict[str, int] = {}  # state name → id of its latest *StateEntered event
+
+    def owner(event: dict[str, Any], wanted_type: str | None) -> int | None:
+        seen: set[int] = set()
+        current = by_id.get(event.get("previousEventId", 0))
+        while current is not None and current["id"] not in seen:
+            seen.add(current["id"])
+            state_type = entered_type.get(current["id"])
+            if state_type and current["id"] not in ended and wanted_type in (None, state_type):
+                return current["id"]
             current = by_id.get(current.get("previousEventId", 0))
-            seen += 1
         return None
 
     for event in sorted(events, key=lambda e: e["id"]):
         by_id[event["id"]] = event
         kind: str = event["type"]
+        if kind.startswith("Execution"):
+            yield event, None
+            continue
+        match = _STATE_EVENT.match(kind)
+        if match and match["verb"] == "Entered":
+            name = event["stateEnteredEventDetails"]["name"]
+            entered_type[event["id"]] = match["type"]
+            latest_entry[name] = event["id"]
+            if match["type"] == "Fail":
+                ended.add(event["id"])
+            yield event, name
+            continue
+        if match and match["verb"] == "Exited":
+            name = event["stateExitedEventDetails"]["name"]
+            entry = latest_entry.get(name)
+        else:
+            wanted = match["type"] if match else ("Task" if kind.startswith(_TASK_WORK_PREFIXES) else None)
+            entry = owner(event, wanted)
+            name = by_id[entry]["stateEnteredEventDetails"]["name"] if entry is not None else None
+        if entry is not None and match and match["verb"] in _ENDING_VERBS:
+            ended.add(entry)
+        yield event, name
+
+
+def state_progress(events: Iterable[dict[str, Any]]) -> dict[str, StateProgress]:
+    """Map state name → its latest progress, in the order the states were first entered."""
+    states: dict[str, StateProgress] = {}
+    for event, name in attribute_events(events):
+        if name is None:
+            continue
+        kind: str = event["type"]
         when = _timestamp(event)
         if kind.endswith("StateEntered"):
-            name = event["stateEnteredEventDetails"]["name"]
-            status = WAITING if kind == "TaskStateEntered" else RUNNING
-            states[name] = StateProgress(name, status, when, when)
+            status = {"TaskStateEntered": WAITING, "FailStateEntered": FAILED}.get(kind, RUNNING)
+            states[name] = StateProgress(name, status, when, when, event_id=event["id"])
+            continue
+        progress = states.get(name)
+        if progress is None:
             continue
         if kind.endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            progress = states.get(name)
-            if progress and progress.status != FAILED:
-                progress.status, progress.changed_at = SUCCEEDED, when
+            if progress.status != FAILED:
+                progress.status, progress.changed_at, progress.event_id = SUCCEEDED, when, event["id"]
             continue
         status = _ACTIVITY_STATUS.get(kind) or (FAILED if kind.endswith("StateFailed") else None)
         if status is None:
             continue
-        name = owning_state(event)
-        if name is None or name not in states:
-            continue
-        progress = states[name]
-        progress.status, progress.changed_at = status, when
+        progress.status, progress.changed_at, progress.event_id = status, when, event["id"]
         if status == FAILED:
             progress.detail = _failure_detail(event)
     return states
+
+
+def first_failure(states: dict[str, StateProgress]) -> StateProgress | None:
+    """The state where the execution's failure began: the earliest to fail (a failed task before the
+    Parallel state it ran in, both before the Fail state a Catch led to)."""
+    failed = [progress for progress in states.values() if progress.status == FAILED]
+    return min(failed, key=lambda progress: progress.event_id, default=None)
 
 
 def execution_failure(events: Iterable[dict[str, Any]]) -> ExecutionFailure | None:

@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 
 from buildlib.aws import aws_errors, error_code
 from buildlib.errors import BuildError
+from buildlib.execution_progress import attribute_events
 from buildlib.project import DEFAULT_STATE_MACHINE, Project
 from buildlib.stacks import print_table
 
@@ -75,37 +76,12 @@ def _detail_text(event: dict) -> str:
 
 def state_events(history: list[dict]) -> list[dict]:
     """Each state's last event, in the order the states were entered: {State, Event, Time, Detail}."""
-    by_id = {e["id"]: e for e in history}
-    state_of: dict[int, str] = {}
-    order: list[str] = []
-    last: dict[str, dict] = {}
-
-    def resolve(event: dict) -> str | None:
-        seen = set()
-        current = event
-        while current is not None and current["id"] not in seen:
-            seen.add(current["id"])
-            if current["id"] in state_of:
-                return state_of[current["id"]]
-            details = _details(current)
-            if current["type"].endswith("StateEntered") or current["type"].endswith("StateExited"):
-                return details.get("name")
-            current = by_id.get(current.get("previousEventId"))
-        return None
-
-    for event in sorted(history, key=lambda e: e["id"]):
-        if event["type"].startswith("Execution"):
-            continue  # the execution's own events belong to no state
-        state = resolve(event)
-        if state is None:
-            continue
-        state_of[event["id"]] = state
-        if state not in last:
-            order.append(state)
-        last[state] = event
+    last: dict[str, dict] = {}  # insertion order = the order the states were first entered
+    for event, state in attribute_events(history):
+        if state is not None:  # None: the execution's own events belong to no state
+            last[state] = event
     rows = []
-    for state in order:
-        event = last[state]
+    for state, event in last.items():
         stamp = event.get("timestamp")
         rows.append(
             {

@@ -21,6 +21,7 @@ from buildlib.execution_progress import (
     ProgressPrinter,
     execution_events,
     execution_failure,
+    first_failure,
     state_progress,
 )
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
@@ -61,6 +62,10 @@ STATE_LABELS = {
 
 class DemoFailed(RuntimeError):
     """The workflow did not succeed; the message names the failed state and its cause."""
+
+    def __init__(self, message: str, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state  # the state where the failure began, when a workflow failed
 
 
 @dataclass
@@ -174,15 +179,16 @@ def watch_execution(
         time.sleep(0.2)
 
 
-def _failure_message(sfn: Any, execution_arn: str, machine: str) -> tuple[str, str]:
+def _workflow_failed(sfn: Any, execution_arn: str, machine: str, status: str) -> DemoFailed:
+    """DemoFailed naming the state where the failure began and the execution's error and cause."""
     events = list(execution_events(sfn, execution_arn))
-    failed = [p for p in state_progress(events).values() if p.status == "failed"]
+    failed = first_failure(state_progress(events))
     failure = execution_failure(events)
-    state = failed[0].name if failed else machine
-    cause = failed[0].detail if failed and failed[0].detail else ""
+    state = failed.name if failed else machine
+    cause = failed.detail if failed else ""
     if failure is not None:
         cause = f"{failure.error}: {failure.cause}" if failure.cause else failure.error
-    return state, cause
+    return DemoFailed(f"{machine} ended {status} in state '{state}': {cause}", state=state)
 
 
 def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextIO) -> str:
@@ -203,8 +209,7 @@ def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextI
 
     status = watch_execution(sfn, execution_arn, out, on_progress=upload_when_waiting)
     if status != "SUCCEEDED":
-        state, cause = _failure_message(sfn, execution_arn, MAIN_MACHINE)
-        raise DemoFailed(f"{MAIN_MACHINE} ended {status} in state '{state}': {cause}")
+        raise _workflow_failed(sfn, execution_arn, MAIN_MACHINE, status)
     return execution_arn
 
 
@@ -217,8 +222,7 @@ def run_athena_workflow(sfn: Any, out: TextIO) -> dict[str, Any]:
     _say(out, f"\n▶ {ATHENA_MACHINE}: started {execution_arn.rsplit(':', 1)[-1]}")
     status = watch_execution(sfn, execution_arn, out)
     if status != "SUCCEEDED":
-        state, cause = _failure_message(sfn, execution_arn, ATHENA_MACHINE)
-        raise DemoFailed(f"{ATHENA_MACHINE} ended {status} in state '{state}': {cause}")
+        raise _workflow_failed(sfn, execution_arn, ATHENA_MACHINE, status)
     return json.loads(sfn.describe_execution(executionArn=execution_arn)["output"])
 
 
@@ -399,6 +403,7 @@ def run_demo(
             report.status = "SUCCEEDED"
         except DemoFailed as failure:
             report.status = "FAILED"
+            report.failed_state = failure.state
             report.cause = str(failure)
             raise
         finally:

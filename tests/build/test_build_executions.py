@@ -130,3 +130,35 @@ def test_state_events_attribute_activity_events_to_their_state():
         ("A", "ActivityScheduled", "arn:act"),
         ("B", "ActivityFailed", "GlueJobFailedError: {}"),
     ]
+
+
+def test_state_events_put_a_parallel_failure_on_the_parallel_state_not_the_failing_branch():
+    # ParallelStateFailed names the failing branch's last event as its predecessor (here the Fail state B).
+    history = [
+        {"id": 1, "previousEventId": 0, "type": "ExecutionStarted"},
+        {
+            "id": 2,
+            "previousEventId": 1,
+            "type": "ParallelStateEntered",
+            "stateEnteredEventDetails": {"name": "P"},
+        },
+        {"id": 3, "previousEventId": 2, "type": "ParallelStateStarted"},
+        {
+            "id": 4,
+            "previousEventId": 3,
+            "type": "FailStateEntered",
+            "stateEnteredEventDetails": {"name": "B"},
+        },
+        {"id": 5, "previousEventId": 4, "type": "ParallelStateFailed"},
+        {
+            "id": 6,
+            "previousEventId": 5,
+            "type": "ExecutionFailed",
+            "executionFailedEventDetails": {"error": "E"},
+        },
+    ]
+    rows = state_events(history)
+    assert [(r["State"], r["Event"]) for r in rows] == [
+        ("P", "ParallelStateFailed"),
+        ("B", "FailStateEntered"),
+    ]

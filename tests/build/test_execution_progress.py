@@ -9,7 +9,9 @@ from buildlib.execution_progress import (
     SUCCEEDED,
     WAITING,
     ProgressPrinter,
+    attribute_events,
     execution_failure,
+    first_failure,
     state_progress,
 )
 
@@ -87,3 +89,69 @@ def test_printer_prints_each_change_once():
     assert len(lines) == 3
     assert "Wait For Sales Data" in lines[1] and "waiting for data" in lines[1]
     assert lines[2].strip().startswith("[   2.1s] Wait For Marketing Data") and "succeeded (1.9s)" in lines[2]
+
+
+# A branch fails inside a Parallel state whose Catch leads to a Pass and then a Fail state: the shape of the
+# main workflow's failure path, as the local endpoint records it. ParallelStateFailed follows the failing
+# branch's last event (6), not the Parallel's own; a Fail state has no exit event.
+CAUGHT_PARALLEL_FAILURE = [
+    _event(1, 0, "ExecutionStarted", 0),
+    _event(2, 0, "ParallelStateEntered", 0.1, **_entered("P")),
+    _event(3, 2, "ParallelStateStarted", 0.1),
+    _event(4, 3, "TaskStateEntered", 0.2, **_entered("Job")),
+    _event(5, 4, "ActivityScheduled", 0.2),
+    _event(6, 5, "ActivityStarted", 0.5),
+    _event(
+        7, 6, "ActivityFailed", 1.0, activityFailedEventDetails={"error": "GlueJobFailedError", "cause": "x"}
+    ),
+    _event(8, 7, "ParallelStateFailed", 1.1),
+    _event(9, 8, "ParallelStateExited", 1.1, **_exited("P")),
+    _event(10, 9, "PassStateEntered", 1.2, **_entered("Fallback")),
+    _event(11, 10, "PassStateExited", 1.2, **_exited("Fallback")),
+    _event(12, 11, "FailStateEntered", 1.3, **_entered("Failed")),
+    _event(13, 12, "ExecutionFailed", 1.3, executionFailedEventDetails={"error": "GlueJobFailedError"}),
+]
+
+
+def test_a_caught_parallel_failure_marks_the_task_the_parallel_and_the_fail_state_failed():
+    states = state_progress(CAUGHT_PARALLEL_FAILURE)
+    assert {name: p.status for name, p in states.items()} == {
+        "P": FAILED,
+        "Job": FAILED,
+        "Fallback": SUCCEEDED,
+        "Failed": FAILED,
+    }
+    assert states["Job"].detail == "GlueJobFailedError: x"
+
+
+def test_first_failure_is_the_task_where_the_failure_began():
+    assert first_failure(state_progress(CAUGHT_PARALLEL_FAILURE)).name == "Job"
+    assert first_failure(state_progress(PARALLEL_HISTORY)) is None
+
+
+def test_a_fail_state_alone_is_the_first_failure():
+    history = [
+        _event(1, 0, "ExecutionStarted", 0),
+        _event(2, 1, "FailStateEntered", 0.1, **_entered("Stop")),
+        _event(3, 2, "ExecutionFailed", 0.1, executionFailedEventDetails={"error": "E"}),
+    ]
+    assert first_failure(state_progress(history)).name == "Stop"
+
+
+def test_nested_parallel_failures_land_on_each_parallel_state():
+    history = [
+        _event(1, 0, "ExecutionStarted", 0),
+        _event(2, 1, "ParallelStateEntered", 0.1, **_entered("Outer")),
+        _event(3, 2, "ParallelStateStarted", 0.1),
+        _event(4, 3, "ParallelStateEntered", 0.2, **_entered("Inner")),
+        _event(5, 4, "ParallelStateStarted", 0.2),
+        _event(6, 5, "FailStateEntered", 0.3, **_entered("Boom")),
+        _event(7, 6, "ParallelStateFailed", 0.4),  # Inner's
+        _event(8, 7, "ParallelStateFailed", 0.5),  # Outer's: its chain passes through Inner, which ended
+        _event(9, 8, "ExecutionFailed", 0.5, executionFailedEventDetails={"error": "E"}),
+    ]
+    attributed = {event["id"]: state for event, state in attribute_events(history)}
+    assert (attributed[7], attributed[8], attributed[9]) == ("Inner", "Outer", None)
+    states = state_progress(history)
+    assert [states[name].status for name in ("Outer", "Inner", "Boom")] == [FAILED, FAILED, FAILED]
+    assert first_failure(states).name == "Boom"
