@@ -1,0 +1,59 @@
+"""End to end: `pynt demo[sales=…]` with a user's sales file that passes the input check but holds a date
+that is not M/D/YYYY. ProcessSalesData fails on it; the command must exit non-zero with one line naming the
+failed state and the cause, and write a FAILED summary. One child process, about 10 s."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from e2e_support import PYNT, SALES_CSV, ChildRun, run_child
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+BAD_DATE = "13/45/2013"
+
+
+@dataclass
+class FailedDemo:
+    child: ChildRun
+    output: Path
+
+
+@pytest.fixture(scope="module")
+def failed_demo(tmp_path_factory: pytest.TempPathFactory) -> FailedDemo:
+    folder = tmp_path_factory.mktemp("e2e-demo-failure")
+    lines = SALES_CSV.read_text(encoding="utf-8").splitlines()
+    good = [line for line in lines[1:] if ",Lead," in line][:2]
+    bad = good[0].replace(good[0].split(",", 1)[0], BAD_DATE, 1)
+    sales = folder / "sales-with-a-bad-date.csv"
+    sales.write_text("\n".join([lines[0], *good, bad]) + "\n", encoding="utf-8")
+    output = folder / "demo-output"
+    return FailedDemo(run_child([PYNT, f"demo[sales={sales},output={output}]"]), output)
+
+
+def test_demo_exits_non_zero_naming_the_failed_state_and_cause(failed_demo: FailedDemo) -> None:
+    child = failed_demo.child
+    assert child.returncode == 1, child.tail()
+    errors = [line for line in child.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, child.tail()
+    error = errors[0]
+    assert error.startswith("error: the demo workflow failed: MarketingAndSalesETLOrchestrator ended FAILED")
+    assert "in state 'Process Sales Data'" in error, error
+    assert "GlueJobFailedError" in error and '"GlueJobName": "ProcessSalesData"' in error, error
+    assert BAD_DATE in error and "M/D/YYYY" in error, error
+
+
+def test_failed_demo_prints_no_success_and_records_the_failure(failed_demo: FailedDemo) -> None:
+    child = failed_demo.child
+    assert "Status: SUCCEEDED" not in child.stdout
+    assert "AthenaRunnerTestETLOrchestrator: started" not in child.stdout, "Athena ran after a failure"
+    assert re.search(r"\] Process Sales Data +failed", child.stdout), child.tail()
+    summary = json.loads((failed_demo.output / "summary.json").read_text())
+    assert summary["status"] == "FAILED"
+    assert summary["failed_state"] == "Process Sales Data"
+    assert BAD_DATE in summary["cause"]
+    assert not (failed_demo.output / "marketing-and-sales.csv").exists()
