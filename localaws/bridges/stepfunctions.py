@@ -17,6 +17,10 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    text of the effective task input, so a string arrives JSON-encoded (``"\\"{...}\\""``).
 6. ``_patch_activity_start_timeout``: the engine's wait for a worker to pick the task up read an unset
    attribute when it timed out (AttributeError -> States.Runtime instead of States.Timeout).
+7. ``_patch_reserved_error_names``: an error named ``States.*`` that a Fail state re-throws (a caught
+   ``States.Timeout`` through ``ErrorPath``, as the "ETL Job Failed" state does) or that leaves a Parallel
+   branch or Map iteration (a task in a branch timed out) raised ValueError, so the execution ended
+   States.Runtime and no Catch saw the real error; AWS keeps the error.
 
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
@@ -33,9 +37,19 @@ from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    iteration_worker as sfn_iteration_worker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import (
+    branches_decl as sfn_branches_decl,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_activitiy import (
     StateTaskActivity,
 )
+from moto.stepfunctions.parser.asl.component.state.fail import state_fail as sfn_state_fail
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.activity import Activity, ActivityTask
@@ -59,6 +73,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_send_task_failure_cause()
     _patch_activity_input_json()
     _patch_activity_start_timeout()
+    _patch_reserved_error_names()
 
 
 def _long_poll_seconds() -> float:
@@ -275,3 +290,30 @@ def _patch_activity_start_timeout() -> None:
     start_endpoint_cls = sfn_callback.ActivityTaskStartEndpoint
     if "_outcome" not in start_endpoint_cls.__dict__:
         start_endpoint_cls._outcome = None
+
+
+# --- 7. errors named States.* keep their name when re-thrown or propagated ------------------------------
+
+
+class _ReservedErrorName(ErrorName):
+    """A `States.*` name the engine has no type for, reported as it was resolved."""
+
+
+def _propagated_error_name(error_name: str | None) -> ErrorName:
+    if error_name is None or not error_name.startswith("States."):
+        return CustomErrorName(error_name)
+    try:
+        # A known name keeps its type, so that a later Catch treats it as AWS does (States.TaskFailed does not
+        # match States.Timeout).
+        return StatesErrorName.from_name(error_name)
+    except ValueError:
+        return _ReservedErrorName(error_name)
+
+
+def _patch_reserved_error_names() -> None:
+    # moto gap: these modules wrap an error that already has a name (resolved by a Fail state, or the error a
+    # branch/iteration ended with) in CustomErrorName, which refuses the "States." prefix; that ASL rule is
+    # for names a state invents, not for ones it passes on.
+    for module in (sfn_state_fail, sfn_branches_decl, sfn_iteration_worker):
+        if not _already_patched(module, "CustomErrorName"):
+            module.CustomErrorName = _mark(_propagated_error_name)

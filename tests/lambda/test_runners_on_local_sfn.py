@@ -479,7 +479,7 @@ def test_glue_without_heartbeats_the_task_times_out_and_the_runner_forgets_it(wo
     assert described["status"] == "FAILED", described
     timed_out = [e for e in world.history(execution) if e["type"] == "ActivityTimedOut"]
     assert [e["activityTimedOutEventDetails"]["error"] for e in timed_out] == ["States.Timeout"]
-    # Caught into the fallback and the Fail state (the Fail state's own error: see the xfail test below).
+    # Caught into the fallback and the Fail state (the Fail state's own error: see the next test).
     assert world.states_entered(execution) == ["Prepare", "Run", "ETL Job Failed Fallback", "ETL Job Failed"]
     assert len(world.items(table)) == 1
 
@@ -489,13 +489,6 @@ def test_glue_without_heartbeats_the_task_times_out_and_the_runner_forgets_it(wo
     assert world.items(table) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="local endpoint: moto's ASL parser refuses an error name starting with 'States.' in a Fail state"
-    "'s ErrorPath, so a caught States.Timeout ends the execution States.Runtime (ValueError) instead of "
-    "States.Timeout as docs/DESIGN.md expects from the 'ETL Job Failed' state",
-)
 def test_caught_task_timeout_ends_the_execution_as_states_timeout(world):
     activity = world.activity()
     execution = world.start(

@@ -207,3 +207,51 @@ def test_gap_get_activity_task_unknown_activity_is_activity_does_not_exist(sfn):
     with pytest.raises(ClientError) as raised:
         sfn.get_activity_task(activityArn="arn:aws:states:us-east-1:123456789012:activity:NoSuchActivity")
     assert raised.value.response["Error"]["Code"] == "ActivityDoesNotExist"
+
+
+def test_gap_fail_state_rethrows_a_reserved_error_name(sfn, unique_name):
+    """Gap 7: States.Timeout re-thrown by a Fail state's ErrorPath leaves the Parallel branch as
+    States.Timeout (a Catch of States.TaskFailed does not match it, one of States.Timeout does), and a Fail
+    state re-throwing it again ends the execution with that error and cause."""
+    timeout = {"Error": "States.Timeout", "Cause": "no worker took the task"}
+    definition = {
+        "StartAt": "Branches",
+        "States": {
+            "Branches": {
+                "Type": "Parallel",
+                "Branches": [
+                    {
+                        "StartAt": "Timed out",
+                        "States": {
+                            "Timed out": {"Type": "Pass", "Result": timeout, "Next": "Rethrow in branch"},
+                            "Rethrow in branch": {
+                                "Type": "Fail",
+                                "ErrorPath": "$.Error",
+                                "CausePath": "$.Cause",
+                            },
+                        },
+                    }
+                ],
+                "Catch": [
+                    {"ErrorEquals": ["States.TaskFailed"], "Next": "Wrong catcher"},
+                    {"ErrorEquals": ["States.Timeout"], "Next": "Rethrow"},
+                ],
+                "End": True,
+            },
+            "Wrong catcher": {"Type": "Succeed"},
+            "Rethrow": {"Type": "Fail", "ErrorPath": "$.Error", "CausePath": "$.Cause"},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=unique_name("rethrow"), definition=json.dumps(definition), roleArn=ROLE_ARN
+    )["stateMachineArn"]
+    execution_arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    described = wait_for_end(sfn, execution_arn)
+
+    assert (described["status"], described.get("error"), described.get("cause")) == (
+        "FAILED",
+        "States.Timeout",
+        "no worker took the task",
+    ), described
+    assert state_names_entered(sfn, execution_arn)[-1] == "Rethrow"
