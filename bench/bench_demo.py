@@ -78,7 +78,8 @@ def main() -> None:
         phases = ", ".join(f"{name} {seconds:.1f}" for name, seconds in run.phases_s.items())
         print(
             f"run {number}: total {run.total_s:5.1f} s | Glue {run.glue_s:5.1f} s "
-            f"(summed {run.glue_summed_s:.1f}) | deploy {run.deploy_s:4.1f} s | overhead {run.overhead_s:4.1f} s "
+            f"(summed {run.glue_summed_s:.1f}) | deploy {run.deploy_s:4.1f} s "
+            f"| overhead {run.overhead_s:4.1f} s "
             f"(Athena query {run.athena_s:.1f}) | phases: {phases}"
         )
     total = statistics.median(r.total_s for r in runs)
@@ -86,7 +87,10 @@ def main() -> None:
     deploy = statistics.median(r.deploy_s for r in runs)
     overhead = statistics.median(r.overhead_s for r in runs)
     print(f"\nmedian of {len(runs)}:")
-    print(f"  total wall time          {total:6.1f} s   {_verdict(total, TARGET_TOTAL_S)} (≤ {TARGET_TOTAL_S:.0f} s)")
+    print(
+        f"  total wall time          {total:6.1f} s   "
+        f"{_verdict(total, TARGET_TOTAL_S)} (≤ {TARGET_TOTAL_S:.0f} s)"
+    )
     print(f"  inside Glue job runs     {glue:6.1f} s")
     print(f"  deploy                   {deploy:6.1f} s")
     print(
