@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import shutil
 import socket
+from typing import Any
 
 from moto.core.config import default_user_config
+from moto.moto_server import threaded_moto_server
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from localaws.bridges import BRIDGES
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
+
+# How often the server loop checks for stop(); werkzeug's default (0.5 s) is added to every endpoint stop.
+SHUTDOWN_POLL_S = 0.05
+
+
+def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
+    """werkzeug's make_server, whose server loop sees a shutdown request within SHUTDOWN_POLL_S."""
+    server = make_server(*args, **kwargs)
+    server.serve_forever = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
+    return server
 
 
 def _free_port(host: str) -> int:
@@ -42,14 +56,16 @@ class LocalAws:
             importlib.import_module(f"localaws.bridges.{name}").install(self.ctx)
         # werkzeug logs every request at INFO (thousands per workflow); warnings and errors still show.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        threaded_moto_server.make_server = _make_quick_stopping_server  # the name moto's server thread calls
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         log.info("local AWS endpoint at %s", self.ctx.endpoint_url)
         return self.ctx
 
     def stop(self) -> None:
-        # Bridges with background work (the schedule clock) expose stop(); install() starts them again.
-        for name in BRIDGES:
+        # Bridges with background work (the schedule clock, warm Lambda workers) expose stop(); install()
+        # starts them again. Reverse order: the schedules stop before the Lambda workers they would invoke.
+        for name in reversed(BRIDGES):
             bridge = importlib.import_module(f"localaws.bridges.{name}")
             stop = getattr(bridge, "stop", None)
             if callable(stop):

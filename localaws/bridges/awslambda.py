@@ -91,6 +91,7 @@ class InvocationResult:
     function_error: str | None = None  # "Unhandled" when the handler (or the runtime) failed
     log_lines: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    ended_by_stop: bool = False  # killed by ``stop()`` (the endpoint shutting down), not by its own fault
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -552,6 +553,12 @@ class LocalLambdaRuntime:
             self._release(worker, discard=outcome.discard)
         if error is not None:
             payload = json.dumps(error).encode("utf-8")
+        # stop() bumps the generation before it kills busy workers: an exit after that was the stop's doing.
+        ended_by_stop = (
+            error is not None
+            and error.get("errorType") == "Runtime.ExitError"
+            and worker.generation != self._generation
+        )
         self.ctx.emit(
             "lambda.invoke.end",
             function=fn.function_name,
@@ -565,6 +572,7 @@ class LocalLambdaRuntime:
             function_error="Unhandled" if error is not None else None,
             log_lines=lines,
             duration_s=duration_s,
+            ended_by_stop=ended_by_stop,
         )
 
     def invoke_async(
@@ -578,7 +586,9 @@ class LocalLambdaRuntime:
 
         def run() -> None:
             result = self.invoke(fn, event, request_id)
-            if result.function_error:
+            if result.ended_by_stop:  # the endpoint is going away; nothing failed that anyone waits for
+                log.info("async invocation %s of %s ended by stop()", request_id, fn.function_name)
+            elif result.function_error:
                 log.warning("async invocation %s of %s failed: %s", request_id, fn.function_name,
                             result.payload.decode("utf-8", "replace"))
             if on_done is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import threading
 import time
 import zipfile
@@ -510,6 +511,36 @@ def test_idle_workers_beyond_the_limit_go_longest_idle_first(lam, make_function,
     assert older_worker.proc.poll() is not None and workers_of(older) == []
     assert len(workers_of(newer)) == 1
     assert sum(len(pool) for pool in rt._idle.values()) == 1
+
+
+def test_an_async_invocation_cut_by_stop_is_not_reported_as_a_failure(lam, make_function, recorder, caplog):
+    """stop() kills busy workers; their invocations end Runtime.ExitError, flagged as the stop's doing, so the
+    endpoint's shutdown does not log them as function failures (a worker that exits by itself still is)."""
+    caplog.set_level(logging.INFO, logger="localaws.bridges.awslambda")
+    rt = awslambda.runtime()
+    name = make_function("counter")
+    fn = awslambda.get_function(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    results: dict[str, awslambda.InvocationResult] = {}
+    done = threading.Event()
+
+    def keep(key: str):
+        return lambda result: (results.__setitem__(key, result), done.set())
+
+    rt.invoke_async(fn, json.dumps({"exit": 3}), on_done=keep("exited"))
+    assert done.wait(30), "the invocation that exits by itself did not end"
+    done.clear()
+    rt.invoke_async(fn, json.dumps({"sleep": 30}), on_done=keep("stopped"))
+    started = recorder.wait(lambda: any(w.alive() for w in workers_of(name)))
+    assert started, "the sleeping invocation did not start"
+    time.sleep(0.3)  # inside the handler's sleep
+    awslambda.stop()
+    assert done.wait(30), "the invocation cut by stop() did not end"
+
+    assert results["exited"].error["errorType"] == "Runtime.ExitError" and not results["exited"].ended_by_stop
+    assert results["stopped"].error["errorType"] == "Runtime.ExitError" and results["stopped"].ended_by_stop
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [w for w in warnings if results["exited"].request_id in w], warnings
+    assert not [w for w in warnings if results["stopped"].request_id in w], warnings
 
 
 def test_stop_terminates_every_worker(lam, make_function):
