@@ -5,6 +5,7 @@ can fix is reported as one line on stderr with exit code 1.
 """
 
 import functools
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -195,6 +196,10 @@ def demo(sales=None, marketing=None, output=None, time_scale=None):
         demo_command(sales=sales, marketing=marketing, output=output, time_scale=time_scale)
     except CommandError as exc:
         raise BuildError(str(exc)) from exc
+    finally:
+        # The process ends with the demo: leave its ~300,000 objects (moto's backends, Spark proxies) to the
+        # OS instead of garbage-collecting them at exit, which took 0.6 s.
+        gc.freeze()
 
 
 @task()
