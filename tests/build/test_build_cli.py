@@ -32,6 +32,8 @@ TASKS = [
     "startexecution",
     "executionstatus",
     "lint",
+    "demo",
+    "localaws",
 ]
 
 

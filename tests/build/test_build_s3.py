@@ -60,11 +60,25 @@ def test_deploylambda_creates_the_bucket_and_uploads(project, lines):
     assert body == (project.root / "build" / "gluerunner.zip").read_bytes()
 
 
-def test_upload_denied_gives_one_line(tls_project):
-    ensure_bucket(tls_project, CODE_BUCKET, "x")  # moto then denies object writes (see conftest)
-    package_lambdas(tls_project, ["gluerunner"])
+def test_upload_denied_gives_one_line(project):
+    ensure_bucket(project, CODE_BUCKET, "x")
+    # An explicit deny, not the TLS-only policy: moto's quirk of denying every request under that policy is
+    # gone in a process where the local endpoint's bridges are installed (tests share processes).
+    deny_uploads = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{CODE_BUCKET}/*",
+            }
+        ],
+    }
+    boto3.client("s3").put_bucket_policy(Bucket=CODE_BUCKET, Policy=json.dumps(deny_uploads))
+    package_lambdas(project, ["gluerunner"])
     with pytest.raises(BuildError) as err:
-        deploy_lambdas(tls_project, ["gluerunner"])
+        deploy_lambdas(project, ["gluerunner"])
     assert str(err.value) == (
         f"uploading build/gluerunner.zip to s3://{CODE_BUCKET}/src/gluerunner.zip failed: "
         "An error occurred (403) when calling the PutObject operation: Forbidden"
