@@ -493,7 +493,7 @@ def test_idle_workers_are_reaped(lam, make_function, monkeypatch):
 
     monkeypatch.setattr(rt, "idle_timeout_s", 0.2)
     time.sleep(0.3)
-    assert rt.reap_idle() >= 1
+    rt.reap_idle()  # the reaper thread may already have done it, if its tick fell into the sleep
     assert worker.proc.poll() is not None and workers_of(name) == []
 
     after = invoke(lam, name)[1]
