@@ -30,20 +30,45 @@ _ACTIVITY_STATUS = {
 }
 
 
+@dataclass(frozen=True)
+class Transition:
+    status: str
+    at: dt.datetime
+    event_id: int  # the history event that moved the state: orders failures by when they happened
+
+
 @dataclass
 class StateProgress:
-    """Where one state of an execution stands."""
+    """Where one state of an execution stands, and every status it went through to get there."""
 
     name: str
-    status: str
-    entered_at: dt.datetime
-    changed_at: dt.datetime
+    state_type: str  # "Task", "Pass", "Parallel", ... as its *StateEntered event names it
+    transitions: list[Transition]  # oldest first; the first is the state being entered
     detail: str = ""
-    event_id: int = 0  # the history event behind `status`: orders failures by when they happened
+
+    @property
+    def status(self) -> str:
+        return self.transitions[-1].status
+
+    @property
+    def entered_at(self) -> dt.datetime:
+        return self.transitions[0].at
+
+    @property
+    def changed_at(self) -> dt.datetime:
+        return self.transitions[-1].at
+
+    @property
+    def event_id(self) -> int:
+        return self.transitions[-1].event_id
 
     @property
     def elapsed_s(self) -> float:
         return (self.changed_at - self.entered_at).total_seconds()
+
+    def move(self, status: str, event: dict[str, Any]) -> None:
+        if status != self.status:
+            self.transitions.append(Transition(status, _timestamp(event), event["id"]))
 
 
 @dataclass
@@ -134,22 +159,22 @@ def state_progress(events: Iterable[dict[str, Any]]) -> dict[str, StateProgress]
         if name is None:
             continue
         kind: str = event["type"]
-        when = _timestamp(event)
         if kind.endswith("StateEntered"):
             status = {"TaskStateEntered": WAITING, "FailStateEntered": FAILED}.get(kind, RUNNING)
-            states[name] = StateProgress(name, status, when, when, event_id=event["id"])
+            transition = Transition(status, _timestamp(event), event["id"])
+            states[name] = StateProgress(name, kind.removesuffix("StateEntered"), [transition])
             continue
         progress = states.get(name)
         if progress is None:
             continue
         if kind.endswith("StateExited"):
             if progress.status != FAILED:
-                progress.status, progress.changed_at, progress.event_id = SUCCEEDED, when, event["id"]
+                progress.move(SUCCEEDED, event)
             continue
         status = _ACTIVITY_STATUS.get(kind) or (FAILED if kind.endswith("StateFailed") else None)
         if status is None:
             continue
-        progress.status, progress.changed_at, progress.event_id = status, when, event["id"]
+        progress.move(status, event)
         if status == FAILED:
             progress.detail = _failure_detail(event)
     return states
@@ -186,24 +211,36 @@ def execution_events(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
 
 
 class ProgressPrinter:
-    """Prints a line each time a state changes status, with the time since the printer started."""
+    """Prints a line for each status a state goes through, with the time since the printer started.
+
+    A Task state's every transition is printed, also those that came and went between two updates (a task
+    the runner picked up at once was still "waiting" first); other states show their latest status at each
+    update (a Pass state entered and left at once is just "succeeded").
+    """
 
     def __init__(self, out: TextIO, started_at: dt.datetime, labels: dict[str, str] | None = None) -> None:
         self._out = out
         self._started_at = started_at
-        self._seen: dict[str, str] = {}
+        self._printed: dict[tuple[str, int], int] = {}  # (state, id of its entry event) → transitions printed
         # A friendlier word for some (state, status) pairs, e.g. waiting → "waiting for data".
         self._labels = labels or {}
 
     def update(self, states: dict[str, StateProgress]) -> None:
+        lines: list[tuple[Transition, StateProgress]] = []
         for name, progress in states.items():
-            if self._seen.get(name) == progress.status:
-                continue
-            self._seen[name] = progress.status
-            elapsed = (progress.changed_at - self._started_at).total_seconds()
-            label = self._labels.get(f"{name}:{progress.status}", progress.status)
-            took = f" ({progress.elapsed_s:.1f}s)" if progress.status in (SUCCEEDED, FAILED) else ""
-            line = f"  [{elapsed:6.1f}s] {name:<45} {label}{took}"
-            if progress.detail:
-                line += f" — {progress.detail}"
-            print(line, file=self._out, flush=True)
+            entry = (name, progress.transitions[0].event_id)  # a state entered again prints afresh
+            new = progress.transitions[self._printed.get(entry, 0) :]
+            lines += [(t, progress) for t in (new if progress.state_type == "Task" else new[-1:])]
+            self._printed[entry] = len(progress.transitions)
+        for transition, progress in sorted(lines, key=lambda line: line[0].event_id):  # in history order
+            self._print(progress, transition)
+
+    def _print(self, progress: StateProgress, transition: Transition) -> None:
+        elapsed = (transition.at - self._started_at).total_seconds()
+        label = self._labels.get(f"{progress.name}:{transition.status}", transition.status)
+        line = f"  [{elapsed:6.1f}s] {progress.name:<45} {label}"
+        if transition.status in (SUCCEEDED, FAILED):
+            line += f" ({(transition.at - progress.entered_at).total_seconds():.1f}s)"
+        if transition.status == FAILED and progress.detail:
+            line += f" — {progress.detail}"
+        print(line, file=self._out, flush=True)

@@ -85,10 +85,37 @@ def test_printer_prints_each_change_once():
     printer = ProgressPrinter(out, T0, labels={"Wait For Sales Data:waiting": "waiting for data"})
     printer.update(state_progress(PARALLEL_HISTORY))
     printer.update(state_progress(PARALLEL_HISTORY))
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 3
-    assert "Wait For Sales Data" in lines[1] and "waiting for data" in lines[1]
-    assert lines[2].strip().startswith("[   2.1s] Wait For Marketing Data") and "succeeded (1.9s)" in lines[2]
+    assert [line.split() for line in out.getvalue().splitlines()] == [
+        ["[", "0.1s]", "Parallel", "running"],
+        ["[", "0.2s]", "Wait", "For", "Sales", "Data", "waiting", "for", "data"],
+        ["[", "0.2s]", "Wait", "For", "Marketing", "Data", "waiting"],
+        ["[", "2.0s]", "Wait", "For", "Marketing", "Data", "running"],
+        ["[", "2.1s]", "Wait", "For", "Marketing", "Data", "succeeded", "(1.9s)"],
+    ]
+
+
+def test_printer_prints_transitions_that_came_and_went_between_two_updates():
+    out = io.StringIO()
+    printer = ProgressPrinter(out, T0)
+    printer.update(state_progress(PARALLEL_HISTORY[:6]))  # Marketing: waiting
+    printer.update(state_progress(PARALLEL_HISTORY))  # Marketing: running, then succeeded, both since
+    marketing = [line.split()[-1] for line in out.getvalue().splitlines() if "Marketing" in line]
+    assert marketing == ["waiting", "running", "(1.9s)"]
+
+
+def test_a_state_entered_again_is_printed_again():
+    history = [
+        _event(1, 0, "ExecutionStarted", 0),
+        _event(2, 1, "PassStateEntered", 0.1, **_entered("Loop")),
+        _event(3, 2, "PassStateExited", 0.2, **_exited("Loop")),
+        _event(4, 3, "PassStateEntered", 0.3, **_entered("Loop")),
+    ]
+    out = io.StringIO()
+    printer = ProgressPrinter(out, T0)
+    printer.update(state_progress(history[:3]))
+    printer.update(state_progress(history))
+    # Not a Task: its latest status at each update (the first "running" came and went unseen).
+    assert [line.split()[-1] for line in out.getvalue().splitlines()] == ["(0.1s)", "running"]
 
 
 # A branch fails inside a Parallel state whose Catch leads to a Pass and then a Fail state: the shape of the
@@ -122,6 +149,14 @@ def test_a_caught_parallel_failure_marks_the_task_the_parallel_and_the_fail_stat
         "Failed": FAILED,
     }
     assert states["Job"].detail == "GlueJobFailedError: x"
+
+
+def test_printer_prints_one_update_in_history_order():
+    out = io.StringIO()
+    ProgressPrinter(out, T0).update(state_progress(CAUGHT_PARALLEL_FAILURE))
+    names = [line.split("] ")[1].split()[0] for line in out.getvalue().splitlines()]
+    # The task failed (event 7) before its Parallel state (8), though the Parallel was entered first.
+    assert names == ["Job", "Job", "Job", "P", "Fallback", "Failed"]
 
 
 def test_first_failure_is_the_task_where_the_failure_began():
