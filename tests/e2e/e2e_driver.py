@@ -44,7 +44,7 @@ FAILING_SCRIPT = f'raise RuntimeError("{SYNTHETIC_MESSAGE}")\n'
 BAD_COLUMN = "no_such_column"
 MISSING_JOB = "NoSuchJob"
 # The small state machines' runner tasks: short enough that a lost task fails the scenario in minutes,
-# long enough for a runner scheduled every 0.9 s (rate(3 minutes) at the demo's time scale).
+# long enough for a runner scheduled every 0.36 s (rate(3 minutes) at the demo's time scale).
 TASK_HEARTBEAT_S = 120
 TASK_TIMEOUT_S = 240
 EXECUTION_DEADLINE_S = 300

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 SYNTHETIC_MESSAGE = "synthetic failure for the e2e test"  # what e2e_driver.FAILING_SCRIPT raises
 FALLBACK_STATE = "ETL Job Failed Fallback"
-# A failed runner task must end its execution within seconds (the runners run every 0.9 s); the small state
+# A failed runner task must end its execution within seconds (the runners run every 0.36 s); the small state
 # machines' own TimeoutSeconds is 240 s, so this also proves the failure did not come from a timeout.
 QUICK_S = 60
 
