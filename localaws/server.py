@@ -56,6 +56,9 @@ class LocalAws:
             importlib.import_module(f"localaws.bridges.{name}").install(self.ctx)
         # werkzeug logs every request at INFO (thousands per workflow); warnings and errors still show.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The execution engine logs every failure a state raises at ERROR, caught ones included; the execution
+        # history (what AWS shows) already records each one, with its error and cause.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         threaded_moto_server.make_server = _make_quick_stopping_server  # the name moto's server thread calls
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()

@@ -29,14 +29,20 @@ JAVA_INSTALL_HINT = (
     "(Debian/Ubuntu) or `brew install openjdk@17` (macOS), then start again."
 )
 
+# The JVM's own log goes to a file, as a Glue job's driver log goes to CloudWatch and not to anyone's
+# terminal: a run's error reaches the user through GetJobRun, and a demo that stops while a run is still
+# writing would otherwise end with the JVM's stack trace of the cancelled write. The REPL logger at the root's
+# level keeps Spark from printing 'Setting default log level to "WARN"' (pyspark counts as a shell).
 _LOG4J2_PROPERTIES = """\
-rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = console
-appender.console.type = Console
-appender.console.name = console
-appender.console.target = SYSTEM_ERR
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{{HH:mm:ss}} %p %c{{1}}: %m%n%ex
+logger.repl.name = org.apache.spark.repl.Main
+logger.repl.level = warn
 """
 
 _lock = threading.Lock()
@@ -60,7 +66,7 @@ def find_java() -> str | None:
 
 def _conf_dir() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="localaws-spark-"))
-    (folder / "log4j2.properties").write_text(_LOG4J2_PROPERTIES)
+    (folder / "log4j2.properties").write_text(_LOG4J2_PROPERTIES.format(log_file=folder / "spark.log"))
     (folder / "warehouse").mkdir()
     return folder
 
@@ -92,7 +98,7 @@ def _build() -> SparkSession:
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .getOrCreate()
     )
-    session.sparkContext.setLogLevel("ERROR")
+    log.info("Spark's JVM log: %s", conf_dir / "spark.log")
     return session
 
 
