@@ -72,6 +72,14 @@ class ChildRun:
         )
 
 
+@dataclass
+class DemoRun:
+    """A `pynt demo[…,output=…]` child run and the folder it was told to write to."""
+
+    child: ChildRun
+    output: Path
+
+
 def run_child(command: Sequence[str | Path], timeout_s: float = SUBPROCESS_TIMEOUT_S) -> ChildRun:
     """Run a command in the repository root with `child_environment()`; a timeout is a result, not a raise.
 

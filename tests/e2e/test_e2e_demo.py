@@ -10,19 +10,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from e2e_support import PYNT, ChildRun, expected_join, run_child, typed_output_row
+from e2e_support import PYNT, DemoRun, expected_join, run_child, typed_output_row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
-
-
-@dataclass
-class DemoRun:
-    child: ChildRun
-    output: Path
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from e2e_support import PYNT, SALES_CSV, ChildRun, run_child
+from e2e_support import PYNT, SALES_CSV, DemoRun, run_child
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 BAD_DATE = "13/45/2013"
 
 
-@dataclass
-class FailedDemo:
-    child: ChildRun
-    output: Path
-
-
 @pytest.fixture(scope="module")
-def failed_demo(tmp_path_factory: pytest.TempPathFactory) -> FailedDemo:
+def failed_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     folder = tmp_path_factory.mktemp("e2e-demo-failure")
     lines = SALES_CSV.read_text(encoding="utf-8").splitlines()
     good = [line for line in lines[1:] if ",Lead," in line][:2]
@@ -32,10 +24,10 @@ def failed_demo(tmp_path_factory: pytest.TempPathFactory) -> FailedDemo:
     sales = folder / "sales-with-a-bad-date.csv"
     sales.write_text("\n".join([lines[0], *good, bad]) + "\n", encoding="utf-8")
     output = folder / "demo-output"
-    return FailedDemo(run_child([PYNT, f"demo[sales={sales},output={output}]"]), output)
+    return DemoRun(run_child([PYNT, f"demo[sales={sales},output={output}]"]), output)
 
 
-def test_demo_exits_non_zero_naming_the_failed_state_and_cause(failed_demo: FailedDemo) -> None:
+def test_demo_exits_non_zero_naming_the_failed_state_and_cause(failed_demo: DemoRun) -> None:
     child = failed_demo.child
     assert child.returncode == 1, child.tail()
     errors = [line for line in child.stderr.splitlines() if line.startswith("error: ")]
@@ -47,7 +39,7 @@ def test_demo_exits_non_zero_naming_the_failed_state_and_cause(failed_demo: Fail
     assert BAD_DATE in error and "M/D/YYYY" in error, error
 
 
-def test_failed_demo_prints_no_success_and_records_the_failure(failed_demo: FailedDemo) -> None:
+def test_failed_demo_prints_no_success_and_records_the_failure(failed_demo: DemoRun) -> None:
     child = failed_demo.child
     assert "Status: SUCCEEDED" not in child.stdout
     assert "AthenaRunnerTestETLOrchestrator: started" not in child.stdout, "Athena ran after a failure"
