@@ -27,7 +27,7 @@ from buildlib.execution_progress import (
     state_progress,
 )
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
-from localaws.demo_inputs import DatasetFile, demo_datasets
+from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
@@ -248,9 +248,6 @@ def collect_datasets(s3: Any, output_dir: Path, report: DemoReport) -> None:
     """Copy the Glue jobs' Parquet outputs to output_dir, count their rows, write the joined one as CSV."""
     from localaws.spark import get_spark  # Spark is already running: the Glue jobs used it
 
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    output_dir.mkdir(parents=True)
     spark = get_spark()
     output_prefix = DEMO_PARAMETERS["S3ETLOutputPath"].split("/", 3)[3]
     for dataset in ("sales", "marketing", "marketing-and-sales"):
@@ -383,10 +380,12 @@ def run_demo(
     time_scale: float = DEFAULT_TIME_SCALE,
     out: TextIO = sys.stdout,
 ) -> DemoReport:
-    """Deploy on a fresh local endpoint, run both workflows, collect the outputs. Raises DemoFailed."""
+    """Deploy on a fresh local endpoint, run both workflows, collect the outputs. Raises DemoFailed, or
+    DemoInputError (before anything is deployed or written) for unusable input files or output folder."""
     report = DemoReport()
     began = time.monotonic()
     datasets = demo_datasets(sales, marketing)
+    output_dir = prepare_output_dir(Path(output_dir))
     phase_began = began
 
     def phase_done(name: str) -> None:
@@ -403,11 +402,11 @@ def run_demo(
             phase_done(MAIN_MACHINE)
             # The Athena workflow mostly waits for its runner's schedule: copy the datasets meanwhile.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-collect") as pool:
-                datasets_copied = pool.submit(collect_datasets, env.s3, Path(output_dir), report)
+                datasets_copied = pool.submit(collect_datasets, env.s3, output_dir, report)
                 athena_output = run_athena_workflow(env.sfn, out)
                 datasets_copied.result()
             phase_done(f"{ATHENA_MACHINE} + copy datasets")
-            collect_athena_result(env.s3, athena_output, Path(output_dir), report)
+            collect_athena_result(env.s3, athena_output, output_dir, report)
             phase_done("copy the Athena result")
             report.status = "SUCCEEDED"
         except DemoFailed as failure:
@@ -421,9 +420,8 @@ def run_demo(
             report.glue_job_s = env.glue_clock.summed_seconds()
             report.glue_runs = env.glue_clock.count
             report.athena_s = env.athena_clock.busy_seconds()
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
             summary = {**asdict(report), "orchestration_overhead_s": report.orchestration_overhead_s}
-            (Path(output_dir) / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+            (output_dir / DEMO_SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,28 @@ def sample_header(name: str) -> list[str]:
 
 
 class DemoInputError(ValueError):
-    """A demo input file that cannot be used; the message says which file and why."""
+    """A demo input (file or output folder) that cannot be used; the message says which and why."""
+
+
+# What an earlier demo run leaves in its output folder; a folder holding it may be replaced.
+DEMO_SUMMARY = "summary.json"
+
+
+def prepare_output_dir(folder: Path) -> Path:
+    """An empty `folder` for this run's outputs. A folder of an earlier run (it holds summary.json) is
+    emptied, so a failed run never sits beside an older run's files; any other non-empty folder is refused,
+    so that nothing of the user's is deleted."""
+    if folder.exists() and not folder.is_dir():
+        raise DemoInputError(f"output {folder} is a file: name a folder for the demo's outputs")
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (folder / DEMO_SUMMARY).is_file():
+            raise DemoInputError(
+                f"output folder {folder} is not empty and holds no {DEMO_SUMMARY} of an earlier demo run; "
+                "the demo replaces its output folder's contents, so name a new or empty folder"
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass(frozen=True)

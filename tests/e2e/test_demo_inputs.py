@@ -10,7 +10,14 @@ from e2e_support import PYNT, run_child
 
 import localaws.demo
 from localaws.cli import CommandError, demo_command
-from localaws.demo_inputs import MARKETING_SAMPLE, SAMPLES, DemoInputError, demo_datasets, sample_header
+from localaws.demo_inputs import (
+    MARKETING_SAMPLE,
+    SAMPLES,
+    DemoInputError,
+    demo_datasets,
+    prepare_output_dir,
+    sample_header,
+)
 
 
 @pytest.fixture
@@ -86,3 +93,34 @@ def test_pynt_demo_with_a_wrong_header_exits_1_before_deploying(tmp_path: Path) 
     assert child.returncode == 1, child.tail()
     assert child.stderr.strip().splitlines()[-1].startswith(f"error: sales file {bad} has the header")
     assert "Deploying" not in child.stdout and "Local AWS endpoint" not in child.stdout, child.tail()
+
+
+def test_an_output_folder_holding_other_files_is_refused_and_left_alone(tmp_path: Path, no_deploy) -> None:
+    folder = tmp_path / "my-documents"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("precious", encoding="utf-8")
+    with pytest.raises(CommandError, match="is not empty and holds no summary.json") as raised:
+        demo_command(output=str(folder))
+    assert str(folder) in str(raised.value)
+    assert no_deploy == []
+    assert [p.name for p in folder.iterdir()] == ["thesis.txt"]
+    assert (folder / "thesis.txt").read_text(encoding="utf-8") == "precious"
+
+
+def test_an_earlier_demo_output_folder_is_emptied_for_the_new_run(tmp_path: Path) -> None:
+    folder = tmp_path / "demo-output"
+    (folder / "marketing-and-sales").mkdir(parents=True)
+    (folder / "summary.json").write_text("{}", encoding="utf-8")
+    (folder / "marketing-and-sales.csv").write_text("date\n", encoding="utf-8")
+    assert prepare_output_dir(folder) == folder
+    assert folder.is_dir() and not any(folder.iterdir())
+    new = tmp_path / "new" / "out"
+    assert prepare_output_dir(new).is_dir()
+
+
+def test_an_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    path.write_text("x", encoding="utf-8")
+    with pytest.raises(DemoInputError, match="is a file"):
+        prepare_output_dir(path)
+    assert path.read_text(encoding="utf-8") == "x"
