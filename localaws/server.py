@@ -30,6 +30,14 @@ def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
     return server
 
 
+def _check_port(host: str, port: int) -> None:
+    """Raise OSError (e.g. EADDRINUSE) if the server could not listen there. moto's server binds in its own
+    thread, and when that fails its start() waits forever for a ready signal that never comes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket does
+        sock.bind((host, port))
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -48,6 +56,7 @@ class LocalAws:
         self._server: ThreadedMotoServer | None = None
 
     def start(self) -> LocalAwsContext:
+        _check_port(self.host, self.port)  # before anything is installed: a busy port fails at once
         # Executing state machines is off by default in moto; this project needs it.
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         # There is no Docker here: the awslambda bridge runs handlers in a local process instead.
