@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.child_env import child_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 SALES_CSV = SAMPLES / "SalesPipeline_QuickSightSample.csv"
@@ -27,34 +29,6 @@ MARKETING_CSV = SAMPLES / "MarketingData_QuickSightSample.csv"
 DRIVER = Path(__file__).resolve().parent / "e2e_driver.py"
 PYNT = Path(sys.executable).parent / "pynt"
 SUBPROCESS_TIMEOUT_S = 600
-
-# Variables that could point a child at a real account or change its pace; removed from its environment.
-_DROPPED_VARIABLES = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_ENDPOINT_URL",
-    "AWS_SESSION_TOKEN",
-    "LOCALAWS_TIME_SCALE",
-)
-
-
-def child_environment() -> dict[str, str]:
-    """The test process's environment with fake credentials and no AWS profile or endpoint of its own."""
-    env = {k: v for k, v in os.environ.items() if k not in _DROPPED_VARIABLES}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
 
 @dataclass
 class ChildRun:

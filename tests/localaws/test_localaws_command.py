@@ -18,6 +18,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.child_env import child_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 PYNT = str(Path(sys.executable).parent / "pynt")
 READY_LINE = "Local AWS endpoint on "
@@ -31,21 +33,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _environment(**extra: str) -> dict[str, str]:
-    """Fake credentials and no endpoint or profile of the test process's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "LOCALAWS_TIME_SCALE"}
-    env.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
-    return env
-
-
 class Foreground:
     """A running `pynt localaws[port=…]` child and what it printed up to the ready line."""
 
@@ -55,7 +42,7 @@ class Foreground:
         self.proc = subprocess.Popen(
             [PYNT, f"localaws[port={port},time_scale=0.01]"],
             cwd=ROOT,
-            env=_environment(),
+            env=child_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -115,7 +102,7 @@ def test_boto3_and_a_build_task_from_another_shell_use_it_and_sigterm_stops_it(
     task = subprocess.run(
         [PYNT, "deletes3bucket[made-from-another-shell,yes]"],
         cwd=ROOT,
-        env=_environment(AWS_ENDPOINT_URL=foreground.url),
+        env=child_environment(AWS_ENDPOINT_URL=foreground.url),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -139,7 +126,7 @@ def test_a_port_in_use_is_one_error_line_and_exit_1() -> None:
         done = subprocess.run(
             [PYNT, f"localaws[port={port}]"],
             cwd=ROOT,
-            env=_environment(),
+            env=child_environment(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
