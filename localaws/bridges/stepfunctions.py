@@ -21,6 +21,14 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    ``States.Timeout`` through ``ErrorPath``, as the "ETL Job Failed" state does) or that leaves a Parallel
    branch or Map iteration (a task in a branch timed out) raised ValueError, so the execution ended
    States.Runtime and no Catch saw the real error; AWS keeps the error.
+8. ``_patch_task_token_index``: SendTaskHeartbeat/Success/Failure and GetActivityTask found a token's
+   execution by walking every execution (cost grew with N running executions), and a task was queued before
+   its token was known, so a worker that took it at once lost it. A token -> task index makes them O(1) and
+   answers as AWS does: an unknown token is InvalidToken, one whose task or execution ended is TaskTimedOut.
+9. ``_patch_stop_waiting_execution``: StopExecution only flagged the program stopped, so an execution waiting
+   on an activity stayed RUNNING and its queued task was still handed out. Now its task is dequeued, its
+   waits are woken, the execution ends ABORTED (history ends with ExecutionAborted, carrying the request's
+   error/cause) before StopExecution answers its stopDate.
 
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
@@ -28,15 +36,26 @@ one whose time scale the long poll uses.
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.models import StepFunctionBackend
 from moto.stepfunctions.parser import models as parser_models
-from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.api import (
+    ActivityDoesNotExist,
+    ExecutionStatus,
+    InvalidToken,
+    SendTaskFailureOutput,
+    SendTaskHeartbeatOutput,
+    SendTaskSuccessOutput,
+    TaskDoesNotExist,
+    TaskTimedOut,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
@@ -59,6 +78,8 @@ from localaws.context import LocalAwsContext
 
 # AWS holds a GetActivityTask call open for up to 60 seconds when no task is waiting.
 GET_ACTIVITY_TASK_LONG_POLL_SECONDS = 60.0
+# How long StopExecution waits for the stopped execution to record its end (it takes milliseconds).
+STOP_WAIT_SECONDS = 10.0
 
 _PATCH_MARK = "_localaws_stepfunctions_patch"
 _state: dict[str, LocalAwsContext] = {}
@@ -74,6 +95,8 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_activity_input_json()
     _patch_activity_start_timeout()
     _patch_reserved_error_names()
+    _patch_task_token_index()
+    _patch_stop_waiting_execution()
 
 
 def _long_poll_seconds() -> float:
@@ -120,6 +143,14 @@ class PolledActivity(Activity):
                 self._condition.wait(remaining)
             return self._tasks.popleft()
 
+    def discard(self, task_token: str) -> None:
+        """Drop the queued task of ``task_token`` (its execution stopped): no worker may get it any more."""
+        with self._condition:
+            for task in self._tasks:
+                if task.task_token == task_token:
+                    self._tasks.remove(task)
+                    return
+
 
 class SharedActivityStore(Mapping):
     """Activity ARN -> PolledActivity, following the backend's activities (CreateActivity/DeleteActivity).
@@ -159,13 +190,41 @@ def activity_store(backend: StepFunctionBackend) -> SharedActivityStore:
     return store
 
 
+class ExecutionActivityStore(Mapping):
+    """The shared store as one execution sees it: the same activities, plus which execution asks, so that a
+    token the execution's callback pool creates can be indexed with its execution (gap 8)."""
+
+    def __init__(self, shared: SharedActivityStore, execution: Execution) -> None:
+        self.shared = shared
+        self.execution = execution
+
+    def __getitem__(self, arn: str) -> PolledActivity:
+        return self.shared[arn]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.shared)
+
+    def __len__(self) -> int:
+        return len(self.shared)
+
+
 class SharedActivityStoreExecution(Execution):
     """An Execution that ignores the empty ``activity_store`` moto's parser backend gives it."""
 
     def __init__(self, *args, **kwargs) -> None:
         backend = parser_models.stepfunctions_parser_backends[kwargs["account_id"]][kwargs["region_name"]]
-        kwargs["activity_store"] = activity_store(backend)
+        kwargs["activity_store"] = ExecutionActivityStore(activity_store(backend), self)
+        self.task_tokens: list[str] = []  # every token its tasks were given (gap 9 closes them on stop)
         super().__init__(*args, **kwargs)
+
+    def stop(self, stop_date: datetime.datetime, error: str | None, cause: str | None) -> None:
+        # The worker thread builds its environment just after start(); a stop at that moment must wait for it.
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while getattr(self.exec_worker, "env", None) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        super().stop(stop_date=stop_date, error=error, cause=cause)
+        for token in list(self.task_tokens):
+            _close_task(token, wake=True)
 
 
 def _patch_shared_activity_store() -> None:
@@ -178,17 +237,16 @@ def _patch_shared_activity_store() -> None:
 # --- 2. GetActivityTask over HTTP ----------------------------------------------------------------------
 
 
-def _notify_task_started(backend: StepFunctionBackend, task_token: str, worker_name: str | None) -> bool:
+def _notify_task_started(task_token: str, worker_name: str | None) -> bool:
     """Tell the running execution that owns ``task_token`` a worker took it; False if no execution runs it."""
-    for execution in backend._get_executions(ExecutionStatus.RUNNING):
-        env = getattr(execution.exec_worker, "env", None)
-        if env is None:
-            continue
-        endpoint = env.callback_pool_manager.get(callback_id=task_token)
-        if isinstance(endpoint, sfn_callback.ActivityCallbackEndpoint):
-            endpoint.notify_activity_task_start(worker_name=worker_name)
-            return True
-    return False
+    task = _open_task(task_token)
+    if task is None:
+        return False
+    endpoint = task.pool.get(callback_id=task_token)
+    if not isinstance(endpoint, sfn_callback.ActivityCallbackEndpoint):
+        return False
+    endpoint.notify_activity_task_start(worker_name=worker_name)
+    return True
 
 
 def get_activity_task(backend: StepFunctionBackend, activity_arn: str, worker_name: str | None) -> dict:
@@ -201,7 +259,7 @@ def get_activity_task(backend: StepFunctionBackend, activity_arn: str, worker_na
         if task is None:
             return {}
         # A task whose execution ended (stopped, failed elsewhere) while queued is never handed out on AWS.
-        if _notify_task_started(backend, task.task_token, worker_name):
+        if _notify_task_started(task.task_token, worker_name):
             return {"taskToken": task.task_token, "input": task.task_input}
 
 
@@ -317,3 +375,205 @@ def _patch_reserved_error_names() -> None:
     for module in (sfn_state_fail, sfn_branches_decl, sfn_iteration_worker):
         if not _already_patched(module, "CustomErrorName"):
             module.CustomErrorName = _mark(_propagated_error_name)
+
+
+# --- 8. task token -> task index -----------------------------------------------------------------------
+
+
+@dataclass
+class TaskRecord:
+    """What a task token leads to: the callback pool holding its endpoint, and the execution it belongs to."""
+
+    pool: sfn_callback.CallbackPoolManager
+    execution: Execution | None
+    activity: PolledActivity | None = None
+    closed: bool = False  # its task state ended, or its execution was stopped
+
+
+_tasks: dict[str, TaskRecord] = {}
+_tasks_lock = threading.Lock()
+
+
+def _record_task(
+    pool: sfn_callback.CallbackPoolManager, task_token: str, activity: PolledActivity | None = None
+) -> None:
+    execution = getattr(pool._activity_store, "execution", None)
+    with _tasks_lock:
+        _tasks[task_token] = TaskRecord(pool=pool, execution=execution, activity=activity)
+    if isinstance(execution, SharedActivityStoreExecution):
+        execution.task_tokens.append(task_token)
+
+
+def _is_running(execution: Execution | None) -> bool:
+    if execution is None:
+        return True  # a pool not built by SharedActivityStoreExecution: moto's own rules apply
+    env = getattr(execution.exec_worker, "env", None)
+    return execution.exec_status == ExecutionStatus.RUNNING and env is not None and env.is_running()
+
+
+def _open_task(task_token: str) -> TaskRecord | None:
+    """The record of a task still awaiting its outcome, or None (unknown token, task or execution ended)."""
+    task = _tasks.get(task_token)
+    if task is None or task.closed or not _is_running(task.execution):
+        return None
+    return task
+
+
+def _close_task(task_token: str, wake: bool = False) -> None:
+    """Mark the task ended; ``wake`` (StopExecution) also dequeues it and wakes the engine waiting on it."""
+    task = _tasks.get(task_token)
+    if task is None:
+        return
+    task.closed = True
+    if not wake:
+        return
+    if task.activity is not None:
+        task.activity.discard(task_token)
+    endpoint = task.pool.get(callback_id=task_token)
+    if isinstance(endpoint, sfn_callback.ActivityCallbackEndpoint):
+        # Wakes the wait for a worker without an outcome, as a start timeout would; gap 9 then ends quietly.
+        endpoint.get_activity_task_start_endpoint()._next_activity_task_start_event.set()
+    if endpoint is not None:
+        endpoint.interrupt_all()
+
+
+def _task_timed_out() -> TaskTimedOut:
+    # moto's TaskTimedOut() lacks the message its base class requires (a 500 instead of the AWS error).
+    return TaskTimedOut("Task Timed Out: the task has already been closed", "TaskTimedOut", 400)
+
+
+def _task_pool(task_token: str) -> sfn_callback.CallbackPoolManager:
+    """The pool to notify for ``task_token``; InvalidToken if unknown, TaskTimedOut if its task is closed."""
+    task = _tasks.get(task_token)
+    if task is None:
+        raise InvalidToken()
+    if task.closed or not _is_running(task.execution):
+        raise _task_timed_out()
+    return task.pool
+
+
+def _deliver(task_token: str, send: Callable[[sfn_callback.CallbackPoolManager], bool]) -> None:
+    try:
+        delivered = send(_task_pool(task_token))
+    except sfn_callback.CallbackNotifyConsumerError as consumer_error:
+        # The engine gave up on the task (timeout, heartbeat timeout): as moto answers, as AWS does.
+        if isinstance(consumer_error.callback_consumer_error, sfn_callback.CallbackConsumerTimeout):
+            raise _task_timed_out() from None
+        raise TaskDoesNotExist("Task Does Not Exist", "TaskDoesNotExist", 400) from None
+    if not delivered:
+        raise InvalidToken()
+
+
+def _send_task_heartbeat(self: StepFunctionBackend, task_token: str) -> SendTaskHeartbeatOutput:
+    _deliver(task_token, lambda pool: pool.heartbeat(callback_id=task_token))
+    return SendTaskHeartbeatOutput()
+
+
+def _send_task_success(self: StepFunctionBackend, task_token: str, outcome: str) -> SendTaskSuccessOutput:
+    success = sfn_callback.CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
+    _deliver(task_token, lambda pool: pool.notify(callback_id=task_token, outcome=success))
+    return SendTaskSuccessOutput()
+
+
+def _send_task_failure(
+    self: StepFunctionBackend, task_token: str, error: str | None = None, cause: str | None = None
+) -> SendTaskFailureOutput:
+    failure = sfn_callback.CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+    _deliver(task_token, lambda pool: pool.notify(callback_id=task_token, outcome=failure))
+    return SendTaskFailureOutput()
+
+
+def _add_callback(self: sfn_callback.CallbackPoolManager, callback_id: str) -> sfn_callback.CallbackEndpoint:
+    if callback_id in self._pool:
+        raise ValueError("Duplicate callback token id value.")
+    endpoint = self._pool[callback_id] = sfn_callback.CallbackEndpoint(callback_id=callback_id)
+    _record_task(self, callback_id)
+    return endpoint
+
+
+def _add_activity_task(
+    self: sfn_callback.CallbackPoolManager, callback_id: str, activity_arn: str, activity_input: str
+) -> sfn_callback.ActivityCallbackEndpoint:
+    if callback_id in self._pool:
+        raise ValueError("Duplicate callback token id value.")
+    activity = self._activity_store.get(activity_arn)
+    if activity is None:
+        raise ActivityDoesNotExist()
+    endpoint = sfn_callback.ActivityCallbackEndpoint(callback_id=callback_id, activity_input=activity_input)
+    # Endpoint and index first, task last: a worker may take the task the moment it is queued.
+    self._pool[callback_id] = endpoint
+    _record_task(self, callback_id, activity if isinstance(activity, PolledActivity) else None)
+    activity.add_task(ActivityTask(task_token=callback_id, task_input=activity_input))
+    return endpoint
+
+
+def _patch_task_token_index() -> None:
+    pool_cls = sfn_callback.CallbackPoolManager
+    # moto gap: CallbackPoolManager queues the activity task before its endpoint is in the pool, and keeps no
+    # token -> execution map, so the backend's send_task_* walk every running execution's pool.
+    if not _already_patched(pool_cls, "add"):
+        pool_cls.add = _mark(_add_callback)
+    if not _already_patched(pool_cls, "add_activity_task"):
+        pool_cls.add_activity_task = _mark(_add_activity_task)
+    backend_cls = parser_models.StepFunctionsParserBackend
+    for name, method in (
+        ("send_task_heartbeat", _send_task_heartbeat),
+        ("send_task_success", _send_task_success),
+        ("send_task_failure", _send_task_failure),
+    ):
+        if not _already_patched(backend_cls, name):
+            setattr(backend_cls, name, _mark(method))
+
+    # The task state ended (outcome, timeout, stop): later calls on its token are TaskTimedOut, as on AWS.
+    if not _already_patched(StateTaskActivity, "_eval_execution"):
+        original_eval_execution = StateTaskActivity._eval_execution
+
+        def _eval_execution(self, env) -> None:
+            try:
+                original_eval_execution(self, env)
+            finally:
+                token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
+                if token:
+                    _close_task(token)
+
+        StateTaskActivity._eval_execution = _mark(_eval_execution)
+
+
+# --- 9. StopExecution ends an execution waiting on a task -----------------------------------------------
+
+
+def _stop_execution_action(self: sfn_responses.StepFunctionResponse) -> ActionResult:
+    backend = self.stepfunction_backend
+    execution = backend.describe_execution(self._get_param("executionArn"))  # ExecutionDoesNotExist
+    if execution.status == ExecutionStatus.RUNNING:
+        execution.stop(
+            stop_date=datetime.datetime.now(tz=datetime.UTC),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        # AWS answers once the execution is ABORTED; moto answered at once, before the engine had noticed.
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while execution.status == ExecutionStatus.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.01)
+    stop_date = execution.stop_date or datetime.datetime.now(tz=datetime.UTC)
+    return ActionResult({"stopDate": stop_date})
+
+
+def _patch_stop_waiting_execution() -> None:
+    # moto gap: the response ignored error/cause and answered stopDate=None; the execution (see
+    # SharedActivityStoreExecution.stop) did not wake the task it waits on.
+    if not _already_patched(sfn_responses.StepFunctionResponse, "stop_execution"):
+        sfn_responses.StepFunctionResponse.stop_execution = _mark(_stop_execution_action)
+    # moto gap: the woken task raises (a start timeout, an empty outcome); recorded, it would add a failure
+    # event and could be caught. A stopped execution records nothing more than ExecutionAborted, as on AWS.
+    if not _already_patched(StateTaskActivity, "_evaluate_with_timeout"):
+        original_evaluate = StateTaskActivity._evaluate_with_timeout
+
+        def _evaluate_with_timeout(self, env) -> None:
+            try:
+                original_evaluate(self, env)
+            except Exception:
+                if env.is_running():
+                    raise
+
+        StateTaskActivity._evaluate_with_timeout = _mark(_evaluate_with_timeout)

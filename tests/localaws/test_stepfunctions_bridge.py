@@ -255,3 +255,109 @@ def test_gap_fail_state_rethrows_a_reserved_error_name(sfn, unique_name):
         "no worker took the task",
     ), described
     assert state_names_entered(sfn, execution_arn)[-1] == "Rethrow"
+
+
+def wait_for_event(sfn, execution_arn: str, event_type: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+        if any(e["type"] == event_type for e in events):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no {event_type} in the history of {execution_arn} after {timeout} s")
+
+
+def test_gap_stop_execution_waiting_for_a_worker_aborts_it_and_its_task_is_never_handed_out(
+    sfn, unique_name, activity_arn
+):
+    """Gap 9: StopExecution on an execution whose activity task is queued (no worker took it) ends it ABORTED
+    with the request's error and cause, and GetActivityTask never hands its task out afterwards."""
+    execution_arn = start(sfn, unique_name, activity_arn)
+    wait_for_event(sfn, execution_arn, "ActivityScheduled")
+
+    stopped = sfn.stop_execution(executionArn=execution_arn, error="Operator.Stop", cause="by hand")
+
+    assert "stopDate" in stopped, stopped
+    described = sfn.describe_execution(executionArn=execution_arn)
+    assert described["status"] == "ABORTED", described
+    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+    assert [e["type"] for e in events] == [
+        "ExecutionStarted",
+        "PassStateEntered",
+        "PassStateExited",
+        "TaskStateEntered",
+        "ActivityScheduled",
+        "ExecutionAborted",
+    ]
+    assert events[-1]["executionAbortedEventDetails"] == {"error": "Operator.Stop", "cause": "by hand"}
+    answer = sfn.get_activity_task(activityArn=activity_arn, workerName="late-worker")
+    assert "taskToken" not in answer, f"the stopped execution's task was handed out: {answer}"
+
+
+def test_gap_stop_execution_of_a_started_task_then_outcome_and_heartbeat_are_task_timed_out(
+    sfn, unique_name, activity_arn
+):
+    """Gaps 8, 9: a worker holds the task when the execution is stopped; the execution ends ABORTED at once,
+    and the worker's heartbeat or outcome on that token answers TaskTimedOut (task closed), as on AWS."""
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    execution_arn = start(sfn, unique_name, activity_arn, heartbeat_seconds=900)
+    thread.join(timeout=30)
+    assert "taskToken" in answer, answer
+    sfn.send_task_heartbeat(taskToken=answer["taskToken"])
+
+    sfn.stop_execution(executionArn=execution_arn)
+
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
+    assert [e["type"] for e in sfn.get_execution_history(executionArn=execution_arn)["events"]][-2:] == [
+        "ActivityStarted",
+        "ExecutionAborted",
+    ]
+    for send in (
+        lambda: sfn.send_task_heartbeat(taskToken=answer["taskToken"]),
+        lambda: sfn.send_task_success(taskToken=answer["taskToken"], output="{}"),
+        lambda: sfn.send_task_failure(taskToken=answer["taskToken"], error="E"),
+    ):
+        with pytest.raises(ClientError) as raised:
+            send()
+        assert raised.value.response["Error"]["Code"] == "TaskTimedOut"
+
+
+def test_gap_token_index_unknown_token_is_invalid_and_a_finished_task_is_timed_out(
+    sfn, unique_name, activity_arn
+):
+    """Gap 8: a token no task was given answers InvalidToken; one whose task already ended answers
+    TaskTimedOut ("the task associated with the token has already been closed")."""
+    with pytest.raises(ClientError) as raised:
+        sfn.send_task_heartbeat(taskToken="no-such-token")
+    assert raised.value.response["Error"]["Code"] == "InvalidToken"
+
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    execution_arn = start(sfn, unique_name, activity_arn)
+    thread.join(timeout=30)
+    sfn.send_task_success(taskToken=answer["taskToken"], output="{}")
+    assert wait_for_end(sfn, execution_arn)["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as raised:
+        sfn.send_task_success(taskToken=answer["taskToken"], output="{}")
+    assert raised.value.response["Error"]["Code"] == "TaskTimedOut"
+
+
+def test_gap_token_index_many_running_executions_each_get_their_own_outcome(sfn, unique_name, activity_arn):
+    """Gap 8: with many executions waiting at once, every token reaches its own execution (the index maps
+    each token to its execution; none is lost between queueing and the worker taking it)."""
+    machine_arn = sfn.create_state_machine(
+        name=unique_name("Machine"), definition=seed_like_definition(activity_arn), roleArn=ROLE_ARN
+    )["stateMachineArn"]
+    executions = [
+        sfn.start_execution(stateMachineArn=machine_arn, name=f"run-{n}", input="{}")["executionArn"]
+        for n in range(20)
+    ]
+    tokens = []
+    while len(tokens) < len(executions):
+        answer = sfn.get_activity_task(activityArn=activity_arn, workerName="w")
+        assert "taskToken" in answer, f"only {len(tokens)} of {len(executions)} tasks handed out"
+        tokens.append(answer["taskToken"])
+    for index, token in enumerate(tokens):
+        sfn.send_task_heartbeat(taskToken=token)
+        sfn.send_task_success(taskToken=token, output=json.dumps({"n": index}))
+    outputs = sorted(json.loads(wait_for_end(sfn, arn)["output"])["n"] for arn in executions)
+    assert outputs == list(range(len(executions)))
