@@ -6,7 +6,9 @@ so the same code talks to real AWS or to the local endpoint.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import json
 import os
 from collections.abc import Iterator
 
@@ -21,6 +23,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     WaiterError,
 )
+from botocore.parsers import ResponseParserError
 
 from buildlib.errors import BuildError
 
@@ -80,6 +83,22 @@ def error_message(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", "") or str(exc)
 
 
+def unreadable_answer(exc: ResponseParserError) -> tuple[str, str]:
+    """(code, message) of an error answer botocore could not parse.
+
+    moto's CloudFormation lets an error of another service (Lambda's JSON InvalidParameterValueException, when
+    a stack's function code is missing from S3) through as the answer to an XML API; botocore then raises
+    ResponseParserError with the raw body on its last line.
+    """
+    raw = str(exc).rstrip().rsplit("\n", 1)[-1]
+    try:
+        body = ast.literal_eval(raw)
+        answer = json.loads(body.decode() if isinstance(body, bytes) else body)
+        return str(answer.get("__type", "")).rsplit("#", 1)[-1], str(answer.get("message", ""))
+    except (ValueError, SyntaxError, AttributeError, UnicodeDecodeError):
+        return "", raw[:300]
+
+
 def describe(exc: Exception, action: str) -> str:
     """One line for an AWS failure: what we tried, the API's code and message, and a hint when we have one."""
     if isinstance(exc, ClientError):
@@ -87,10 +106,17 @@ def describe(exc: Exception, action: str) -> str:
         text = f"{action} failed: {code}: {error_message(exc)}"
         if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
             text += " (give your AWS credentials the permission, or use another profile via AWS_PROFILE)"
-        elif code in {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
-                      "SignatureDoesNotMatch"}:
+        elif code in {
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+        }:
             text += " (refresh your AWS credentials: `aws configure` or AWS_PROFILE)"
         return text
+    if isinstance(exc, ResponseParserError):
+        code, message = unreadable_answer(exc)
+        return f"{action} failed: {code or 'unreadable answer'}: {message}"
     if isinstance(exc, NoRegionError):
         return REGION_HINT
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
@@ -110,5 +136,5 @@ def aws_errors(action: str) -> Iterator[None]:
         raise
     except WaiterError:
         raise  # callers that wait decide how to report a failed wait
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise BuildError(describe(exc, action)) from exc

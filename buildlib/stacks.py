@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 
 from botocore.exceptions import ClientError, WaiterError
+from botocore.parsers import ResponseParserError
 
-from buildlib.aws import aws_errors, error_code
+from buildlib.aws import aws_errors, error_code, unreadable_answer
 from buildlib.errors import BuildError
-from buildlib.project import Project, check_stacks
+from buildlib.project import STACK_FUNCTION, Project, check_stacks
 from buildlib.s3 import bucket_has_objects, bucket_state
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 MAX_TEMPLATE_BODY = 51_200
 NO_UPDATES = "No updates are to be performed"
+# How Lambda says a function's code is not in S3: at once on the local endpoint, in a stack event on AWS.
+MISSING_CODE = re.compile(r"S3 Error Code: (NoSuchBucket|NoSuchKey)")
 
 
 def poll_seconds() -> int:
@@ -78,6 +82,59 @@ def _root_cause(events: list[dict]) -> str:
     return "no failed resource events"
 
 
+def _missing_package(project: Project, stack: str, why: str) -> BuildError:
+    function = STACK_FUNCTION[stack]
+    params = project.params(stack)
+    where = f"s3://{params.get('SourceS3BucketName', '?')}/{params.get('SourceS3Key', '?')}"
+    return BuildError(
+        f"the {stack} stack needs the Lambda package of {function} at {where}, which is not there "
+        f"({why}): upload it with `pynt packagelambda[{function}] deploylambda[{function}]` "
+        "(or run `pynt deployall`)"
+    )
+
+
+def missing_code(project: Project, stack: str, text: str) -> BuildError | None:
+    """The one line for a stack whose Lambda package is not in S3 (`deploylambda` not run), if that is
+    what `text` (the API's or a stack event's message) says."""
+    found = MISSING_CODE.search(text)
+    if stack not in STACK_FUNCTION or found is None:
+        return None
+    return _missing_package(project, stack, found.group(1))
+
+
+def require_package(project: Project, stack: str) -> None:
+    """Refuse to create or update a stack whose Lambda package is not in S3 yet. CloudFormation would fail
+    only after making part of the stack: AWS rolls it back, the local endpoint leaves it half made."""
+    if stack not in STACK_FUNCTION:
+        return
+    bucket = project.param(stack, "SourceS3BucketName")
+    key = project.param(stack, "SourceS3Key")
+    with aws_errors(f"looking for the Lambda package s3://{bucket}/{key}"):
+        try:
+            project.aws.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in {"404", "NoSuchKey", "NoSuchBucket"}:
+                raise _missing_package(project, stack, "404 Not Found") from exc
+            if code not in {"403", "AccessDenied"}:
+                raise
+            # Without s3:ListBucket a missing key answers 403 too: leave the verdict to CloudFormation.
+
+
+@contextlib.contextmanager
+def _stack_errors(project: Project, stack: str, action: str) -> Iterator[None]:
+    """aws_errors for a create/update call, where a missing Lambda package says what to run."""
+    with aws_errors(f"{action} {stack}"):
+        try:
+            yield
+        except ResponseParserError as exc:
+            # The local endpoint answers with Lambda's JSON error, which botocore cannot parse as XML.
+            found = missing_code(project, stack, unreadable_answer(exc)[1])
+            if found is None:
+                raise
+            raise found from exc
+
+
 def wait_for(project: Project, stack: str, waiter_name: str, action: str) -> dict | None:
     """Wait for the stack operation; on failure print the failed events and raise one BuildError line."""
     cfn = project.aws.client("cloudformation")
@@ -98,6 +155,7 @@ def wait_for(project: Project, stack: str, waiter_name: str, action: str) -> dic
                     f"{event.get('ResourceStatus')}: {event.get('ResourceStatusReason', '')}"
                 )
         reason = _root_cause(events) if events else (current or {}).get("StackStatusReason") or str(exc)
+        reason = str(missing_code(project, stack, reason) or reason)
         raise BuildError(f"{action} {stack} failed ({status}): {reason}") from exc
     return describe_stack(project, stack)
 
@@ -128,8 +186,9 @@ def create_stack(project: Project, stack: str, wait: bool = True) -> dict | None
     body = template_body(project, stack)
     params = project.cfn_parameters(stack)
     _check_data_bucket_free(project, stack)
+    require_package(project, stack)
     cfn = project.aws.client("cloudformation")
-    with aws_errors(f"creating stack {stack}"):
+    with _stack_errors(project, stack, "creating stack"):
         try:
             cfn.create_stack(StackName=stack, TemplateBody=body, Parameters=params, Capabilities=CAPABILITIES)
         except ClientError as exc:
@@ -153,8 +212,9 @@ def update_stack(project: Project, stack: str, wait: bool = True) -> bool:
     project.validate()
     body = template_body(project, stack)
     params = project.cfn_parameters(stack)
+    require_package(project, stack)
     cfn = project.aws.client("cloudformation")
-    with aws_errors(f"updating stack {stack}"):
+    with _stack_errors(project, stack, "updating stack"):
         try:
             cfn.update_stack(StackName=stack, TemplateBody=body, Parameters=params, Capabilities=CAPABILITIES)
         except ClientError as exc:

@@ -7,8 +7,9 @@ import json
 
 import boto3
 import pytest
+from botocore.parsers import ResponseParserError, create_parser
 from botocore.stub import Stubber
-from build_support import DATA_BUCKET, PARAMS, small_template
+from build_support import CODE_BUCKET, DATA_BUCKET, PARAMS, small_template
 
 from buildlib import BuildError
 from buildlib.deploy import deploy_all
@@ -23,6 +24,70 @@ from buildlib.stacks import (
 
 def _status(name):
     return boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+
+
+def _upload_packages():
+    """What `deploylambda` leaves in S3: the stacks with a function need their package there first."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    for function in ("gluerunner", "athenarunner", "ons3objectcreated"):
+        s3.put_object(Bucket=CODE_BUCKET, Key=f"src/{function}.zip", Body=b"zip")
+
+
+MISSING_PACKAGE = (
+    "the gluerunner-lambda stack needs the Lambda package of gluerunner at "
+    "s3://etl-code-bucket/src/gluerunner.zip, which is not there ({}): upload it with "
+    "`pynt packagelambda[gluerunner] deploylambda[gluerunner]` (or run `pynt deployall`)"
+)
+# What the local endpoint answers CreateStack when a function's code is missing: Lambda's JSON error.
+LOCAL_ANSWER = (
+    b'{"__type": "InvalidParameterValueException", "message": "Error occurred while GetObject. '
+    b'S3 Error Code: NoSuchBucket. S3 Error Message: The specified bucket does not exist"}'
+)
+
+
+def _unparseable(body: bytes) -> ResponseParserError:
+    """The error botocore raises for that answer, made by botocore's own query-protocol parser."""
+    with pytest.raises(ResponseParserError) as raised:
+        create_parser("query").parse({"status_code": 400, "headers": {}, "body": body}, None)
+    return raised.value
+
+
+def test_create_refuses_a_stack_whose_lambda_package_is_not_uploaded(project):
+    with pytest.raises(BuildError) as err:
+        create_stack(project, "gluerunner-lambda")
+    assert str(err.value) == MISSING_PACKAGE.format("404 Not Found")
+    assert boto3.client("cloudformation").describe_stacks()["Stacks"] == []  # nothing half made
+
+
+def test_update_refuses_a_stack_whose_lambda_package_is_gone(project):
+    _upload_packages()
+    create_stack(project, "gluerunner-lambda")
+    boto3.client("s3").delete_object(Bucket=CODE_BUCKET, Key="src/gluerunner.zip")
+    with pytest.raises(BuildError) as err:
+        update_stack(project, "gluerunner-lambda")
+    assert str(err.value) == MISSING_PACKAGE.format("404 Not Found")
+
+
+def test_the_local_endpoints_unparseable_answer_names_the_missing_package(project, monkeypatch):
+    _upload_packages()  # uploaded, yet gone by the time CloudFormation reads it
+    error = _unparseable(LOCAL_ANSWER)
+    monkeypatch.setattr(project.aws.client("cloudformation"), "create_stack", lambda **_: _raise(error))
+    with pytest.raises(BuildError) as err:
+        create_stack(project, "gluerunner-lambda")
+    assert str(err.value) == MISSING_PACKAGE.format("NoSuchBucket")
+
+
+def test_another_unparseable_answer_is_one_line_with_its_code_and_message(project, monkeypatch):
+    error = _unparseable(b'{"__type": "ServiceException", "message": "it broke"}')
+    monkeypatch.setattr(project.aws.client("cloudformation"), "create_stack", lambda **_: _raise(error))
+    with pytest.raises(BuildError) as err:
+        create_stack(project, "glue-resources")
+    assert str(err.value) == "creating stack glue-resources failed: ServiceException: it broke"
+
+
+def _raise(error: Exception):
+    raise error
 
 
 def test_create_passes_params_and_capabilities(project, lines):
@@ -50,12 +115,14 @@ def test_create_existing_stack_says_update(project):
 
 
 def test_update_without_changes_is_not_an_error(project, lines):
+    _upload_packages()
     create_stack(project, "gluerunner-lambda")
     assert update_stack(project, "gluerunner-lambda") is False
     assert lines[-1] == "stack gluerunner-lambda: no updates to perform"
 
 
 def test_update_with_a_changed_template(project):
+    _upload_packages()
     create_stack(project, "gluerunner-lambda")
     template = json.loads(small_template("gluerunner-lambda", PARAMS["gluerunner-lambda"]))
     template["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
@@ -117,6 +184,7 @@ def test_step_functions_stack_needs_a_free_data_bucket(project):
 
 
 def test_delete_refuses_while_the_data_bucket_holds_objects(project):
+    _upload_packages()
     create_stack(project, "step-functions-resources")
     boto3.client("s3").put_object(Bucket=DATA_BUCKET, Key="sales/x.csv", Body=b"x")
     with pytest.raises(BuildError) as err:
@@ -211,3 +279,37 @@ def test_failed_creation_prints_failed_events_and_raises(project, lines):
     )
     assert "  ProcessSalesData (AWS::Glue::Job) CREATE_FAILED: Script location is not valid" in lines
     assert "  Other (AWS::Glue::Job) CREATE_FAILED: Resource creation cancelled" in lines
+
+
+def test_a_stack_event_saying_the_code_is_missing_names_the_package(project, lines):
+    """On AWS the missing code shows only in the failed Lambda resource's event, after a rollback."""
+    _upload_packages()  # the check before the call passes; the object is gone when CloudFormation reads it
+    cfn = boto3.client("cloudformation")
+    project.aws._clients["cloudformation"] = cfn
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    failed = {"StackName": "gluerunner-lambda", "StackStatus": "ROLLBACK_COMPLETE", "CreationTime": now}
+    reason = (
+        'Resource handler returned message: "Error occurred while GetObject. S3 Error Code: NoSuchKey. '
+        'S3 Error Message: The specified key does not exist. (Service: Lambda, Status Code: 400)"'
+    )
+    event = {
+        "StackId": "id",
+        "EventId": "1",
+        "StackName": "gluerunner-lambda",
+        "LogicalResourceId": "GlueRunnerFunction",
+        "ResourceType": "AWS::Lambda::Function",
+        "Timestamp": now,
+        "ResourceStatus": "CREATE_FAILED",
+        "ResourceStatusReason": reason,
+    }
+    with Stubber(cfn) as stub:
+        stub.add_response("create_stack", {"StackId": "id"})
+        stub.add_response("describe_stacks", {"Stacks": [failed]})
+        stub.add_response("describe_stacks", {"Stacks": [failed]})
+        stub.add_response("describe_stack_events", {"StackEvents": [event]})
+        with pytest.raises(BuildError) as err:
+            create_stack(project, "gluerunner-lambda")
+    assert str(err.value) == (
+        "creating stack gluerunner-lambda failed (ROLLBACK_COMPLETE): " + MISSING_PACKAGE.format("NoSuchKey")
+    )
+    assert f"  GlueRunnerFunction (AWS::Lambda::Function) CREATE_FAILED: {reason}" in lines
