@@ -23,24 +23,60 @@ class DemoInputError(ValueError):
     """A demo input (file or output folder) that cannot be used; the message says which and why."""
 
 
-# What an earlier demo run leaves in its output folder; a folder holding it may be replaced.
+# What the demo writes in its output folder at the end of a run (bench/ reads it).
 DEMO_SUMMARY = "summary.json"
+# The demo's own mark in an output folder it made: only a folder holding this file, with this text, is ever
+# emptied. A summary.json proved nothing: a user's folder may hold one too.
+OUTPUT_MARKER = ".etl-demo-output"
+OUTPUT_MARKER_TEXT = "Made by `pynt demo`, which empties this folder at the start of every run.\n"
+
+
+def _made_by_demo(folder: Path) -> bool:
+    marker = folder / OUTPUT_MARKER
+    try:
+        return (
+            marker.is_file() and not marker.is_symlink() and marker.read_text("utf-8") == OUTPUT_MARKER_TEXT
+        )
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _empty(folder: Path) -> None:
+    """Remove what is in `folder` but its marker; links are removed, never followed to their targets."""
+    for entry in folder.iterdir():
+        if entry.name == OUTPUT_MARKER:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)  # rmtree removes the links inside it without following them
+        else:
+            entry.unlink()
 
 
 def prepare_output_dir(folder: Path) -> Path:
-    """An empty `folder` for this run's outputs. A folder of an earlier run (it holds summary.json) is
-    emptied, so a failed run never sits beside an older run's files; any other non-empty folder is refused,
-    so that nothing of the user's is deleted."""
+    """An empty `folder` for this run's outputs, marked as the demo's. A folder the demo made (it holds the
+    marker) is emptied, so a failed run never sits beside an older run's files; a new or empty folder gets
+    the marker; anything else is refused before anything is deployed, so nothing of the user's is deleted."""
+    if folder.is_symlink():
+        raise DemoInputError(
+            f"output folder {folder} is a symbolic link: name a real folder (the demo empties its output "
+            "folder and does not write or delete through a link)"
+        )
     if folder.exists() and not folder.is_dir():
         raise DemoInputError(f"output {folder} is a file: name a folder for the demo's outputs")
-    if folder.is_dir() and any(folder.iterdir()):
-        if not (folder / DEMO_SUMMARY).is_file():
+    try:
+        if folder.is_dir() and _made_by_demo(folder):
+            _empty(folder)
+            return folder
+        if folder.is_dir() and any(folder.iterdir()):
             raise DemoInputError(
-                f"output folder {folder} is not empty and holds no {DEMO_SUMMARY} of an earlier demo run; "
-                "the demo replaces its output folder's contents, so name a new or empty folder"
+                f"output folder {folder} is not empty and was not made by the demo (no {OUTPUT_MARKER}): "
+                "the demo empties its output folder at every run, so name a new or empty folder "
+                "(an older demo's folder without the mark: delete it yourself)"
             )
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / OUTPUT_MARKER).write_text(OUTPUT_MARKER_TEXT, encoding="utf-8")
+    except OSError as exc:
+        raise DemoInputError(f"cannot prepare the output folder {folder}: {exc.strerror or exc}") from exc
     return folder
 
 

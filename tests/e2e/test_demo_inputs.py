@@ -12,6 +12,8 @@ import localaws.demo
 from localaws.cli import CommandError, demo_command
 from localaws.demo_inputs import (
     MARKETING_SAMPLE,
+    OUTPUT_MARKER,
+    OUTPUT_MARKER_TEXT,
     SAMPLES,
     DemoInputError,
     demo_datasets,
@@ -99,7 +101,7 @@ def test_an_output_folder_holding_other_files_is_refused_and_left_alone(tmp_path
     folder = tmp_path / "my-documents"
     folder.mkdir()
     (folder / "thesis.txt").write_text("precious", encoding="utf-8")
-    with pytest.raises(CommandError, match="is not empty and holds no summary.json") as raised:
+    with pytest.raises(CommandError, match="is not empty and was not made by the demo") as raised:
         demo_command(output=str(folder))
     assert str(folder) in str(raised.value)
     assert no_deploy == []
@@ -107,15 +109,97 @@ def test_an_output_folder_holding_other_files_is_refused_and_left_alone(tmp_path
     assert (folder / "thesis.txt").read_text(encoding="utf-8") == "precious"
 
 
-def test_an_earlier_demo_output_folder_is_emptied_for_the_new_run(tmp_path: Path) -> None:
-    folder = tmp_path / "demo-output"
-    (folder / "marketing-and-sales").mkdir(parents=True)
-    (folder / "summary.json").write_text("{}", encoding="utf-8")
-    (folder / "marketing-and-sales.csv").write_text("date\n", encoding="utf-8")
-    assert prepare_output_dir(folder) == folder
-    assert folder.is_dir() and not any(folder.iterdir())
+def _tree(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (links not followed) and its text: to show a folder was left alone."""
+    return {
+        str(p.relative_to(folder)): ("-> link" if p.is_symlink() else p.read_text(encoding="utf-8"))
+        for p in sorted(folder.rglob("*"))
+        if p.is_symlink() or p.is_file()
+    }
+
+
+def test_a_users_folder_holding_a_summary_json_is_refused_and_untouched(tmp_path: Path, no_deploy) -> None:
+    """A summary.json of the user's own once made the demo empty the whole folder."""
+    folder = tmp_path / "thesis"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "summary.json").write_text('{"chapter": 3}', encoding="utf-8")
+    (folder / "thesis.docx").write_text("precious", encoding="utf-8")
+    (folder / "sub" / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    before = _tree(folder)
+    with pytest.raises(CommandError, match="is not empty and was not made by the demo") as raised:
+        demo_command(output=str(folder))
+    assert str(folder) in str(raised.value) and "\n" not in str(raised.value)
+    assert no_deploy == []
+    assert _tree(folder) == before
+
+
+def test_a_new_folder_gets_the_demos_marker(tmp_path: Path) -> None:
     new = tmp_path / "new" / "out"
-    assert prepare_output_dir(new).is_dir()
+    assert prepare_output_dir(new) == new
+    assert [p.name for p in new.iterdir()] == [OUTPUT_MARKER]
+    assert (new / OUTPUT_MARKER).read_text(encoding="utf-8") == OUTPUT_MARKER_TEXT
+
+
+def test_a_folder_the_demo_made_earlier_is_emptied_and_reused(tmp_path: Path) -> None:
+    folder = prepare_output_dir(tmp_path / "demo-output")
+    (folder / "marketing-and-sales").mkdir()
+    (folder / "marketing-and-sales" / "part-0.parquet").write_bytes(b"PAR1")
+    (folder / "summary.json").write_text("{}", encoding="utf-8")
+    assert prepare_output_dir(folder) == folder
+    assert [p.name for p in folder.iterdir()] == [OUTPUT_MARKER]
+
+
+def test_a_marker_with_other_text_does_not_make_a_folder_the_demos(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / OUTPUT_MARKER).write_text("my own notes", encoding="utf-8")
+    (folder / "notes.txt").write_text("precious", encoding="utf-8")
+    with pytest.raises(DemoInputError, match="was not made by the demo"):
+        prepare_output_dir(folder)
+    assert _tree(folder) == {OUTPUT_MARKER: "my own notes", "notes.txt": "precious"}
+
+
+def test_links_in_the_demos_folder_are_removed_without_touching_their_targets(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "docs").mkdir(parents=True)
+    (outside / "docs" / "thesis.docx").write_text("precious", encoding="utf-8")
+    (outside / "notes.txt").write_text("keep", encoding="utf-8")
+    before = _tree(outside)
+    folder = prepare_output_dir(tmp_path / "demo-output")
+    (folder / "sub").mkdir()
+    (folder / "to-dir").symlink_to(outside / "docs", target_is_directory=True)
+    (folder / "to-file").symlink_to(outside / "notes.txt")
+    (folder / "sub" / "deep-to-dir").symlink_to(outside, target_is_directory=True)
+    (folder / "dangling").symlink_to(tmp_path / "nowhere")
+    prepare_output_dir(folder)
+    assert [p.name for p in folder.iterdir()] == [OUTPUT_MARKER]
+    assert _tree(outside) == before
+
+
+def test_a_symlinked_output_folder_is_refused_in_one_line(tmp_path: Path, no_deploy) -> None:
+    target = prepare_output_dir(tmp_path / "real")  # even a folder of the demo's own, behind a link
+    (target / "summary.json").write_text("{}", encoding="utf-8")
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    with pytest.raises(CommandError, match="is a symbolic link") as raised:
+        demo_command(output=str(link))
+    assert str(link) in str(raised.value) and "\n" not in str(raised.value)
+    assert no_deploy == []
+    assert sorted(p.name for p in target.iterdir()) == [OUTPUT_MARKER, "summary.json"]
+
+
+def test_pynt_demo_with_a_symlinked_output_folder_exits_1_with_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "real"
+    target.mkdir()
+    (target / "summary.json").write_text("{}", encoding="utf-8")  # once: rmtree on the link, a traceback
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    child = run_child([PYNT, f"demo[output={link}]"], timeout_s=120)
+    assert child.returncode == 1, child.tail()
+    assert "Traceback" not in child.stderr + child.stdout, child.tail()
+    errors = [line for line in child.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: output folder {link} is a symbolic link")
+    assert (target / "summary.json").is_file()
 
 
 def test_an_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
