@@ -40,6 +40,8 @@ class LocalAwsContext:
     # 1.0 = real time. Scales waiting only (schedule intervals, the GetActivityTask long poll), never work.
     time_scale: float = field(default_factory=_time_scale_from_env)
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="localaws-")))
+    # Injected faults (throttles, 5xx, latency, Lambda kills), in localaws/faults.py's syntax; "" = none.
+    faults: str = field(default_factory=lambda: os.environ.get("LOCALAWS_FAULTS", ""))
     _listeners: list[Callable[[str, dict], None]] = field(default_factory=list, repr=False)
     _listeners_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -28,6 +28,8 @@ from buildlib.execution_progress import (
 )
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
 from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
+from localaws.faults import parse_spec as parse_fault_spec
+from localaws.faults import report as fault_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
@@ -131,6 +133,7 @@ class DemoReport:
     output_files: list[str] = field(default_factory=list)
     athena_result_rows: list[list[str]] = field(default_factory=list)
     phases_s: dict[str, float] = field(default_factory=dict)
+    faults: dict[str, Any] | None = None  # what the fault mode injected (localaws.faults.report); None: off
 
     @property
     def orchestration_overhead_s(self) -> float:
@@ -311,10 +314,25 @@ def print_summary(report: DemoReport, out: TextIO) -> None:
     _say(out, f"    of which the Athena query run      {report.athena_s:5.1f} s")
     for phase, seconds in report.phases_s.items():
         _say(out, f"  phase: {phase:<47} {seconds:5.1f} s")
+    if report.faults is not None:
+        _print_faults(report.faults, out)
     if report.output_files:
         _say(out, "\nOutput files:")
         for path in report.output_files:
             _say(out, f"  {os.path.relpath(path)}")
+
+
+def _print_faults(faults: dict[str, Any], out: TextIO) -> None:
+    injected = ", ".join(f"{count} {kind}" for kind, count in faults["injected"].items()) or "nothing"
+    _say(out, f"\nFaults ({faults['spec']}): {injected} in {faults['calls_seen']} client calls")
+    for kind, calls in faults["by_call"].items():
+        top = sorted(calls.items(), key=lambda item: -item[1])[:5]
+        _say(out, f"  {kind:<9} " + ", ".join(f"{call} ×{count}" for call, count in top))
+    for fired in faults["kills"]["fired"]:
+        _say(
+            out,
+            f"  killed {fired.get('function')} {fired.get('when')} {fired.get('call')} ({fired.get('kill')})",
+        )
 
 
 def _fake_aws_environment(endpoint_url: str) -> None:
@@ -347,14 +365,16 @@ class DemoEnvironment:
 
 @contextlib.contextmanager
 def deployed_environment(
-    time_scale: float = DEFAULT_TIME_SCALE, out: TextIO = sys.stdout
+    time_scale: float = DEFAULT_TIME_SCALE, out: TextIO = sys.stdout, faults: str | None = None
 ) -> Iterator[DemoEnvironment]:
-    """Start a local endpoint in this process and deploy the project on it with `pynt deployall`'s code."""
+    """Start a local endpoint in this process and deploy the project on it with `pynt deployall`'s code.
+
+    ``faults``: the endpoint's fault mode (localaws/faults.py); None leaves it to ``LOCALAWS_FAULTS``."""
     from localaws.server import LocalAws
 
     require_java()
     glue_clock, athena_clock = IntervalClock(), IntervalClock()
-    with LocalAws(time_scale=time_scale) as ctx:
+    with LocalAws(time_scale=time_scale, **({} if faults is None else {"faults": faults})) as ctx:
         _fake_aws_environment(ctx.endpoint_url)
         ctx.subscribe(_clock_listener(glue_clock, athena_clock))
         _say(out, f"Local AWS endpoint: {ctx.endpoint_url} (waits scaled ×{time_scale:g})")
@@ -379,6 +399,7 @@ def run_demo(
     output_dir: Path = DEFAULT_OUTPUT_DIR,
     time_scale: float = DEFAULT_TIME_SCALE,
     out: TextIO = sys.stdout,
+    faults: str | None = None,
 ) -> DemoReport:
     """Deploy on a fresh local endpoint, run both workflows, collect the outputs. Raises DemoFailed, or
     DemoInputError (before anything is deployed or written) for unusable input files or output folder."""
@@ -394,7 +415,10 @@ def run_demo(
         report.phases_s[name] = now - phase_began
         phase_began = now
 
-    with deployed_environment(time_scale, out) as env:
+    if faults is not None:
+        parse_fault_spec(faults)  # a bad spec fails before anything starts
+    # faults only when given: callers may stand in for deployed_environment with a (time_scale, out) one.
+    with deployed_environment(time_scale, out, **({} if faults is None else {"faults": faults})) as env:
         report.deploy_s = env.deploy_s
         phase_done("start endpoint and deploy")
         try:
@@ -420,7 +444,10 @@ def run_demo(
             report.glue_job_s = env.glue_clock.summed_seconds()
             report.glue_runs = env.glue_clock.count
             report.athena_s = env.athena_clock.busy_seconds()
+            report.faults = fault_report(env.ctx)
             summary = {**asdict(report), "orchestration_overhead_s": report.orchestration_overhead_s}
+            if report.faults is None:
+                del summary["faults"]
             (output_dir / DEMO_SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
     return report
 

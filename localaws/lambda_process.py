@@ -24,6 +24,12 @@ line ``<marker><request id>\\x1e`` to fd 1, so the parent knows it has read all 
 
 Standard library only: the project's own modules are taken off ``sys.path`` before the handler is imported,
 as a deployed function could not import them either.
+
+Fault mode (``localaws/faults.py``): when the parent gives the worker kills (``LOCALAWS_FAULTS_KILLS``, a
+JSON list, and ``LOCALAWS_FAULTS_DIR``), every botocore session the function creates counts its calls, and
+the worker kills itself with SIGKILL right before or after the chosen call, as a Lambda timeout or crash
+ends an environment mid-invocation. Each kill fires once endpoint-wide: the worker that reaches it first
+claims a marker file in that folder (O_EXCL), so later invocations, in any worker, run undisturbed.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -84,6 +91,91 @@ def _install_lambda_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
+
+
+# Set by the parent in fault mode (localaws.faults.worker_environment).
+KILLS_ENV = "LOCALAWS_FAULTS_KILLS"
+KILLS_DIR_ENV = "LOCALAWS_FAULTS_DIR"
+
+
+class _KillSwitch:
+    """Counts the function's AWS calls per invocation and ends the worker at a configured one."""
+
+    def __init__(self, kills: list[dict[str, Any]], marker_dir: str) -> None:
+        self.kills = kills
+        self.marker_dir = marker_dir
+        self.counts = [0] * len(kills)
+        self.spent: set[int] = set()  # kills another worker already fired
+
+    def new_invocation(self) -> None:
+        # "#N" counts within one invocation: the point is the same in every run of a scheduled function.
+        self.counts = [0] * len(self.kills)
+
+    def on_call(self, when: str, model: Any = None, **_: Any) -> None:
+        if model is None:
+            return
+        service_model = model.service_model
+        service = service_model.signing_name or service_model.endpoint_prefix
+        operation = model.name
+        for index, kill in enumerate(self.kills):
+            if index in self.spent or kill["when"] != when:
+                continue
+            if kill["service"] is not None and kill["service"] != service:
+                continue
+            if kill["operation"] is not None and kill["operation"] != operation.lower():
+                continue
+            self.counts[index] += 1
+            if self.counts[index] == kill["nth"]:
+                self._fire(index, kill, f"{service}.{operation}")
+
+    def _fire(self, index: int, kill: dict[str, Any], call: str) -> None:
+        marker = os.path.join(self.marker_dir, f"kill-{kill['id']}.fired")
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            self.spent.add(index)
+            return
+        except OSError:
+            return  # no marker folder (the endpoint is stopping): never kill without recording it
+        record = {
+            "kill": kill["text"],
+            "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+            "request_id": _current_request_id,
+            "when": kill["when"],
+            "call": call,
+            "nth": kill["nth"],
+            "pid": os.getpid(),
+        }
+        with os.fdopen(fd, "w") as fh:
+            json.dump(record, fh)
+        print(f"[localaws faults] {kill['text']}: killing this worker {kill['when']} {call}", file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _install_kill_switch() -> _KillSwitch | None:
+    """Hook every botocore session the function will create, when the parent configured kills."""
+    raw = os.environ.pop(KILLS_ENV, "")
+    marker_dir = os.environ.pop(KILLS_DIR_ENV, "")  # not the function's business
+    if not raw or not marker_dir:
+        return None
+    switch = _KillSwitch(json.loads(raw), marker_dir)
+    # Imported only now, after sys.path is the function's: the botocore it will use (it may bundle one).
+    import botocore.session
+
+    session_class = botocore.session.Session
+    original_init = session_class.__init__
+
+    def init_with_hooks(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        # before-call/after-call fire once per API call (around all its retries); after-call also on errors.
+        self.register("before-call", lambda **kw: switch.on_call("before", **kw))
+        self.register("after-call", lambda **kw: switch.on_call("after", **kw))
+
+    session_class.__init__ = init_with_hooks
+    return switch
 
 
 def _error(error_type: str, message: str, stack: list[str] | None = None) -> dict[str, Any]:
@@ -203,6 +295,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, init["task_root"])
     os.environ.pop("PYTHONPATH", None)
     _install_lambda_logging()
+    kill_switch = _install_kill_switch()
 
     try:
         handler = _load_handler(init["handler"])
@@ -216,6 +309,8 @@ def main(argv: list[str]) -> int:
     global _current_request_id
     while (request := channel.receive()) is not None:
         _current_request_id = request["aws_request_id"]
+        if kill_switch is not None:
+            kill_switch.new_invocation()
         result = _invoke(handler, request)
         result.update(type="result", max_rss_kb=_max_rss_kb())
         channel.answer(result, request["aws_request_id"])

@@ -14,6 +14,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from localaws import faults
 from localaws.bridges import BRIDGES
 from localaws.context import LocalAwsContext
 
@@ -26,6 +27,7 @@ SHUTDOWN_POLL_S = 0.05
 def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
     """werkzeug's make_server, whose server loop sees a shutdown request within SHUTDOWN_POLL_S."""
     server = make_server(*args, **kwargs)
+    server.app = faults.FaultMiddleware(server.app)  # passes every request through while faults are off
     server.serve_forever = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
     return server
 
@@ -57,6 +59,7 @@ class LocalAws:
 
     def start(self) -> LocalAwsContext:
         _check_port(self.host, self.port)  # before anything is installed: a busy port fails at once
+        faults.install(self.ctx)  # a bad LOCALAWS_FAULTS fails here, before anything runs
         # Executing state machines is off by default in moto; this project needs it.
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         # There is no Docker here: the awslambda bridge runs handlers in a local process instead.
@@ -85,6 +88,7 @@ class LocalAws:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        faults.uninstall(self.ctx)
         if self._owns_work_dir:
             shutil.rmtree(self.ctx.work_dir, ignore_errors=True)
 
