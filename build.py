@@ -7,6 +7,7 @@ can fix is reported as one line on stderr with exit code 1.
 import functools
 import gc
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -188,10 +189,17 @@ def lint():
 
 @task()
 @_reported
-def demo(sales=None, marketing=None, output=None, time_scale=None):
+def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None):
     """Deploy on an embedded local AWS and run both workflows for real: demo[sales=a.csv,marketing=b.csv]"""
     from localaws.cli import CommandError, demo_command
+    from localaws.faults import ENV_VAR, FaultSpecError, parse_spec
 
+    if faults is not None:  # demo[faults=throttle:0.2;seed:1]: the endpoint reads it as LOCALAWS_FAULTS
+        try:
+            parse_spec(faults)
+        except FaultSpecError as exc:
+            raise BuildError(str(exc)) from exc
+        os.environ[ENV_VAR] = faults
     try:
         demo_command(sales=sales, marketing=marketing, output=output, time_scale=time_scale)
     except CommandError as exc:
