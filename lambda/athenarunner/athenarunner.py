@@ -124,6 +124,13 @@ class AthenaRunner:
             raise StartFailed(f"StartQueryExecution on database {database} was refused: {message}") from exc
         return {"athena_query_execution_id": execution_id, "athena_database": database}
 
+    def find_started(self, task_input: Mapping[str, Any], task_token: str) -> dict[str, Any] | None:
+        """Athena keeps a ClientRequestToken for hours: starting again returns the query this task started."""
+        return self.start(task_input, task_token)
+
+    def stop(self, fields: Mapping[str, Any]) -> None:
+        self.athena.stop_query_execution(QueryExecutionId=str(fields["athena_query_execution_id"]))
+
     def _named_query(self, named_query_id: str) -> tuple[str, str, str | None]:
         try:
             named = self.athena.get_named_query(NamedQueryId=named_query_id)["NamedQuery"]

@@ -7,18 +7,35 @@ import decimal
 import hashlib
 import json
 import logging
+import math
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from etlrunner.clients import SFN_READ_TIMEOUT_S, Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.inputs import parse_task_input
 from etlrunner.interface import Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
+from etlrunner.settings import RunSettings, load_settings
+from etlrunner.store import (
+    CHECK_FAILURES,
+    LEASE_UNTIL,
+    OUTCOME,
+    PHASE,
+    REPORTING,
+    STARTING,
+    STARTING_PREFIX,
+    TASK_INPUT,
+    TOKEN,
+    ItemStore,
+    lease_expired,
+)
 
 logger = logging.getLogger("etlrunner")
 
@@ -32,27 +49,54 @@ CHECK_RESERVE_MS = 10_000
 TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 MAX_CAUSE_CHARS = 32_768
 STARTED_AT_ATTRIBUTE = "started_at"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+# Item attributes that are the core's bookkeeping, not the service's fields (never logged as such).
+CORE_ATTRIBUTES = frozenset(
+    {
+        TOKEN,
+        "sfn_activity_arn",
+        STARTED_AT_ATTRIBUTE,
+        "claimed_at",
+        PHASE,
+        LEASE_UNTIL,
+        TASK_INPUT,
+        OUTCOME,
+        CHECK_FAILURES,
+    }
+)
 
 
 @dataclass
 class RunSummary:
-    """What one run did; returned by the handler and logged so an operator can follow a run at a glance."""
+    """What one run did; returned by the handler and logged so an operator can follow a run at a glance.
+
+    started/recovered: jobs started (recovered: started by a run that died, tracked by this one);
+    rejected: tasks failed before their job ran (bad input, refused start); succeeded/failed: outcomes
+    reported; running: heartbeats; expired: tasks Step Functions no longer knew; starting: tasks another
+    live run is starting;
+    check_errors/report_errors: items left for a later run.
+    """
 
     started: int = 0
+    recovered: int = 0
     rejected: int = 0
     succeeded: int = 0
     failed: int = 0
     running: int = 0
     expired: int = 0
+    starting: int = 0
     check_errors: int = 0
+    report_errors: int = 0
     poll_error: str | None = None
     out_of_time: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, counter: str, count: int = 1) -> None:
+        """Thread-safe increment: the check pass visits items concurrently."""
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + count)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
 
 
 def task_ref(task_token: str) -> str:
@@ -102,6 +146,7 @@ def poll_and_start(
     runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
 ) -> None:
     """Claim tasks until none is waiting or the Lambda is running out of time."""
+    work = _Work(runner, config, clients, context, summary)
     while True:
         if not has_time(context, poll_reserve_ms()):
             summary.out_of_time = True
@@ -121,166 +166,196 @@ def poll_and_start(
         if not token:
             logger.info("no waiting task on %s", config.sfn_activity_arn)
             return
-        start_task(runner, config, clients, token, response.get("input"), summary)
+        work.claimed(token, response.get("input"))
 
 
-def start_task(
-    runner: Runner,
-    config: RunnerConfig,
-    clients: Clients,
-    token: str,
-    raw_input: str | None,
-    summary: RunSummary,
-) -> None:
-    """Start one claimed task and record it; any problem is reported to Step Functions at once."""
-    ref = task_ref(token)
-    try:
-        fields = runner.start(parse_task_input(raw_input), token)
-    except InvalidInput as exc:
-        _reject(runner, clients, token, "InvalidInput", {"ErrorMessage": str(exc)}, summary)
-        return
-    except StartFailed as exc:
-        _reject(runner, clients, token, "StartFailed", {"ErrorMessage": str(exc)}, summary)
-        return
-    except ClientError as exc:
-        cause = {"ErrorMessage": _client_error_text(exc), "ErrorType": _error_code(exc)}
-        _reject(runner, clients, token, "StartFailed", cause, summary)
-        return
-    except Exception as exc:  # a claimed task must always be answered
-        logger.exception("%s: unexpected error starting %s", runner.name, ref)
-        cause = {
-            "ErrorMessage": f"unexpected {type(exc).__name__} while starting: {exc}",
-            "ErrorType": type(exc).__name__,
-        }
-        _reject(runner, clients, token, "StartFailed", cause, summary)
-        return
+@dataclass
+class _Work:
+    """What one run does with tasks and items; every step that can lose a task is a conditional write."""
 
-    job_id = fields.get(runner.id_attribute) if isinstance(fields, Mapping) else None
-    try:
-        if not isinstance(job_id, str) or not job_id:
-            raise ValueError(f"runner returned no {runner.id_attribute}")
-        store_item(runner, config, clients, token, fields)
-    except Exception as exc:  # the job runs untracked: say so, with its id, to the workflow
-        logger.exception(
-            "%s: started %s=%s for %s but could not record it", runner.name, runner.id_attribute, job_id, ref
-        )
-        cause = {
-            "ErrorMessage": f"started {runner.id_attribute}={job_id} but could not track it in "
-            f"DynamoDB table {config.ddb_table}: {type(exc).__name__}: {exc}",
-            "ErrorType": type(exc).__name__,
-        }
-        _reject(runner, clients, token, "StartFailed", cause, summary)
-        return
-    summary.started += 1
-    logger.info(
-        "%s started %s=%s for %s (%s)",
-        runner.name,
-        runner.id_attribute,
-        job_id,
-        ref,
-        _describe_fields(runner, fields),
-    )
+    runner: Runner
+    config: RunnerConfig
+    clients: Clients
+    context: Any
+    summary: RunSummary
+    settings: RunSettings = field(default_factory=load_settings)
 
+    @property
+    def store(self) -> ItemStore:
+        return ItemStore(self.clients, self.config, self.runner.id_attribute)
 
-def store_item(
-    runner: Runner, config: RunnerConfig, clients: Clients, token: str, fields: Mapping[str, Any]
-) -> None:
-    """Persist the started job so later runs can check it and answer its task."""
-    item = {
-        **fields,
-        "sfn_activity_arn": config.sfn_activity_arn,
-        "sfn_task_token": token,
-        STARTED_AT_ATTRIBUTE: dt.datetime.now(dt.UTC).isoformat(),
-    }
-    clients.dynamodb.put_item(
-        TableName=config.ddb_table, Item={key: _serializer.serialize(value) for key, value in item.items()}
-    )
+    def lease(self) -> float:
+        """Until when this run may hold an item: never past its own end (a Lambda cannot outlive it)."""
+        until = time.time() + self.settings.lease_seconds
+        left = remaining_ms(self.context)
+        return math.ceil(until if left is None else min(until, time.time() + left / 1000))
 
-
-def _reject(
-    runner: Runner, clients: Clients, token: str, kind: str, cause: dict[str, Any], summary: RunSummary
-) -> None:
-    error = f"{runner.name}.{kind}"
-    summary.rejected += 1
-    logger.warning("%s: %s for %s: %s", runner.name, error, task_ref(token), cause["ErrorMessage"])
-    send_failure(clients, token, error, cause)
-
-
-# --- check and report -----------------------------------------------------------------------------------
-
-
-def iter_items(clients: Clients, config: RunnerConfig) -> Iterator[dict[str, Any]]:
-    """Every tracked item of this activity, page by page (`ddb_query_limit` per page)."""
-    request: dict[str, Any] = {
-        "TableName": config.ddb_table,
-        "KeyConditionExpression": "sfn_activity_arn = :arn",
-        "ExpressionAttributeValues": {":arn": {"S": config.sfn_activity_arn}},
-        "Limit": config.ddb_query_limit,
-        # Items written moments ago by this same run must be seen, so they get their first heartbeat now.
-        "ConsistentRead": True,
-    }
-    while True:
-        page = clients.dynamodb.query(**request)
-        for raw in page.get("Items", []):
-            yield {key: _deserializer.deserialize(value) for key, value in raw.items()}
-        last_key = page.get("LastEvaluatedKey")
-        if not last_key:
+    # -- a task just claimed ---------------------------------------------------------------------------------
+    def claimed(self, token: str, raw_input: str | None) -> None:
+        """Record the claimed task first, then start its job: a crash from here on loses nothing."""
+        ref = task_ref(token)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        try:
+            item = self.store.put_starting(ref, token, raw_input, now, self.lease())
+        except (ClientError, BotoCoreError) as exc:
+            # Nothing was started; without a record no later run could answer the task, so answer it now.
+            cause = {
+                "ErrorMessage": f"could not record the task in DynamoDB table {self.config.ddb_table} before "
+                f"starting its job, so nothing was started: {_error_text(exc)}",
+                "ErrorType": _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__,
+            }
+            self._fail_unrecorded(token, "StartFailed", cause)
             return
-        request["ExclusiveStartKey"] = last_key
+        self.start(item, raw_input)
 
+    def start(self, item: Mapping[str, Any], raw_input: str | None) -> None:
+        """Start the job of a `starting` item and track it; any refusal answers the task at once."""
+        token = str(item[TOKEN])
+        runner = self.runner
+        try:
+            fields = runner.start(parse_task_input(raw_input), token)
+        except (InvalidInput, StartFailed, ClientError, Exception) as exc:
+            kind, cause = _start_refusal(runner, token, exc)
+            self.report(item, _failure(f"{runner.name}.{kind}", cause), rejected=True)
+            return
+        self.record_started(item, fields)
 
-def check_active(
-    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
-) -> None:
-    """Check every tracked job; one item's error never stops the others."""
-    try:
-        for item in iter_items(clients, config):
-            if not has_time(context, CHECK_RESERVE_MS):
-                summary.out_of_time = True
-                logger.warning(
-                    "stop checking: %s ms left; the rest wait for the next run", remaining_ms(context)
-                )
-                return
-            try:
-                check_item(runner, config, clients, item, summary)
-            except Exception:  # logged; the item stays and is checked again next run
-                summary.check_errors += 1
-                logger.exception(
-                    "%s: error checking %s=%s",
-                    runner.name,
-                    runner.id_attribute,
-                    item.get(runner.id_attribute),
-                )
-    except (ClientError, BotoCoreError) as exc:
-        summary.check_errors += 1
-        logger.error("cannot read tracked jobs from %s: %s", config.ddb_table, _error_text(exc))
-
-
-def check_item(
-    runner: Runner, config: RunnerConfig, clients: Clients, item: Mapping[str, Any], summary: RunSummary
-) -> None:
-    """Check one job and report it: heartbeat while running, success/failure (and forget it) when done."""
-    token = str(item["sfn_task_token"])
-    job = f"{runner.id_attribute}={item.get(runner.id_attribute)} ({_describe_fields(runner, item)})"
-    result = runner.check(item)
-    ref = task_ref(token)
-    if isinstance(result, Running):
-        summary.running += 1
-        logger.info("%s %s is %s: heartbeat %s", runner.name, job, result.state, ref)
-        if not _call_sfn(clients.sfn.send_task_heartbeat, ref, taskToken=token):
-            summary.expired += 1
-            logger.warning(
-                "%s: %s no longer awaited by Step Functions (%s); forgetting it", runner.name, job, ref
+    def record_started(self, item: Mapping[str, Any], fields: Any, recovered: bool = False) -> None:
+        runner = self.runner
+        token = str(item[TOKEN])
+        job_id = fields.get(runner.id_attribute) if isinstance(fields, Mapping) else None
+        try:
+            if not isinstance(job_id, str) or not job_id or job_id.startswith(STARTING_PREFIX):
+                raise ValueError(f"runner returned no usable {runner.id_attribute}: {job_id!r}")
+            tracked = self.store.track(item, fields, dt.datetime.now(dt.UTC).isoformat())
+        except Exception as exc:  # the job would run untracked: stop it and say so, with its id
+            logger.exception(
+                "%s: started %s=%s but could not record it", runner.name, runner.id_attribute, job_id
             )
-            delete_item(runner, config, clients, item)
-    elif isinstance(result, Succeeded):
-        logger.info("%s %s %s: reporting success for %s", runner.name, job, result.state, ref)
-        if not _call_sfn(clients.sfn.send_task_success, ref, taskToken=token, output=to_json(result.output)):
-            summary.expired += 1
+            stopped = self._stop(fields) if isinstance(job_id, str) and job_id else "nothing to stop"
+            cause = {
+                "ErrorMessage": f"started {runner.id_attribute}={job_id} but could not track it in DynamoDB "
+                f"table {self.config.ddb_table} ({type(exc).__name__}: {exc}); {stopped}",
+                "ErrorType": type(exc).__name__,
+            }
+            self.report(item, _failure(f"{runner.name}.StartFailed", cause), rejected=True)
+            return
+        if not tracked:
+            logger.info(
+                "%s: %s=%s is tracked by another run already", runner.name, runner.id_attribute, job_id
+            )
+            return
+        self.summary.add("recovered" if recovered else "started")
+        logger.info(
+            "%s %s %s=%s for %s (%s)",
+            runner.name,
+            "recovered" if recovered else "started",
+            runner.id_attribute,
+            job_id,
+            task_ref(token),
+            _describe_fields(runner, fields),
+        )
+
+    def _stop(self, fields: Mapping[str, Any]) -> str:
+        stop = getattr(self.runner, "stop", None)
+        if stop is None:
+            return "this runner cannot stop jobs: it may still run"
+        try:
+            stop(fields)
+        except Exception as exc:  # already failing: report what happened instead of raising
+            logger.exception("%s: could not stop %s", self.runner.name, fields)
+            return f"it could not be stopped ({type(exc).__name__}: {exc}) and may still run"
+        return "it was stopped"
+
+    def _fail_unrecorded(self, token: str, kind: str, cause: dict[str, Any]) -> None:
+        """Answer a task that has no item: one direct attempt (the heartbeat timeout bounds a lost one)."""
+        error = f"{self.runner.name}.{kind}"
+        self.summary.add("rejected")
+        logger.warning("%s: %s for %s: %s", self.runner.name, error, task_ref(token), cause["ErrorMessage"])
+        send_failure(self.clients, token, error, cause)
+
+    # -- an item found by the check pass ---------------------------------------------------------------------
+    def visit(self, item: dict[str, Any]) -> None:
+        phase = item.get(PHASE)
+        if phase == STARTING:
+            self.resume_start(item)
+        elif phase == REPORTING:
+            self.resume_report(item)
         else:
-            summary.succeeded += 1
-        delete_item(runner, config, clients, item)
-    elif isinstance(result, Failed):
+            self.check(item)
+
+    def resume_start(self, item: dict[str, Any]) -> None:
+        """Finish the start of a task whose run died (or could not record the job): never start it twice."""
+        if not lease_expired(item):
+            self.summary.add("starting")  # its run is alive and starting it now
+            return
+        if not self.store.take_over(item, self.lease()):
+            return
+        token = str(item[TOKEN])
+        if not _call_sfn(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
+            logger.warning("%s: %s is gone; dropping its unfinished start", self.runner.name, task_ref(token))
+            self.summary.add("expired")
+            self.store.delete(item)
+            return
+        item[LEASE_UNTIL] = self.lease()
+        raw_input = item.get(TASK_INPUT) or None
+        find_started = getattr(self.runner, "find_started", None)
+        if find_started is not None:
+            try:
+                fields = find_started(parse_task_input(raw_input), token)
+            except (InvalidInput, StartFailed, ClientError, Exception) as exc:
+                kind, cause = _start_refusal(self.runner, token, exc)
+                self.report(item, _failure(f"{self.runner.name}.{kind}", cause), rejected=True)
+                return
+            if fields is not None:
+                self.record_started(item, fields, recovered=True)
+                return
+        logger.info("%s: %s was claimed but never started; starting it", self.runner.name, task_ref(token))
+        self.start(item, raw_input)
+
+    def resume_report(self, item: dict[str, Any]) -> None:
+        """Send an outcome a dead or failed run could not deliver."""
+        if not lease_expired(item):
+            return
+        if not self.store.take_over(item, self.lease()):
+            return
+        self.deliver(item, dict(item.get(OUTCOME) or {}))
+
+    def check(self, item: dict[str, Any]) -> None:
+        """Check one tracked job: heartbeat while it runs, report it once when it ended."""
+        runner = self.runner
+        token = str(item[TOKEN])
+        ref = task_ref(token)
+        job = f"{runner.id_attribute}={item.get(runner.id_attribute)} ({_describe_fields(runner, item)})"
+        try:
+            result = runner.check(item)
+            if not isinstance(result, Running | Succeeded | Failed):
+                raise TypeError(f"{runner.name}.check returned {result!r}, not Running/Succeeded/Failed")
+        except Exception as exc:
+            self.check_failed(item, job, exc)
+            return
+        if item.get(CHECK_FAILURES):
+            self.store.reset_check_failures(item)
+        if isinstance(result, Running):
+            self.summary.add("running")
+            logger.info("%s %s is %s: heartbeat %s", runner.name, job, result.state, ref)
+            if not _call_sfn(self.clients.sfn.send_task_heartbeat, ref, taskToken=token):
+                # The execution was stopped or the task timed out (a retry may already run the job again):
+                # nobody wants this result, so stop the job as Step Functions' own .sync integrations do.
+                self.summary.add("expired")
+                logger.warning(
+                    "%s: %s no longer awaited by Step Functions (%s); %s and forgetting it",
+                    runner.name,
+                    job,
+                    ref,
+                    self._stop(item),
+                )
+                self.store.delete(item)
+            return
+        if isinstance(result, Succeeded):
+            logger.info("%s %s %s: reporting success for %s", runner.name, job, result.state, ref)
+            self.report(item, {"status": "success", "output": to_json(result.output)})
+            return
         logger.warning(
             "%s %s %s: reporting %s for %s: %s",
             runner.name,
@@ -290,29 +365,160 @@ def check_item(
             ref,
             to_json(result.cause),
         )
-        if not _call_sfn(
-            clients.sfn.send_task_failure,
-            ref,
-            taskToken=token,
-            error=runner.failure_error,
-            cause=encode_cause(result.cause),
-        ):
-            summary.expired += 1
-        else:
-            summary.failed += 1
-        delete_item(runner, config, clients, item)
-    else:
-        raise TypeError(f"{runner.name}.check returned {result!r}, not Running/Succeeded/Failed")
+        self.report(item, _failure(runner.failure_error, result.cause))
+
+    def check_failed(self, item: dict[str, Any], job: str, exc: Exception) -> None:
+        """A check that raised: keep the task alive a few times, then fail it rather than keep it forever."""
+        self.summary.add("check_errors")
+        logger.error("%s: error checking %s: %s", self.runner.name, job, _error_text(exc), exc_info=exc)
+        failures = self.store.count_check_failure(item)
+        limit = self.settings.max_check_failures
+        if failures < limit:
+            token = str(item[TOKEN])
+            if not _call_sfn(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
+                self.summary.add("expired")
+                self.store.delete(item)
+            return
+        cause = {
+            **{key: item.get(key) for key in _service_fields(self.runner, item)},
+            "ErrorMessage": f"could not check {job} {failures} times in a row (limit {limit}); last error: "
+            f"{_error_text(exc)}",
+            "ErrorType": type(exc).__name__,
+        }
+        self.report(item, _failure(self.runner.failure_error, cause))
+
+    # -- answering a task ------------------------------------------------------------------------------------
+    def report(self, item: Mapping[str, Any], outcome: dict[str, Any], rejected: bool = False) -> None:
+        """Answer the task of an item exactly once, even with another run checking the same item."""
+        try:
+            claimed = self.store.claim_report(item, outcome, self.lease())
+        except (ClientError, BotoCoreError) as exc:
+            # Without the claim another run may be reporting; the item stays and is reported by a later run.
+            self.summary.add("report_errors")
+            logger.error(
+                "%s: cannot claim the report of %s: %s",
+                self.runner.name,
+                task_ref(str(item[TOKEN])),
+                _error_text(exc),
+            )
+            return
+        if not claimed:
+            logger.info("%s: %s is reported by another run", self.runner.name, task_ref(str(item[TOKEN])))
+            return
+        self.deliver(item, outcome, rejected=rejected)
+
+    def deliver(self, item: Mapping[str, Any], outcome: Mapping[str, Any], rejected: bool = False) -> None:
+        token = str(item[TOKEN])
+        ref = task_ref(token)
+        sfn = self.clients.sfn
+        try:
+            if outcome.get("status") == "success":
+                delivered = _call_sfn(sfn.send_task_success, ref, taskToken=token, output=outcome["output"])
+                counter = "succeeded"
+            else:
+                delivered = _call_sfn(
+                    sfn.send_task_failure,
+                    ref,
+                    taskToken=token,
+                    error=outcome["error"],
+                    cause=outcome["cause"],
+                )
+                counter = "rejected" if rejected else "failed"
+        except (ClientError, BotoCoreError) as exc:
+            # Kept in `reporting`: when the lease runs out a later run sends it again.
+            self.summary.add("report_errors")
+            logger.error(
+                "%s: could not answer %s (a later run retries): %s", self.runner.name, ref, _error_text(exc)
+            )
+            return
+        # A rejected task counts as rejected even when nobody waits for it any more: the start did not happen.
+        self.summary.add(counter if delivered or rejected else "expired")
+        self.store.delete(item)
 
 
-def delete_item(runner: Runner, config: RunnerConfig, clients: Clients, item: Mapping[str, Any]) -> None:
-    clients.dynamodb.delete_item(
-        TableName=config.ddb_table,
-        Key={
-            "sfn_activity_arn": {"S": str(item["sfn_activity_arn"])},
-            runner.id_attribute: {"S": str(item[runner.id_attribute])},
-        },
-    )
+def _failure(error: str, cause: Mapping[str, Any]) -> dict[str, Any]:
+    return {"status": "failure", "error": error, "cause": encode_cause(cause)}
+
+
+def _start_refusal(runner: Runner, token: str, exc: BaseException) -> tuple[str, dict[str, Any]]:
+    """The error kind and cause for a start that did not happen."""
+    if isinstance(exc, InvalidInput):
+        return "InvalidInput", {"ErrorMessage": str(exc)}
+    if isinstance(exc, StartFailed):
+        return "StartFailed", {"ErrorMessage": str(exc)}
+    if isinstance(exc, ClientError):
+        return "StartFailed", {"ErrorMessage": _client_error_text(exc), "ErrorType": _error_code(exc)}
+    logger.error("%s: unexpected error starting %s", runner.name, task_ref(token), exc_info=exc)
+    return "StartFailed", {
+        "ErrorMessage": f"unexpected {type(exc).__name__} while starting: {exc}",
+        "ErrorType": type(exc).__name__,
+    }
+
+
+# --- check and report -----------------------------------------------------------------------------------
+
+
+def check_active(
+    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
+) -> None:
+    """Visit every item of the activity, resuming where the last run ran out of time; several at once."""
+    work = _Work(runner, config, clients, context, summary)
+    store = work.store
+    try:
+        cursor = store.read_cursor()
+    except (ClientError, BotoCoreError) as exc:
+        summary.add("check_errors")
+        logger.error("cannot read the check cursor from %s: %s", config.ddb_table, _error_text(exc))
+        cursor = None
+    # From the resume point to the end, then from the start up to the resume point: every item once.
+    segments = [(cursor, None), (None, cursor)] if cursor else [(None, None)]
+    last_done: str | None = None
+    with ThreadPoolExecutor(max_workers=work.settings.check_concurrency) as pool:
+        try:
+            for after, up_to in segments:
+                for page in store.pages(after, up_to):
+                    if not has_time(context, CHECK_RESERVE_MS):
+                        summary.out_of_time = True
+                        _save_cursor(store, last_done)
+                        logger.warning(
+                            "stop checking: %s ms left; the next run resumes after %s",
+                            remaining_ms(context),
+                            last_done,
+                        )
+                        return
+                    for future in [pool.submit(_visit_safely, work, item) for item in page]:
+                        future.result()
+                    last_done = str(page[-1][runner.id_attribute])
+        except (ClientError, BotoCoreError) as exc:
+            summary.add("check_errors")
+            logger.error("cannot read tracked jobs from %s: %s", config.ddb_table, _error_text(exc))
+            _save_cursor(store, last_done)
+            return
+    if cursor:
+        _save_cursor(store, None)
+
+
+def _visit_safely(work: _Work, item: dict[str, Any]) -> None:
+    """One item's error never stops the others; the item stays and is visited again next run."""
+    try:
+        work.visit(item)
+    except Exception as exc:
+        work.summary.add("check_errors")
+        logger.error(
+            "%s: error handling %s=%s: %s",
+            work.runner.name,
+            work.runner.id_attribute,
+            item.get(work.runner.id_attribute),
+            _error_text(exc),
+            exc_info=exc,
+        )
+
+
+def _save_cursor(store: ItemStore, after: str | None) -> None:
+    try:
+        store.write_cursor(after)
+    except (ClientError, BotoCoreError) as exc:  # the next run then starts from the beginning: nothing lost
+        logger.error("cannot save the check cursor: %s", _error_text(exc))
 
 
 def send_failure(clients: Clients, token: str, error: str, cause: Mapping[str, Any]) -> None:
@@ -390,5 +596,8 @@ def _error_text(exc: Exception) -> str:
 
 def _describe_fields(runner: Runner, fields: Mapping[str, Any]) -> str:
     """The service fields of an item (job name, database...) for log lines; never the token."""
-    skip = {runner.id_attribute, "sfn_task_token", "sfn_activity_arn", STARTED_AT_ATTRIBUTE}
-    return ", ".join(f"{key}={value}" for key, value in fields.items() if key not in skip) or "-"
+    return ", ".join(f"{key}={fields[key]}" for key in _service_fields(runner, fields)) or "-"
+
+
+def _service_fields(runner: Runner, item: Mapping[str, Any]) -> list[str]:
+    return [key for key in item if key != runner.id_attribute and key not in CORE_ATTRIBUTES]

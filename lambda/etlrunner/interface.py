@@ -68,3 +68,22 @@ class Runner(Protocol):
     def check(self, item: Mapping[str, Any]) -> CheckResult:
         """Describe the job recorded in `item` and say whether it is running, succeeded or failed."""
         ...
+
+
+class Recoverable(Protocol):
+    """Optional runner methods with which the core recovers from a run that died while starting a job.
+
+    The core records every claimed task before it asks the runner to start its job. When a later run finds
+    such a record without a job id (the run that wrote it was killed, or could not record the id), it asks
+    `find_started` whether the job was started after all, and only starts it when the answer is None. A runner
+    without these methods gets its job started again, which can run it twice.
+    """
+
+    def find_started(self, task_input: Mapping[str, Any], task_token: str) -> dict[str, Any] | None:
+        """The fields `start` returned for this task if its job was started (e.g. found by a marker argument
+        or an idempotency token), else None. Raise like `start` for input that cannot work."""
+        ...
+
+    def stop(self, fields: Mapping[str, Any]) -> None:
+        """Stop a job the core started but could not record, so that nothing runs that nobody tracks."""
+        ...

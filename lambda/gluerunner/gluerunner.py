@@ -8,19 +8,28 @@ Task input (a JSON object, or a JSON string holding one):
   settings.
 - ``GlueWorkerType`` + ``GlueNumberOfWorkers`` (optional): explicit worker settings instead of a capacity.
 - every other key is passed as a job argument (``--`` added when missing; non-string values JSON-encoded).
+
+Least privilege: ``ALLOWED_GLUE_JOBS`` and ``ALLOWED_GLUE_JOB_ARGUMENTS`` (comma-separated; the template sets
+both from its parameters) limit which jobs a task may start and which arguments it may pass; anything else is
+refused with ``GlueRunner.InvalidInput``. Unset, any job and argument is allowed (tests, local use).
+
+Every run it starts carries the argument ``--etlrunner-task-ref`` (a digest of the task token), so that a run
+that died between StartJobRun and recording it can be found again instead of started twice.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 import etlrunner
+from botocore.config import Config
 from botocore.exceptions import ClientError
-from etlrunner import CheckResult, Failed, InvalidInput, Running, Succeeded, iso8601
+from etlrunner import CheckResult, Failed, InvalidInput, Running, Succeeded, iso8601, task_ref
 
 CONFIG_FILE = Path(__file__).with_name("gluerunner-config.json")
 CONFIG_EXTRA_KEYS = {"glue_job_capacity": "GLUE_JOB_CAPACITY"}
@@ -29,6 +38,16 @@ CONFIG_EXTRA_KEYS = {"glue_job_capacity": "GLUE_JOB_CAPACITY"}
 CAPACITY_WORKER_TYPE = "G.1X"
 MIN_CAPACITY = 2
 RESERVED_KEYS = frozenset({"GlueJobName", "GlueJobCapacity", "GlueWorkerType", "GlueNumberOfWorkers"})
+MARKER_ARGUMENT = "--etlrunner-task-ref"
+ALLOWED_JOBS_ENV = "ALLOWED_GLUE_JOBS"
+ALLOWED_ARGUMENTS_ENV = "ALLOWED_GLUE_JOB_ARGUMENTS"
+# How far back (newest first) a recovering run looks for the run of a task; a task is recovered within
+# minutes of its claim, long before this many newer runs of the same job exist.
+FIND_STARTED_MAX_RUNS = 500
+# A start with its retries must end well within the core's task lease (TASK_LEASE_SECONDS, 120 s).
+GLUE_CLIENT_CONFIG = Config(
+    connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3}
+)
 RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 FAILED_STATES = frozenset({"FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
 
@@ -56,6 +75,14 @@ def worker_settings(task_input: Mapping[str, Any], default_capacity: int | None)
     return settings
 
 
+def allow_list(raw: str | None, prefix: str = "") -> frozenset[str] | None:
+    """A comma-separated allow-list from the environment; None (unset) allows everything."""
+    if raw is None:
+        return None
+    names = (name.strip() for name in raw.split(","))
+    return frozenset(name if name.startswith(prefix) else prefix + name for name in names if name)
+
+
 def job_arguments(task_input: Mapping[str, Any]) -> dict[str, str]:
     """Every non-reserved input key as a Glue job argument: Glue wants `--name` keys and string values."""
     arguments: dict[str, str] = {}
@@ -71,8 +98,22 @@ def job_arguments(task_input: Mapping[str, Any]) -> dict[str, str]:
         if not key or not key.lstrip("-"):
             raise InvalidInput(f"job argument name {json.dumps(key)} is empty")
         name = key if key.startswith("--") else f"--{key}"
+        if name == MARKER_ARGUMENT:
+            raise InvalidInput(f"{MARKER_ARGUMENT} is set by the Glue Runner itself and cannot be given")
         arguments[name] = value if isinstance(value, str) else json.dumps(value)
     return arguments
+
+
+def _refuse_unlisted(kind: str, names: Iterable[str], allowed: frozenset[str] | None, env: str) -> None:
+    if allowed is None:
+        return
+    refused = sorted(name for name in names if name not in allowed)
+    if refused:
+        listed = ", ".join(sorted(allowed)) or "none"
+        raise InvalidInput(
+            f"{kind} {', '.join(refused)} not allowed for this Glue Runner (allowed: {listed}; "
+            f"set by the template parameter behind {env})"
+        )
 
 
 class GlueRunner:
@@ -82,16 +123,29 @@ class GlueRunner:
     id_attribute = "glue_job_run_id"
     failure_error = "GlueJobFailedError"
 
-    def __init__(self, glue: Any, default_capacity: int | None) -> None:
+    def __init__(
+        self,
+        glue: Any,
+        default_capacity: int | None,
+        allowed_jobs: frozenset[str] | None = None,
+        allowed_arguments: frozenset[str] | None = None,
+    ) -> None:
         self.glue = glue
         self.default_capacity = default_capacity
+        self.allowed_jobs = allowed_jobs
+        self.allowed_arguments = allowed_arguments
+
+    def _job_name(self, task_input: Mapping[str, Any]) -> str:
+        job_name = etlrunner.require_str(task_input, "GlueJobName")
+        _refuse_unlisted("Glue job", [job_name], self.allowed_jobs, ALLOWED_JOBS_ENV)
+        return job_name
 
     def start(self, task_input: Mapping[str, Any], task_token: str) -> dict[str, Any]:
-        job_name = etlrunner.require_str(task_input, "GlueJobName")
+        job_name = self._job_name(task_input)
         request: dict[str, Any] = {"JobName": job_name, **worker_settings(task_input, self.default_capacity)}
         arguments = job_arguments(task_input)
-        if arguments:
-            request["Arguments"] = arguments
+        _refuse_unlisted("job argument(s)", arguments, self.allowed_arguments, ALLOWED_ARGUMENTS_ENV)
+        request["Arguments"] = {**arguments, MARKER_ARGUMENT: task_ref(task_token)}
         try:
             run_id = self.glue.start_job_run(**request)["JobRunId"]
         except ClientError as exc:
@@ -100,6 +154,33 @@ class GlueRunner:
                 f"StartJobRun for Glue job {job_name} was refused: {message}"
             ) from exc
         return {"glue_job_run_id": run_id, "glue_job_name": job_name}
+
+    def find_started(self, task_input: Mapping[str, Any], task_token: str) -> dict[str, Any] | None:
+        """The run this task started, found by its marker argument among the job's newest runs."""
+        job_name = self._job_name(task_input)
+        marker = task_ref(task_token)
+        seen = 0
+        request: dict[str, Any] = {"JobName": job_name, "MaxResults": 50}
+        while seen < FIND_STARTED_MAX_RUNS:
+            page = self.glue.get_job_runs(**request)
+            for job_run in page.get("JobRuns", []):
+                seen += 1
+                if (job_run.get("Arguments") or {}).get(MARKER_ARGUMENT) == marker:
+                    return {"glue_job_run_id": job_run["Id"], "glue_job_name": job_name}
+            if not page.get("NextToken"):
+                break
+            request["NextToken"] = page["NextToken"]
+        return None
+
+    def stop(self, fields: Mapping[str, Any]) -> None:
+        """Stop a run the core could not record (BatchStopJobRun reports per-run errors in its answer)."""
+        response = self.glue.batch_stop_job_run(
+            JobName=str(fields["glue_job_name"]), JobRunIds=[str(fields["glue_job_run_id"])]
+        )
+        errors = response.get("Errors") or []
+        if errors:
+            detail = errors[0].get("ErrorDetail", {})
+            raise RuntimeError(f"BatchStopJobRun: {detail.get('ErrorCode')}: {detail.get('ErrorMessage')}")
 
     def check(self, item: Mapping[str, Any]) -> CheckResult:
         job_name = str(item["glue_job_name"])
@@ -142,9 +223,17 @@ class GlueRunner:
         }
 
 
-def build_runner(config: etlrunner.RunnerConfig, glue: Any | None = None) -> GlueRunner:
+def build_runner(
+    config: etlrunner.RunnerConfig, glue: Any | None = None, environ: Mapping[str, str] | None = None
+) -> GlueRunner:
+    env = os.environ if environ is None else environ
     capacity = config.int_setting("glue_job_capacity", MIN_CAPACITY, allow_null=True)
-    return GlueRunner(glue if glue is not None else boto3.client("glue"), capacity)
+    return GlueRunner(
+        glue if glue is not None else boto3.client("glue", config=GLUE_CLIENT_CONFIG),
+        capacity,
+        allowed_jobs=allow_list(env.get(ALLOWED_JOBS_ENV)),
+        allowed_arguments=allow_list(env.get(ALLOWED_ARGUMENTS_ENV), prefix="--"),
+    )
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

@@ -60,8 +60,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "GLUE_JOB_CAPACITY",
         "SFN_POLL_RESERVE_MS",
         "LOG_LEVEL",
+        "MAX_CHECK_FAILURES",
+        "TASK_LEASE_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
+    # A Stubber answers calls in the order queued: check one item at a time (concurrency has its own tests).
+    monkeypatch.setenv("CHECK_CONCURRENCY", "1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")

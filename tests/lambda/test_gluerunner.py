@@ -152,6 +152,8 @@ def test_plain_object_input_and_job_arguments(sfn, glue, stub, manual_states):
         "--day": "2025-01-01",
         "--count": "3",
         "--flags": '{"a": true}',
+        # The marker a recovering run finds the run by (a digest of the token, never the token).
+        "--etlrunner-task-ref": etlrunner.task_ref("T1"),
     }
 
 
@@ -175,7 +177,7 @@ def test_worker_settings(sfn, glue, stub, manual_states, extra, capacity, worker
 
     (job_run,) = job_runs()
     assert (job_run.worker_type, job_run.number_of_workers) == (worker_type, workers)
-    assert job_run.arguments in (None, {})
+    assert job_run.arguments == {"--etlrunner-task-ref": etlrunner.task_ref("T1")}
 
 
 @pytest.mark.parametrize(
@@ -276,10 +278,10 @@ def test_failure_report_for_a_vanished_token_does_not_stop_polling(sfn, glue, st
     assert summary["rejected"] == 1 and summary["started"] == 1 and summary["running"] == 1
 
 
-def test_untracked_start_is_reported_with_the_run_id(sfn, glue, stub):
+def test_a_task_that_cannot_be_recorded_is_failed_before_anything_starts(sfn, glue, stub):
     cause = JsonMatching(
         {
-            "ErrorMessage": contains("but could not track it in DynamoDB table NoSuchTable"),
+            "ErrorMessage": contains("could not record the task in DynamoDB table NoSuchTable before"),
             "ErrorType": "ResourceNotFoundException",
         }
     )
@@ -294,8 +296,10 @@ def test_untracked_start_is_reported_with_the_run_id(sfn, glue, stub):
 
     summary = etlrunner.run(make_runner(glue), config, clients(sfn))
 
-    assert job_runs()[0].job_run_id in cause.seen[-1]["ErrorMessage"]
-    assert summary["rejected"] == 1 and summary["check_errors"] == 1
+    # Recorded first, started second: a job nobody could track is never started.
+    assert job_runs() == []
+    assert "nothing was started" in cause.seen[-1]["ErrorMessage"]
+    assert summary["rejected"] == 1 and summary["started"] == 0
 
 
 def test_network_error_while_polling_still_checks(sfn, glue, stub, monkeypatch):
@@ -497,8 +501,10 @@ def test_other_report_errors_keep_the_item_and_do_not_stop_the_others(sfn, glue,
 
     summary = run(sfn, glue)
 
-    assert summary["check_errors"] == 1 and summary["succeeded"] == 1
-    assert [item["glue_job_run_id"] for item in table_items(TABLE)] == [ids[0]]
+    assert summary["report_errors"] == 1 and summary["succeeded"] == 1
+    # The undelivered outcome is kept, held for the lease, for a later run to send again.
+    (kept,) = table_items(TABLE)
+    assert kept["glue_job_run_id"] == ids[0] and kept["phase"] == "reporting"
 
 
 def test_every_item_is_checked_beyond_the_query_limit(sfn, glue, stub):

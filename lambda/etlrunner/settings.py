@@ -1,0 +1,56 @@
+"""Tuning of one run, from environment variables (the templates leave them at their defaults).
+
+They are not in `<runner>-config.json`, which keeps exactly the seed's keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from etlrunner.config import ConfigError
+
+# How many tracked jobs one run checks at the same time. AWS calls are I/O: 16 threads check 10,000 jobs at
+# 30 ms a call well inside a 300 s run, where one thread could not.
+CHECK_CONCURRENCY_ENV = "CHECK_CONCURRENCY"
+DEFAULT_CHECK_CONCURRENCY = 16
+# Consecutive failed checks of one job (its describe call raised) before its task is failed: a job that can
+# never be checked must not keep its workflow waiting forever, a passing throttle must not fail it.
+MAX_CHECK_FAILURES_ENV = "MAX_CHECK_FAILURES"
+DEFAULT_MAX_CHECK_FAILURES = 5
+# How long a run may hold a task it is starting or reporting before another run may take it over. Longer
+# than one start call with its retries (see clients.py), shorter than the tasks' 900 s HeartbeatSeconds so
+# that a run killed mid-start is recovered before the task times out.
+LEASE_SECONDS_ENV = "TASK_LEASE_SECONDS"
+DEFAULT_LEASE_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    check_concurrency: int = DEFAULT_CHECK_CONCURRENCY
+    max_check_failures: int = DEFAULT_MAX_CHECK_FAILURES
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
+    """The run settings; a bad value raises ConfigError naming the variable."""
+    env = os.environ if environ is None else environ
+    return RunSettings(
+        check_concurrency=_positive(env, CHECK_CONCURRENCY_ENV, DEFAULT_CHECK_CONCURRENCY, int),
+        max_check_failures=_positive(env, MAX_CHECK_FAILURES_ENV, DEFAULT_MAX_CHECK_FAILURES, int),
+        lease_seconds=_positive(env, LEASE_SECONDS_ENV, DEFAULT_LEASE_SECONDS, float),
+    )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be a number > 0, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"environment variable {name} must be a number > 0, got {raw!r}")
+    return value

@@ -1,0 +1,280 @@
+"""The runner's DynamoDB table: one item per claimed task, and the conditional writes that keep runs honest.
+
+Keys stay the seed's: hash `sfn_activity_arn`, range `<runner.id_attribute>` (e.g. `glue_job_run_id`). An item
+goes through these phases (attribute `phase`; a tracked job has none):
+
+- `starting`: written right after GetActivityTask, before the job is started, under the range key
+  `starting#<task ref>` (the job id is not known yet). A run that dies from here on leaves this item, and a
+  later run finishes the start from it: no claimed task is ever lost.
+- tracked (no `phase`): the job's id is the range key. The `starting` item is swapped for it in one
+  transaction, so the job is tracked exactly once.
+- `reporting`: a run decided the outcome and holds the item (`lease_until`) while it sends it. The conditional
+  write that enters this phase lets only one of two overlapping runs answer a task.
+
+`lease_until` (epoch seconds) bounds how long a run may hold a `starting` or `reporting` item; after it, the
+run is taken for dead and another run may take the item over.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from etlrunner.clients import Clients
+from etlrunner.config import RunnerConfig
+
+PHASE = "phase"
+STARTING = "starting"
+REPORTING = "reporting"
+STARTING_PREFIX = "starting#"
+TOKEN = "sfn_task_token"
+ACTIVITY = "sfn_activity_arn"
+LEASE_UNTIL = "lease_until"
+TASK_INPUT = "task_input"
+OUTCOME = "outcome"
+CHECK_FAILURES = "check_failures"
+# The resume point of the check pass lives under its own hash key, so that it never shows up among the jobs.
+CURSOR_SUFFIX = "#check-cursor"
+CURSOR_RANGE = "cursor"
+CURSOR_AFTER = "after"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def encode(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
+
+
+def decode(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in raw.items()}
+
+
+def is_condition_failure(exc: BaseException) -> bool:
+    """True for a conditional write that lost (another run got there first), also inside a transaction."""
+    if not isinstance(exc, ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = exc.response.get("CancellationReasons") or []
+        return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
+    return False
+
+
+@dataclass(frozen=True)
+class ItemStore:
+    """The table of one runner and activity."""
+
+    clients: Clients
+    config: RunnerConfig
+    id_attribute: str
+
+    @property
+    def table(self) -> str:
+        return self.config.ddb_table
+
+    def key(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            ACTIVITY: {"S": str(item[ACTIVITY])},
+            self.id_attribute: {"S": str(item[self.id_attribute])},
+        }
+
+    # -- starting ------------------------------------------------------------------------------------------
+    def put_starting(
+        self, ref: str, token: str, raw_input: str | None, claimed_at: str, lease: float
+    ) -> dict:
+        """Record a claimed task before its job exists; returns the item."""
+        item = {
+            ACTIVITY: self.config.sfn_activity_arn,
+            self.id_attribute: STARTING_PREFIX + ref,
+            TOKEN: token,
+            PHASE: STARTING,
+            TASK_INPUT: raw_input if raw_input is not None else "",
+            "claimed_at": claimed_at,
+            LEASE_UNTIL: _lease_number(lease),
+        }
+        self.clients.dynamodb.put_item(TableName=self.table, Item=encode(item))
+        return item
+
+    def take_over(self, item: Mapping[str, Any], lease: float) -> bool:
+        """Hold an item whose lease ran out (its run died); False when another run took it first."""
+        return self._update_if(
+            item,
+            UpdateExpression="SET #lease = :new",
+            ConditionExpression="#lease = :old",
+            ExpressionAttributeNames={"#lease": LEASE_UNTIL},
+            ExpressionAttributeValues={
+                ":new": {"N": str(_lease_number(lease))},
+                ":old": {"N": str(item[LEASE_UNTIL])},
+            },
+        )
+
+    def _update_if(self, item: Mapping[str, Any], **request: Any) -> bool:
+        """A conditional UpdateItem; False when the condition did not hold (another run got there first)."""
+        try:
+            self.clients.dynamodb.update_item(TableName=self.table, Key=self.key(item), **request)
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def track(self, starting: Mapping[str, Any], fields: Mapping[str, Any], started_at: str) -> bool:
+        """Swap the `starting` item for the tracked job, atomically; False if the job is tracked already."""
+        tracked = {
+            **fields,
+            ACTIVITY: self.config.sfn_activity_arn,
+            TOKEN: starting[TOKEN],
+            "started_at": started_at,
+        }
+        try:
+            self.clients.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": encode(tracked),
+                            "ConditionExpression": "attribute_not_exists(#activity)",
+                            "ExpressionAttributeNames": {"#activity": ACTIVITY},
+                        }
+                    },
+                    {"Delete": {"TableName": self.table, "Key": self.key(starting)}},
+                ]
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                self.delete(starting)  # another run tracked it: only the starting record is left to remove
+                return False
+            raise
+        return True
+
+    # -- reporting -----------------------------------------------------------------------------------------
+    def claim_report(self, item: Mapping[str, Any], outcome: Mapping[str, Any], lease: float) -> bool:
+        """Enter `reporting` with the outcome to send; False when another run reports it (or it is gone)."""
+        return self._update_if(
+            item,
+            UpdateExpression="SET #phase = :reporting, #outcome = :outcome, #lease = :lease",
+            ConditionExpression="#token = :token AND (attribute_not_exists(#phase) OR #phase = :starting)",
+            ExpressionAttributeNames={
+                "#phase": PHASE,
+                "#outcome": OUTCOME,
+                "#lease": LEASE_UNTIL,
+                "#token": TOKEN,
+            },
+            ExpressionAttributeValues={
+                ":reporting": {"S": REPORTING},
+                ":starting": {"S": STARTING},
+                ":outcome": _serializer.serialize(dict(outcome)),
+                ":lease": {"N": str(_lease_number(lease))},
+                ":token": {"S": str(item[TOKEN])},
+            },
+        )
+
+    def delete(self, item: Mapping[str, Any]) -> None:
+        """Forget an item, but only the one of this task (a reused id with a new token stays)."""
+        try:
+            self.clients.dynamodb.delete_item(
+                TableName=self.table,
+                Key=self.key(item),
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#token": TOKEN},
+                ExpressionAttributeValues={":token": {"S": str(item[TOKEN])}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    # -- failed checks -------------------------------------------------------------------------------------
+    def count_check_failure(self, item: Mapping[str, Any]) -> int:
+        """Add one to the item's consecutive failed checks; returns the new count."""
+        response = self.clients.dynamodb.update_item(
+            TableName=self.table,
+            Key=self.key(item),
+            UpdateExpression="ADD #failures :one",
+            ConditionExpression="attribute_exists(#token)",
+            ExpressionAttributeNames={"#failures": CHECK_FAILURES, "#token": TOKEN},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"][CHECK_FAILURES]["N"])
+
+    def reset_check_failures(self, item: Mapping[str, Any]) -> None:
+        self.clients.dynamodb.update_item(
+            TableName=self.table,
+            Key=self.key(item),
+            UpdateExpression="REMOVE #failures",
+            ConditionExpression="attribute_exists(#token)",
+            ExpressionAttributeNames={"#failures": CHECK_FAILURES, "#token": TOKEN},
+        )
+
+    # -- reading, with a resume point ----------------------------------------------------------------------
+    def pages(self, after: str | None, up_to: str | None) -> Iterator[list[dict[str, Any]]]:
+        """The activity's items in range-key order, strictly after `after` and up to `up_to` (inclusive)."""
+        names = {"#activity": ACTIVITY}
+        values: dict[str, Any] = {":arn": {"S": self.config.sfn_activity_arn}}
+        condition = "#activity = :arn"
+        if after is not None or up_to is not None:
+            names["#id"] = self.id_attribute
+        if after is not None:
+            condition += " AND #id > :after"
+            values[":after"] = {"S": after}
+        elif up_to is not None:
+            condition += " AND #id <= :up_to"
+            values[":up_to"] = {"S": up_to}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "Limit": self.config.ddb_query_limit,
+            # Items written moments ago by this same run must be seen, so they get their first heartbeat now.
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.clients.dynamodb.query(**request)
+            items = [decode(raw) for raw in page.get("Items", [])]
+            if items:
+                yield items
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
+
+    def _cursor_key(self) -> dict[str, Any]:
+        return {
+            ACTIVITY: {"S": self.config.sfn_activity_arn + CURSOR_SUFFIX},
+            self.id_attribute: {"S": CURSOR_RANGE},
+        }
+
+    def read_cursor(self) -> str | None:
+        """Where the last run that ran out of time stopped checking (None: from the start)."""
+        response = self.clients.dynamodb.get_item(
+            TableName=self.table, Key=self._cursor_key(), ConsistentRead=True
+        )
+        value = response.get("Item", {}).get(CURSOR_AFTER, {}).get("S")
+        return value or None
+
+    def write_cursor(self, after: str | None) -> None:
+        if after is None:
+            self.clients.dynamodb.delete_item(TableName=self.table, Key=self._cursor_key())
+            return
+        self.clients.dynamodb.put_item(
+            TableName=self.table, Item={**self._cursor_key(), CURSOR_AFTER: {"S": after}}
+        )
+
+
+def _lease_number(lease: float) -> int:
+    return math.ceil(lease)
+
+
+def lease_expired(item: Mapping[str, Any], now: float | None = None) -> bool:
+    until = item.get(LEASE_UNTIL)
+    return until is None or float(until) <= (time.time() if now is None else now)

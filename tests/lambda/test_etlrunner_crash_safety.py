@@ -1,0 +1,333 @@
+"""The runner core under crashes, throttles and overlapping runs: nothing started or answered twice, or lost.
+
+A run is killed at every AWS-call boundary it crosses (before and after each call, as a Lambda timeout would:
+no code of that run goes on), then later runs go on from what the table holds. Glue and DynamoDB are moto;
+Step Functions is a small fake with real activity-token semantics (a task is answered at most once; a token
+that was answered or timed out is gone), so that double answers and lost tasks are counted, not assumed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import etlrunner
+import gluerunner
+import pytest
+from botocore.exceptions import ClientError
+from lambda_support import (
+    ACCOUNT,
+    GLUE_ACTIVITY_ARN,
+    REGION,
+    create_table,
+    make_config,
+    table_items,
+    task_input,
+)
+from moto.glue.models import glue_backends
+
+TABLE = "GlueRunnerActiveJobs"
+JOB = "ProcessSalesData"
+
+
+class Killed(BaseException):  # noqa: N818 - not an error the code under test may catch: the process is gone
+    """The Lambda died here (a timeout or a crash): no line of the run goes on."""
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+@dataclass
+class FakeStepFunctions:
+    """Activity tasks as Step Functions keeps them: queued, claimed once, answered once."""
+
+    queued: list[tuple[str, str]] = field(default_factory=list)
+    open_tokens: set[str] = field(default_factory=set)
+    answers: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    heartbeats: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_task(self, token: str, payload: dict[str, Any]) -> None:
+        self.queued.append((token, task_input(payload)))
+
+    def get_activity_task(self, activityArn: str, workerName: str) -> dict[str, Any]:  # noqa: N803
+        with self.lock:
+            if not self.queued:
+                return {}
+            token, raw = self.queued.pop(0)
+            self.open_tokens.add(token)
+            return {"taskToken": token, "input": raw}
+
+    def _answer(self, token: str, kind: str, value: Any, operation: str) -> dict:
+        with self.lock:
+            if token not in self.open_tokens:
+                raise client_error("TaskTimedOut", operation)
+            self.open_tokens.discard(token)
+            self.answers.setdefault(token, []).append((kind, value))
+            return {}
+
+    def send_task_success(self, taskToken: str, output: str) -> dict:  # noqa: N803
+        return self._answer(taskToken, "success", output, "SendTaskSuccess")
+
+    def send_task_failure(self, taskToken: str, error: str, cause: str = "") -> dict:  # noqa: N803
+        return self._answer(taskToken, "failure", (error, cause), "SendTaskFailure")
+
+    def send_task_heartbeat(self, taskToken: str) -> dict:  # noqa: N803
+        with self.lock:
+            if taskToken not in self.open_tokens:
+                raise client_error("TaskTimedOut", "SendTaskHeartbeat")
+            self.heartbeats[taskToken] = self.heartbeats.get(taskToken, 0) + 1
+            return {}
+
+
+@dataclass(frozen=True)
+class Point:
+    """`when` ("before"/"after") the `nth` call of `operation` on client `service`."""
+
+    service: str
+    operation: str
+    nth: int
+    when: str
+
+    def __str__(self) -> str:
+        return f"{self.when}:{self.service}.{self.operation}#{self.nth}"
+
+
+class Calls:
+    """Wraps a client: records every call and kills the run at one point, or throttles some calls."""
+
+    def __init__(
+        self,
+        service: str,
+        client: Any,
+        journal: list[Point],
+        kill: Point | None = None,
+        throttle: Callable[[str], bool] | None = None,
+    ) -> None:
+        self._service, self._client, self._journal, self._kill = service, client, journal, kill
+        self._throttle = throttle
+        self._counts: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if name.startswith("_") or not callable(method) or name in ("exceptions", "meta"):
+            return method
+
+        def call(**params: Any) -> Any:
+            nth = self._counts[name] = self._counts.get(name, 0) + 1
+            self._journal.append(Point(self._service, name, nth, "before"))
+            if self._kill == Point(self._service, name, nth, "before"):
+                raise Killed(str(self._kill))
+            if self._throttle is not None and self._throttle(name):
+                raise client_error("ThrottlingException", name)
+            result = method(**params)
+            if self._kill == Point(self._service, name, nth, "after"):
+                raise Killed(str(self._kill))
+            return result
+
+        return call
+
+
+@pytest.fixture
+def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_job(
+        Name=JOB,
+        Role=f"arn:aws:iam::{ACCOUNT}:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"},
+        ExecutionProperty={"MaxConcurrentRuns": 100},
+    )
+    create_table(TABLE, "glue_job_run_id")
+    return {
+        "glue": glue,
+        "dynamodb": boto3.client("dynamodb", region_name=REGION),
+        "sfn": FakeStepFunctions(),
+    }
+
+
+def one_run(world: dict[str, Any], journal: list[Point], kill: Point | None = None, **wrap: Any) -> dict:
+    glue = Calls("glue", world["glue"], journal, kill, **wrap)
+    clients = etlrunner.Clients(
+        sfn=Calls("states", world["sfn"], journal, kill, **wrap),
+        dynamodb=Calls("dynamodb", world["dynamodb"], journal, kill, **wrap),
+    )
+    config = make_config(GLUE_ACTIVITY_ARN, TABLE, "gluerunner")
+    return etlrunner.run(gluerunner.GlueRunner(glue, None), config, clients)
+
+
+def leases_run_out(world: dict[str, Any]) -> None:
+    """Time passes beyond every lease: the killed run is known to be dead."""
+    for item in table_items(TABLE):
+        if "lease_until" in item:
+            world["dynamodb"].update_item(
+                TableName=TABLE,
+                Key={
+                    "sfn_activity_arn": {"S": item["sfn_activity_arn"]},
+                    "glue_job_run_id": {"S": item["glue_job_run_id"]},
+                },
+                UpdateExpression="SET lease_until = :past",
+                ExpressionAttributeValues={":past": {"N": "0"}},
+            )
+
+
+def glue_runs() -> list[Any]:
+    return glue_backends[ACCOUNT][REGION].jobs[JOB].job_runs
+
+
+def crash_points() -> list[Point]:
+    """Every boundary a start-to-success pass crosses (found by one clean pass, so none is forgotten)."""
+    with_moto = pytest.MonkeyPatch()
+    try:
+        from moto import mock_aws
+
+        with mock_aws():
+            world = {
+                "glue": boto3.client("glue", region_name=REGION),
+                "dynamodb": boto3.client("dynamodb", region_name=REGION),
+                "sfn": FakeStepFunctions(),
+            }
+            world["glue"].create_job(
+                Name=JOB, Role=f"arn:aws:iam::{ACCOUNT}:role/glue", Command={"Name": "glueetl"}
+            )
+            create_table(TABLE, "glue_job_run_id")
+            world["sfn"].add_task("T1", {"GlueJobName": JOB})
+            journal: list[Point] = []
+            with_moto.setenv("CHECK_CONCURRENCY", "1")
+            one_run(world, journal)
+    finally:
+        with_moto.undo()
+    points = []
+    for call in journal:
+        points += [call, Point(call.service, call.operation, call.nth, "after")]
+    return points
+
+
+CRASH_POINTS = crash_points()
+# Between GetActivityTask's answer and the first write, the token exists only in the dying run's memory.
+UNRECORDED = {Point("states", "get_activity_task", 1, "after"), Point("dynamodb", "put_item", 1, "before")}
+
+
+def test_the_clean_pass_crosses_every_kind_of_boundary():
+    names = {f"{p.service}.{p.operation}" for p in CRASH_POINTS}
+    assert {
+        "states.get_activity_task",
+        "dynamodb.put_item",
+        "glue.start_job_run",
+        "dynamodb.transact_write_items",
+        "dynamodb.query",
+        "glue.get_job_run",
+        "dynamodb.update_item",
+        "states.send_task_success",
+        "dynamodb.delete_item",
+    } <= names
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS, ids=str)
+def test_a_run_killed_at_any_boundary_loses_nothing_and_starts_nothing_twice(world, point):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    journal: list[Point] = []
+    with pytest.raises(Killed):
+        one_run(world, journal, kill=point)
+    leases_run_out(world)
+
+    for _ in range(3):
+        one_run(world, [])
+        if not table_items(TABLE):
+            break
+
+    answers = world["sfn"].answers.get("T1", [])
+    if point in UNRECORDED:
+        # The token died with the run before anything was recorded: no run can know it. Nothing started,
+        # and the task ends at its HeartbeatSeconds, which the state machine retries (see the templates).
+        assert (answers, glue_runs(), table_items(TABLE)) == ([], [], [])
+        return
+    assert [kind for kind, _ in answers] == ["success"], answers
+    assert len(glue_runs()) == 1
+    assert table_items(TABLE) == []
+
+
+def test_a_start_that_cannot_be_recorded_is_stopped_and_failed(world, monkeypatch):
+    """The job started but the table refuses its record (throttled past every retry): the job is stopped
+    and the task failed with a cause naming the run, so nothing runs that nobody tracks."""
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    stopped: list[dict] = []
+    monkeypatch.setattr(gluerunner.GlueRunner, "stop", lambda self, fields: stopped.append(dict(fields)))
+    throttled = {"transact_write_items"}
+    one_run(world, [], throttle=lambda operation: operation in throttled)
+
+    (run,) = glue_runs()
+    assert stopped == [{"glue_job_run_id": run.job_run_id, "glue_job_name": JOB}]
+    ((kind, (error, cause)),) = world["sfn"].answers["T1"]
+    assert (kind, error) == ("failure", "GlueRunner.StartFailed")
+    assert run.job_run_id in cause and "it was stopped" in cause
+    assert table_items(TABLE) == []
+
+
+def test_an_undelivered_outcome_is_sent_by_a_later_run(world):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    summary = one_run(world, [], throttle=lambda operation: operation == "send_task_success")
+    assert summary["report_errors"] == 1 and "T1" not in world["sfn"].answers
+    leases_run_out(world)
+
+    summary = one_run(world, [])
+
+    assert summary["succeeded"] == 1
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+    assert table_items(TABLE) == []
+
+
+def test_a_job_that_can_never_be_checked_fails_its_task_after_the_limit(world, monkeypatch):
+    monkeypatch.setenv("MAX_CHECK_FAILURES", "3")
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    throttle = lambda operation: operation == "get_job_run"  # noqa: E731
+    for _ in range(2):
+        summary = one_run(world, [], throttle=throttle)
+        assert summary["check_errors"] == 1
+    assert "T1" not in world["sfn"].answers and world["sfn"].heartbeats["T1"] == 2
+
+    one_run(world, [], throttle=throttle)
+
+    ((kind, (error, cause)),) = world["sfn"].answers["T1"]
+    assert (kind, error) == ("failure", "GlueJobFailedError")
+    assert "3 times in a row" in cause and "ThrottlingException" in cause
+    assert table_items(TABLE) == []
+
+
+def test_overlapping_runs_answer_every_task_once(world, monkeypatch):
+    """Two runs at once over the same 20 finished jobs: 20 answers, and their summaries add up to 20."""
+    monkeypatch.setenv("CHECK_CONCURRENCY", "4")
+    for n in range(20):
+        run_id = world["glue"].start_job_run(JobName=JOB)["JobRunId"]  # moto's runs finish at once
+        world["sfn"].open_tokens.add(f"T{n}")
+        world["dynamodb"].put_item(
+            TableName=TABLE,
+            Item={
+                "sfn_activity_arn": {"S": GLUE_ACTIVITY_ARN},
+                "glue_job_run_id": {"S": run_id},
+                "glue_job_name": {"S": JOB},
+                "sfn_task_token": {"S": f"T{n}"},
+            },
+        )
+    barrier = threading.Barrier(2)
+    results: list[dict] = []
+
+    def racing_run() -> None:
+        barrier.wait()
+        results.append(one_run(world, []))
+
+    threads = [threading.Thread(target=racing_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(results) == 2
+    assert {token: len(answers) for token, answers in world["sfn"].answers.items()} == {
+        f"T{n}": 1 for n in range(20)
+    }
+    assert sum(result["succeeded"] for result in results) == 20
+    assert table_items(TABLE) == []
