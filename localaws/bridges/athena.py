@@ -19,6 +19,10 @@ the ``<OutputLocation>/<id>.csv`` result path), then a worker thread:
    StateChangeReason worded like Athena's (``COLUMN_NOT_FOUND: line 1:8: Column 'x' cannot be resolved ...``)
    followed by Spark's own message, and AthenaError. GetQueryResults then returns the rows (header first).
 
+``ClientRequestToken`` is honoured as on Athena (moto drops it): a StartQueryExecution that repeats a token
+returns the first call's QueryExecutionId without starting anything, and a different request under the same
+token is refused with InvalidRequestException. The runner relies on this to never start a task's query twice.
+
 Not Athena: the SQL dialect is Spark's (Trino-only functions such as ``date_parse`` fail), DDL statements run
 against Spark's catalog only (not Glue's), StopQueryExecution marks the query CANCELLED and cancels its
 Spark jobs.
@@ -200,6 +204,49 @@ def _patch_get_query_execution_response() -> None:
     AthenaResponse.get_query_execution = get_query_execution  # type: ignore[method-assign]
 
 
+def _request_fingerprint(response: AthenaResponse) -> str:
+    fields = (
+        "QueryString",
+        "QueryExecutionContext",
+        "ResultConfiguration",
+        "WorkGroup",
+        "ExecutionParameters",
+    )
+    return json.dumps({name: response._get_param(name) for name in fields}, sort_keys=True, default=str)
+
+
+def _patch_client_request_token() -> None:
+    """AthenaResponse.start_query_execution: the same ClientRequestToken returns the same execution.
+
+    WHY: moto ignores the token, so a retried start (a runner recovering a task) started a second query.
+    """
+    original = AthenaResponse.start_query_execution
+    lock = threading.Lock()
+
+    def start_query_execution(self: AthenaResponse) -> Any:
+        token = self._get_param("ClientRequestToken")
+        if not token:
+            return original(self)
+        fingerprint = _request_fingerprint(self)
+        known: dict[str, tuple[str, str]] = self.athena_backend.__dict__.setdefault("_localaws_tokens", {})
+        with lock:  # two concurrent calls with one token must not both start a query
+            if token in known:
+                exec_id, first = known[token]
+                if first != fingerprint:
+                    return self.error(  # moto's error() is shaped as InvalidRequestException
+                        "The request with this ClientRequestToken was made before with different parameters",
+                        400,
+                    )
+                return json.dumps({"QueryExecutionId": exec_id})
+            answer = original(self)
+            body = answer if isinstance(answer, str) else None
+            if body is not None:
+                known[token] = (json.loads(body)["QueryExecutionId"], fingerprint)
+            return answer
+
+    AthenaResponse.start_query_execution = start_query_execution  # type: ignore[method-assign]
+
+
 def install(ctx: LocalAwsContext) -> None:
     """Patch moto's Athena query executions (once per process); the latest ``ctx`` is the one queries use."""
     with _install_lock:
@@ -210,6 +257,7 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_start_query_execution()
         _patch_execution_status()
         _patch_get_query_execution_response()
+        _patch_client_request_token()
         _state["installed"] = True
 
 

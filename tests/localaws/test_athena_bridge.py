@@ -215,3 +215,22 @@ def test_referenced_tables_are_found():
     sql = "SELECT * FROM orders o JOIN other.people p ON o.id = p.id WHERE o.note <> 'people'"
     assert referenced_tables(sql, "sales", catalog) == [("other", "people"), ("sales", "orders")]
     assert referenced_tables('SELECT * FROM "sales"."people"', "default", catalog) == [("sales", "people")]
+
+
+def test_a_repeated_client_request_token_returns_the_first_query(local_aws, aws_client, catalog):
+    """Athena answers a repeated ClientRequestToken with the first execution and starts nothing new (moto
+    started a second query), so a runner recovering a task never runs its query twice."""
+    athena = aws_client("athena")
+    request = {
+        "QueryString": "SELECT id FROM people",
+        "QueryExecutionContext": {"Database": catalog["database"]},
+        "ResultConfiguration": {"OutputLocation": f"s3://{catalog['bucket']}/results/"},
+        "ClientRequestToken": "a" * 64,
+    }
+    first = athena.start_query_execution(**request)["QueryExecutionId"]
+    again = athena.start_query_execution(**request)["QueryExecutionId"]
+    assert again == first
+    with pytest.raises(athena.exceptions.InvalidRequestException):
+        athena.start_query_execution(**{**request, "QueryString": "SELECT name FROM people"})
+    other = athena.start_query_execution(**{**request, "ClientRequestToken": "b" * 64})["QueryExecutionId"]
+    assert other != first
