@@ -1,10 +1,23 @@
-"""On S3 Object Created: releases the wait-for-data activity task waiting for an uploaded file.
+"""On S3 Object Created: every upload of an expected file releases exactly one wait-for-data task.
 
-For every record of an S3 ObjectCreated notification, the activity ``<bucket>-<last key segment>`` (in this
-function's own partition, region and account) is polled once; a waiting task is answered with
-``{"S3BucketName", "S3Key", "SFNActivityArn"}``. Nothing waiting, no such activity, or a file name that cannot
-be part of an activity name are normal (an unrelated upload) and are only logged: raising would make S3 retry
-the event for nothing. Other errors are raised after every record has been tried, so Lambda reports them.
+Contract (docs/DESIGN.md):
+
+- Environment: ``WAIT_ACTIVITIES`` (JSON object ``{"s3://<bucket>/<key>": "<wait activity ARN>"}``, the only
+  objects that release a wait), ``ARRIVALS_TABLE`` (the arrivals table, see arrival_store.py),
+  ``WAIT_HEARTBEAT_SECONDS`` (the wait states' HeartbeatSeconds, 300), optional ``SFN_POLL_RESERVE_MS``
+  (time a long poll needs; a local endpoint shortens it) and ``LOG_LEVEL``.
+- An S3 ObjectCreated notification: each record of an expected object is first recorded durably as the
+  pending arrival of that object (ordered and de-duplicated by its ``sequencer``, then ``versionId``), then
+  the pending arrivals of the event's objects are released (wait_release.py), in parallel.
+- An EventBridge scheduled event (``"detail-type": "Scheduled Event"``): the sweep. Every expected object
+  with a pending arrival or a claimed token is released, so an upload that landed before its wait began
+  releases that wait within one schedule period.
+- Success output sent to the wait task: ``{"S3BucketName", "S3Key", "SFNActivityArn", "S3VersionId",
+  "S3ETag", "S3Sequencer"}``. A task whose input names another object fails with ``WaitForData.MisWired``.
+- Records of other objects, and malformed records, are logged once with the reason and never raised
+  (raising makes S3 retry for nothing). The handler raises when an arrival could not be stored or a release
+  failed, so that Lambda retries the event and finally sends it to the on-failure destination; a stored
+  arrival is also retried by the next sweep.
 """
 
 from __future__ import annotations
@@ -12,125 +25,213 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+from arrival_store import Arrival, ArrivalStore, normalize_sequencer
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from wait_release import FAILED_STATUSES, Releaser, ReleaseSettings, WaitTarget
 
-WORKER_NAME = "ons3objectcreated"
-MAX_ACTIVITY_NAME = 80
-# Characters Step Functions refuses in names: whitespace, brackets, wildcards, punctuation and controls.
-INVALID_NAME_CHARS = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+WAIT_ACTIVITIES_ENV = "WAIT_ACTIVITIES"
+ARRIVALS_TABLE_ENV = "ARRIVALS_TABLE"
+HEARTBEAT_ENV = "WAIT_HEARTBEAT_SECONDS"
+POLL_RESERVE_ENV = "SFN_POLL_RESERVE_MS"
 # GetActivityTask long-polls for up to 60 s; the read timeout must outlast it.
 SFN_READ_TIMEOUT_S = 70
-POLL_RESERVE_MS = SFN_READ_TIMEOUT_S * 1000 + 5_000
-# A local endpoint with a shortened long poll (and Lambda timeout) sets a smaller reserve through this.
-POLL_RESERVE_ENV = "SFN_POLL_RESERVE_MS"
-TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("ons3objectcreated")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is wrong: a deployment error, raised so that it is seen."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    targets: dict[str, WaitTarget]  # by s3://bucket/key
+    table: str
+    release: ReleaseSettings
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """The settings from the environment; ConfigurationError naming the variable that is wrong."""
+    raw = environ.get(WAIT_ACTIVITIES_ENV, "")
+    try:
+        mapping = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{WAIT_ACTIVITIES_ENV} is not JSON ({exc}): {raw[:200]!r}") from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise ConfigurationError(
+            f'{WAIT_ACTIVITIES_ENV} must be {{"s3://bucket/key": "activity ARN"}}: {raw!r}'
+        )
+    targets = {}
+    for s3_object, arn in mapping.items():
+        bucket, _, key = str(s3_object).removeprefix("s3://").partition("/")
+        if not str(s3_object).startswith("s3://") or not bucket or not key or not str(arn).startswith("arn:"):
+            raise ConfigurationError(f"{WAIT_ACTIVITIES_ENV}: bad entry {s3_object!r}: {arn!r}")
+        targets[s3_object] = WaitTarget(bucket, key, arn)
+    table = environ.get(ARRIVALS_TABLE_ENV, "").strip()
+    if not table:
+        raise ConfigurationError(f"{ARRIVALS_TABLE_ENV} is not set")
+    release = ReleaseSettings()
+    heartbeat = environ.get(HEARTBEAT_ENV, "").strip()
+    reserve = environ.get(POLL_RESERVE_ENV, "").strip()
+    if heartbeat:
+        if not heartbeat.isdigit():
+            raise ConfigurationError(f"{HEARTBEAT_ENV} must be a number of seconds: {heartbeat!r}")
+        release = replace(release, heartbeat_seconds=int(heartbeat))
+    if reserve.isdigit():
+        release = replace(release, poll_reserve_ms=int(reserve))
+    return Settings(targets, table, release)
 
 
 def sfn_client() -> Any:
     return boto3.client(
         "stepfunctions",
-        config=Config(read_timeout=SFN_READ_TIMEOUT_S, connect_timeout=10, retries={"mode": "standard"}),
+        config=Config(
+            read_timeout=SFN_READ_TIMEOUT_S,
+            connect_timeout=10,
+            retries={"mode": "standard"},
+            # One connection per object released in parallel.
+            max_pool_connections=10,
+        ),
     )
 
 
-def activity_name(bucket: str, key: str) -> str:
-    """`<bucket>-<file name>`: the naming rule shared with the step-functions-resources template."""
-    return f"{bucket}-{key.rsplit('/', 1)[-1]}"
+def ddb_client() -> Any:
+    return boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
 
 
-def activity_name_problem(name: str) -> str | None:
-    """Why `name` cannot be a Step Functions activity name, or None when it can."""
-    if len(name) > MAX_ACTIVITY_NAME:
-        return f"is {len(name)} characters long (at most {MAX_ACTIVITY_NAME})"
-    bad = sorted(set(INVALID_NAME_CHARS.findall(name)))
-    if bad:
-        return f"contains characters not allowed in activity names: {json.dumps(''.join(bad))}"
-    return None
+def is_scheduled_event(event: Mapping[str, Any]) -> bool:
+    return event.get("detail-type") == "Scheduled Event" and event.get("source") == "aws.events"
 
 
-def activity_arn(function_arn: str, name: str) -> str:
-    """The activity ARN in the same partition, region and account as this function."""
-    parts = function_arn.split(":")
-    if len(parts) < 7 or parts[0] != "arn":
-        raise ValueError(f"cannot read partition/region/account from function ARN {function_arn!r}")
-    partition, region, account = parts[1], parts[3], parts[4]
-    return f"arn:{partition}:states:{region}:{account}:activity:{name}"
-
-
-def release_task(sfn: Any, bucket: str, key: str, arn: str) -> tuple[str, str]:
-    """Claim the task waiting on `arn` and answer it; returns (status, detail) for the summary."""
-    try:
-        response = sfn.get_activity_task(activityArn=arn, workerName=WORKER_NAME)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ActivityDoesNotExist":
-            return "no-such-activity", f"no activity {arn}: the upload is not one a workflow waits for"
-        raise
-    token = response.get("taskToken")
-    if not token:
-        return "no-waiting-task", f"no task waiting on {arn}: no execution is waiting for this file now"
-    output = {"S3BucketName": bucket, "S3Key": key, "SFNActivityArn": arn}
-    try:
-        sfn.send_task_success(taskToken=token, output=json.dumps(output))
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in TOKEN_GONE_ERRORS:
-            return "task-gone", f"claimed a task on {arn} but Step Functions says {code}"
-        raise
-    return "released", f"released the task waiting on {arn}"
-
-
-def handle_record(sfn: Any, record: Mapping[str, Any], function_arn: str, context: Any) -> dict[str, Any]:
-    """Process one S3 record; returns its summary (errors included, never raised)."""
-    s3 = record.get("s3", {})
-    bucket = s3.get("bucket", {}).get("name", "")
+def parse_record(record: Mapping[str, Any]) -> tuple[str, str, Arrival | None, str]:
+    """(bucket, key, arrival, problem) of one S3 record; arrival is None when the record is unusable."""
+    s3 = record.get("s3") if isinstance(record, Mapping) else None
+    if not isinstance(s3, Mapping):
+        return "", "", None, "not an S3 record (no s3 object)"
+    bucket = str(s3.get("bucket", {}).get("name", ""))
+    obj = s3.get("object", {})
     # S3 URL-encodes keys in notifications ("+" for a space): decode to the real key.
-    key = unquote_plus(s3.get("object", {}).get("key", ""))
-    summary: dict[str, Any] = {"bucket": bucket, "key": key}
+    key = unquote_plus(str(obj.get("key", "")))
     if not bucket or not key:
-        summary.update(status="not-an-s3-object-record", detail="record has no s3.bucket.name/s3.object.key")
-        logger.warning("skipping record without bucket/key: %s", json.dumps(record)[:500])
-        return summary
-    name = activity_name(bucket, key)
-    summary["activity"] = name
-    problem = activity_name_problem(name)
-    if problem:
-        summary.update(status="invalid-activity-name", detail=f"activity name {name!r} {problem}")
-        logger.info("s3://%s/%s: %s; nothing to release", bucket, key, summary["detail"])
-        return summary
-    getter = getattr(context, "get_remaining_time_in_millis", None)
-    reserve = os.environ.get(POLL_RESERVE_ENV, "").strip()
-    if getter is not None and getter() < (int(reserve) if reserve.isdigit() else POLL_RESERVE_MS):
-        summary.update(status="out-of-time", detail="too little time left for a long poll")
-        logger.error("s3://%s/%s: %s", bucket, key, summary["detail"])
-        return summary
-    try:
-        status, detail = release_task(sfn, bucket, key, activity_arn(function_arn, name))
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        status, detail = "error", f"{error.get('Code')}: {error.get('Message')}"
-    summary.update(status=status, detail=detail)
-    log = logger.error if status == "error" else logger.info
-    log("s3://%s/%s: %s", bucket, key, detail)
-    return summary
+        return bucket, key, None, "record has no s3.bucket.name or s3.object.key"
+    if not str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
+        return bucket, key, None, f"event {record.get('eventName')!r} is not an ObjectCreated event"
+    sequencer = normalize_sequencer(obj.get("sequencer"))
+    if sequencer is None:
+        return bucket, key, None, f"s3.object.sequencer {obj.get('sequencer')!r} is not a hex string"
+    size = obj.get("size")
+    arrival = Arrival(
+        sequencer=sequencer,
+        etag=obj.get("eTag") or None,
+        version_id=obj.get("versionId") or None,
+        size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+        event_time=record.get("eventTime") or None,
+    )
+    return bucket, key, arrival, ""
 
 
-def handler(event: Mapping[str, Any], context: Any, sfn: Any | None = None) -> dict[str, Any]:
-    """S3 notification entry point: every record is handled, not only the first."""
-    client = sfn if sfn is not None else sfn_client()
-    function_arn = context.invoked_function_arn
-    results = [handle_record(client, record, function_arn, context) for record in event.get("Records", [])]
-    unhandled = [r for r in results if r["status"] in ("error", "out-of-time")]
-    if unhandled:
-        # Let Lambda retry and alarm: the file may be one a workflow is waiting for.
-        raise RuntimeError(f"{len(unhandled)} of {len(results)} records not handled: {json.dumps(unhandled)}")
-    return {"records": results}
+def unexpected_reason(bucket: str, key: str, settings: Settings) -> str:
+    """Why s3://bucket/key releases no wait, naming the objects that do."""
+    expected = sorted(settings.targets)
+    name = key.rsplit("/", 1)[-1]
+    same_name = [t.s3_object for t in settings.targets.values() if t.key.rsplit("/", 1)[-1] == name]
+    if same_name:
+        why = f"same file name as {', '.join(same_name)} but not the same key: only the exact key counts"
+    else:
+        why = "not an expected object"
+    return f"{why}; the objects that release a wait are {', '.join(expected)}"
+
+
+def record_arrivals(
+    records: list[Any], settings: Settings, store: ArrivalStore
+) -> tuple[list[dict[str, Any]], list[WaitTarget]]:
+    """Store every expected upload as its object's pending arrival; per-record summaries and the targets
+    to release. A record that could not be stored is reported with status "error"."""
+    summaries: list[dict[str, Any]] = []
+    touched: dict[str, WaitTarget] = {}
+    for record in records:
+        bucket, key, arrival, problem = parse_record(record)
+        summary: dict[str, Any] = {"bucket": bucket, "key": key}
+        summaries.append(summary)
+        if arrival is None:
+            summary.update(status="bad-record", detail=problem)
+            logger.error("skipping an S3 record: %s: %s", problem, json.dumps(record, default=str)[:500])
+            continue
+        target = settings.targets.get(f"s3://{bucket}/{key}")
+        if target is None:
+            summary.update(status="unexpected-key", detail=unexpected_reason(bucket, key, settings))
+            logger.warning("s3://%s/%s releases no wait: %s", bucket, key, summary["detail"])
+            continue
+        summary["sequencer"] = arrival.sequencer
+        try:
+            outcome = store.record(target.s3_object, target.activity_arn, arrival)
+        except (ClientError, BotoCoreError) as exc:
+            summary.update(status="error", detail=f"could not store the arrival: {exc}")
+            logger.error("%s: %s", target.s3_object, summary["detail"])
+            continue
+        details = {
+            "recorded": "kept as the pending upload of its wait",
+            "duplicate": "a repeated delivery of an upload already kept or handed out: ignored",
+            "superseded": "older than an upload already kept or handed out: ignored",
+        }
+        summary.update(status=outcome, detail=details[outcome])
+        logger.info("%s (sequencer %s): %s", target.s3_object, arrival.sequencer, summary["detail"])
+        touched[target.s3_object] = target
+    return summaries, list(touched.values())
+
+
+def release_all(releaser: Releaser, targets: list[WaitTarget]) -> list[dict[str, Any]]:
+    """Release every target at once: each may long-poll for up to 60 s."""
+    if not targets:
+        return []
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        results = list(pool.map(releaser.release, targets))
+    return [{"s3_object": t.s3_object, **r} for t, r in zip(targets, results, strict=True)]
+
+
+def sweep_targets(settings: Settings, store: ArrivalStore) -> list[WaitTarget]:
+    """The expected objects with something to release: a pending arrival or a claimed token."""
+    due = []
+    for target in settings.targets.values():
+        item = store.get(target.s3_object)
+        if item.pending is not None or item.claim is not None:
+            due.append(target)
+    return due
+
+
+def handler(event: Mapping[str, Any], context: Any, sfn: Any | None = None, ddb: Any | None = None) -> dict:
+    """S3 notification or scheduled sweep; see the module docstring."""
+    settings = load_settings(os.environ)
+    store = ArrivalStore(ddb if ddb is not None else ddb_client(), settings.table)
+    releaser = Releaser(
+        store=store,
+        sfn=sfn if sfn is not None else sfn_client(),
+        settings=settings.release,
+        remaining_ms=getattr(context, "get_remaining_time_in_millis", None),
+    )
+    if is_scheduled_event(event):
+        result: dict[str, Any] = {"sweep": release_all(releaser, sweep_targets(settings, store))}
+        failed = [r for r in result["sweep"] if r["status"] in FAILED_STATUSES]
+    elif isinstance(event.get("Records"), list):
+        records, targets = record_arrivals(event["Records"], settings, store)
+        result = {"records": records, "releases": release_all(releaser, targets)}
+        failed = [r for r in records if r["status"] == "error"]
+        failed += [r for r in result["releases"] if r["status"] in FAILED_STATUSES]
+    else:
+        logger.error("not an S3 notification nor a scheduled event: %s", json.dumps(event, default=str)[:500])
+        return {"status": "unrecognised-event"}
+    if failed:
+        # Lambda retries, then the on-failure destination keeps the event; the sweep retries stored arrivals.
+        raise RuntimeError(
+            f"{len(failed)} uploads not recorded or released: {json.dumps(failed, default=str)}"
+        )
+    return result

@@ -1,167 +1,479 @@
-"""ons3objectcreated: releases the wait-for-data task of every uploaded file; stubbed Step Functions."""
+"""ons3objectcreated: every upload of an expected object releases exactly one wait task.
+
+DynamoDB (the arrivals table) is moto's; Step Functions is stubbed, so every GetActivityTask, SendTaskSuccess
+and SendTaskFailure is asserted with its parameters, and a call the test did not queue fails the test. Each
+test touches one expected object per invocation, so the handler's parallel releases keep the call order.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+import arrival_store
+import boto3
 import ons3objectcreated
 import pytest
+import wait_release
 from botocore.stub import Stubber
-from lambda_support import ACCOUNT, REGION, FakeContext
+from lambda_support import ACCOUNT, REGION, FakeContext, JsonMatching
 
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ons3objectcreated"
 BUCKET = "etl-data"
-
-
-def activity(name: str, partition: str = "aws", region: str = REGION) -> str:
-    return f"arn:{partition}:states:{region}:{ACCOUNT}:activity:{name}"
-
-
-def record(key: str, bucket: str = BUCKET) -> dict[str, Any]:
-    return {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 10}},
-    }
-
-
-def gat(arn: str) -> dict[str, str]:
-    return {"activityArn": arn, "workerName": "ons3objectcreated"}
-
-
-def success(arn: str, key: str, token: str = "T1", bucket: str = BUCKET) -> dict[str, str]:
-    return {
-        "taskToken": token,
-        "output": json.dumps({"S3BucketName": bucket, "S3Key": key, "SFNActivityArn": arn}),
-    }
+TABLE = "WaitForDataArrivals"
+SALES_KEY = "sales/SalesPipeline_QuickSightSample.csv"
+MARKETING_KEY = "marketing/MarketingData_QuickSightSample.csv"
+SALES = f"s3://{BUCKET}/{SALES_KEY}"
+MARKETING = f"s3://{BUCKET}/{MARKETING_KEY}"
+SALES_ACTIVITY = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:{BUCKET}-SalesPipeline_QuickSightSample.csv"
+MARKETING_ACTIVITY = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:{BUCKET}-MarketingData_QuickSightSample.csv"
+EXECUTION = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:MarketingAndSalesETLOrchestrator:run-1"
 
 
 @pytest.fixture
-def stub(sfn: tuple[Any, Stubber]) -> Stubber:
+def arrivals(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The arrivals table in moto and the function's environment, as the template sets them."""
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "s3_object", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "s3_object", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("WAIT_ACTIVITIES", json.dumps({SALES: SALES_ACTIVITY, MARKETING: MARKETING_ACTIVITY}))
+    monkeypatch.setenv("ARRIVALS_TABLE", TABLE)
+    monkeypatch.setenv("WAIT_HEARTBEAT_SECONDS", "300")
+    monkeypatch.setattr(wait_release, "pause", lambda seconds: None)
+    return TABLE
+
+
+@pytest.fixture
+def stub(sfn: tuple[Any, Stubber], arrivals: str) -> Stubber:
     return sfn[1]
 
 
-def handle(sfn: tuple[Any, Stubber], records: list[dict[str, Any]], context: Any = None) -> dict[str, Any]:
-    ctx = context or FakeContext(invoked_function_arn=FUNCTION_ARN)
-    return ons3objectcreated.handler({"Records": records}, ctx, sfn=sfn[0])
+def record(
+    key: str, sequencer: str, etag: str = "e1", version: str | None = None, bucket: str = BUCKET
+) -> dict:
+    obj: dict[str, Any] = {"key": key, "size": 10, "eTag": etag, "sequencer": sequencer}
+    if version:
+        obj["versionId"] = version
+    return {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Put",
+        "eventTime": "2025-01-01T00:00:00.000Z",
+        "s3": {"bucket": {"name": bucket}, "object": obj},
+    }
 
 
-def test_releases_the_waiting_task(sfn, stub):
-    arn = activity(f"{BUCKET}-SalesPipeline_QuickSightSample.csv")
-    stub.add_response("get_activity_task", {"taskToken": "T1", "input": "{}"}, gat(arn))
-    stub.add_response("send_task_success", {}, success(arn, "SalesPipeline_QuickSightSample.csv"))
-
-    result = handle(sfn, [record("SalesPipeline_QuickSightSample.csv")])
-
-    assert result["records"][0]["status"] == "released"
-
-
-@pytest.mark.parametrize(
-    ("encoded", "decoded", "name"),
-    [
-        ("incoming+folder/Sales.csv", "incoming folder/Sales.csv", "Sales.csv"),
-        ("in/Sales%2B2025.csv", "in/Sales+2025.csv", "Sales+2025.csv"),
-        ("in/caf%C3%A9.csv", "in/café.csv", "café.csv"),
-    ],
-)
-def test_keys_are_url_decoded(sfn, stub, encoded, decoded, name):
-    arn = activity(f"{BUCKET}-{name}")
-    stub.add_response("get_activity_task", {"taskToken": "T1"}, gat(arn))
-    stub.add_response("send_task_success", {}, success(arn, decoded))
-
-    (summary,) = handle(sfn, [record(encoded)])["records"]
-
-    assert summary["key"] == decoded and summary["status"] == "released"
+SCHEDULED = {
+    "version": "0",
+    "id": "1",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": ACCOUNT,
+    "time": "2025-01-01T00:01:00Z",
+    "region": REGION,
+    "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/sweep"],
+    "detail": {},
+}
 
 
-@pytest.mark.parametrize(
-    ("encoded", "problem"),
-    [
-        ("data/Sales+Q1.csv", "not allowed"),
-        ("data/100%25.csv", "not allowed"),
-        ("x" * 90 + ".csv", "at most 80"),
-    ],
-)
-def test_names_that_cannot_be_activities_are_only_logged(sfn, stub, encoded, problem):
-    (summary,) = handle(sfn, [record(encoded)])["records"]
-    assert summary["status"] == "invalid-activity-name" and problem in summary["detail"]
+def handle(sfn: tuple[Any, Stubber], event: dict[str, Any]) -> dict[str, Any]:
+    return ons3objectcreated.handler(event, FakeContext(invoked_function_arn=FUNCTION_ARN), sfn=sfn[0])
 
 
-def test_every_record_is_handled(sfn, stub):
-    sales, marketing = activity(f"{BUCKET}-Sales.csv"), activity(f"{BUCKET}-Marketing.csv")
-    other = activity(f"{BUCKET}-notes.txt")
-    stub.add_response("get_activity_task", {"taskToken": "T1"}, gat(sales))
-    stub.add_response("send_task_success", {}, success(sales, "Sales.csv", "T1"))
-    stub.add_client_error(
-        "get_activity_task", "ActivityDoesNotExist", "no activity", expected_params=gat(other)
+def on_upload(sfn: tuple[Any, Stubber], *records: dict[str, Any]) -> dict[str, Any]:
+    return handle(sfn, {"Records": list(records)})
+
+
+def sweep(sfn: tuple[Any, Stubber]) -> dict[str, Any]:
+    return handle(sfn, SCHEDULED)
+
+
+def task_input(key: str = SALES_KEY, bucket: str = BUCKET) -> str:
+    return json.dumps({"ExpectedS3Bucket": bucket, "ExpectedS3Key": key, "ExecutionArn": EXECUTION})
+
+
+def poll(activity: str = SALES_ACTIVITY) -> dict[str, str]:
+    return {"activityArn": activity, "workerName": "ons3objectcreated"}
+
+
+def expect_task(stub: Stubber, token: str, activity: str = SALES_ACTIVITY, key: str = SALES_KEY) -> None:
+    stub.add_response("get_activity_task", {"taskToken": token, "input": task_input(key)}, poll(activity))
+
+
+def expect_no_task(stub: Stubber, activity: str = SALES_ACTIVITY) -> None:
+    stub.add_response("get_activity_task", {}, poll(activity))
+
+
+def sent(token: str, sequencer: str, etag: str = "e1", key: str = SALES_KEY) -> dict[str, Any]:
+    activity = SALES_ACTIVITY if key == SALES_KEY else MARKETING_ACTIVITY
+    output = {
+        "S3BucketName": BUCKET,
+        "S3Key": key,
+        "SFNActivityArn": activity,
+        "S3VersionId": None,
+        "S3ETag": etag,
+        "S3Sequencer": arrival_store.normalize_sequencer(sequencer),
+    }
+    return {"taskToken": token, "output": JsonMatching(output)}
+
+
+def expect_release(stub: Stubber, token: str, sequencer: str, etag: str = "e1") -> None:
+    stub.add_response("send_task_success", {}, sent(token, sequencer, etag))
+
+
+def item(s3_object: str = SALES) -> dict[str, Any]:
+    raw = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=TABLE, Key={"s3_object": {"S": s3_object}}, ConsistentRead=True
     )
-    stub.add_response("get_activity_task", {}, gat(marketing))
-    stub.add_response("get_activity_task", {"taskToken": "T2"}, gat(activity("other-bucket-Marketing.csv")))
-    stub.add_response(
+    return {k: next(iter(v.values())) for k, v in raw.get("Item", {}).items()}
+
+
+def statuses(result: dict[str, Any], part: str) -> list[str]:
+    return [r["status"] for r in result[part]]
+
+
+# --- every upload counts: upload before the wait, then the sweep releases it ------------------------------
+
+
+def test_upload_before_the_wait_is_kept_and_the_sweep_releases_it(sfn, stub):
+    expect_no_task(stub)
+    first = on_upload(sfn, record(SALES_KEY, "0A1"))
+    assert statuses(first, "records") == ["recorded"] and statuses(first, "releases") == ["no-waiting-task"]
+    assert item()["pending_sequencer"] == arrival_store.normalize_sequencer("0A1")
+
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "0A1")
+    result = sweep(sfn)
+
+    assert statuses(result, "sweep") == ["released"]
+    assert result["sweep"][0]["execution"] == EXECUTION
+    stored = item()
+    assert "pending_sequencer" not in stored and "claimed_token" not in stored
+    assert stored["consumed_sequencer"] == arrival_store.normalize_sequencer("0A1")
+    assert stored["consumed_execution"] == EXECUTION
+
+
+def test_sweep_with_nothing_pending_polls_nothing(sfn, stub):
+    assert sweep(sfn) == {"sweep": []}
+
+
+def test_upload_while_a_task_waits_releases_it_at_once(sfn, stub):
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "0A1")
+    result = on_upload(sfn, record(SALES_KEY, "0A1"))
+    assert statuses(result, "releases") == ["released"]
+    assert result["releases"][0]["output"]["S3Key"] == SALES_KEY
+
+
+@pytest.mark.parametrize(
+    ("encoded", "decoded"),
+    [("sales/Sales+Pipeline.csv", "sales/Sales Pipeline.csv"), ("sales/caf%C3%A9.csv", "sales/café.csv")],
+)
+def test_keys_are_url_decoded_before_matching(sfn, stub, monkeypatch, encoded, decoded):
+    monkeypatch.setenv("WAIT_ACTIVITIES", json.dumps({f"s3://{BUCKET}/{decoded}": SALES_ACTIVITY}))
+    stub.add_response("get_activity_task", {"taskToken": "T1", "input": task_input(decoded)}, poll())
+    stub.add_response("send_task_success", {}, {"taskToken": "T1", "output": JsonMatching({}, False)})
+    result = on_upload(sfn, record(encoded, "01"))
+    assert result["records"][0]["key"] == decoded and statuses(result, "releases") == ["released"]
+
+
+# --- exactly once: duplicates, older and newer uploads ------------------------------------------------------
+
+
+def test_a_duplicate_delivery_never_releases_a_second_wait(sfn, stub):
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "0A1")
+    assert statuses(on_upload(sfn, record(SALES_KEY, "0A1")), "releases") == ["released"]
+
+    # Same event again (S3 delivers at least once): nothing is polled, nothing released.
+    again = on_upload(sfn, record(SALES_KEY, "0a1"))
+    assert statuses(again, "records") == ["duplicate"]
+    assert statuses(again, "releases") == ["nothing-pending"]
+    assert sweep(sfn) == {"sweep": []}
+
+
+def test_the_same_version_of_a_versioned_bucket_is_a_duplicate(sfn, stub):
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "0A1", version="v1"))
+    expect_no_task(stub)
+    assert statuses(on_upload(sfn, record(SALES_KEY, "0A2", version="v1")), "records") == ["duplicate"]
+    assert item()["pending_sequencer"] == arrival_store.normalize_sequencer("0A1")
+
+
+def test_an_older_sequencer_arriving_later_does_not_replace_the_newer_one(sfn, stub):
+    # "100" is newer than "FF": sequencers are compared after left-padding, not as raw strings.
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "100", etag="new"))
+    expect_no_task(stub)
+    late = on_upload(sfn, record(SALES_KEY, "FF", etag="old"))
+
+    assert statuses(late, "records") == ["superseded"]
+    assert item()["pending_etag"] == "new"
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "100", etag="new")
+    assert statuses(sweep(sfn), "sweep") == ["released"]
+    # ...and once "100" is consumed, the late "FF" still does not count.
+    assert statuses(on_upload(sfn, record(SALES_KEY, "FF", etag="old")), "records") == ["superseded"]
+    assert sweep(sfn) == {"sweep": []}
+
+
+def test_a_newer_upload_replaces_a_pending_one_and_releases_one_wait(sfn, stub):
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "0A1", etag="first"))
+    expect_no_task(stub)
+    assert statuses(on_upload(sfn, record(SALES_KEY, "0B2", etag="second")), "records") == ["recorded"]
+
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "0B2", etag="second")
+    assert statuses(sweep(sfn), "sweep") == ["released"]
+    assert sweep(sfn) == {"sweep": []}, "the replaced upload must not release a second wait"
+
+
+def test_an_upload_during_a_release_stays_pending_for_the_next_wait(arrivals):
+    store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    first = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("01"), etag="a")
+    second = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("02"), etag="b")
+    store.record(SALES, SALES_ACTIVITY, first)
+    assert store.claim(SALES, "T1", first, EXECUTION, 100.0)
+    assert store.record(SALES, SALES_ACTIVITY, second) == "recorded"
+    claim = store.get(SALES).claim
+    assert claim is not None and claim.arrival == first
+
+    assert store.consume(SALES, claim, 101.0)
+
+    after = store.get(SALES)
+    assert after.claim is None and after.pending == second and after.consumed_sequencer == first.sequencer
+
+
+# --- a claimed task is never lost -----------------------------------------------------------------------
+
+
+def throttled(stub: Stubber, token: str, sequencer: str, times: int = 3) -> None:
+    for _ in range(times):
+        stub.add_client_error(
+            "send_task_success",
+            "ThrottlingException",
+            "slow down",
+            400,
+            expected_params=sent(token, sequencer),
+        )
+
+
+def test_a_failing_send_keeps_the_token_and_the_next_attempt_resends_to_it(sfn, stub):
+    expect_task(stub, "T1")
+    throttled(stub, "T1", "0A1")
+    with pytest.raises(RuntimeError, match="send-failed"):
+        on_upload(sfn, record(SALES_KEY, "0A1"))
+    stored = item()
+    assert stored["claimed_token"] == "T1" and "pending_sequencer" in stored
+    assert "send_attempt_at" not in stored, "every attempt was refused: none can have reached the task"
+
+    # The retry of the S3 event (or the sweep) answers the stored token first, without polling.
+    expect_release(stub, "T1", "0A1")
+    result = on_upload(sfn, record(SALES_KEY, "0A1"))
+
+    assert statuses(result, "records") == ["duplicate"] and statuses(result, "releases") == ["released"]
+    assert "claimed_token" not in item() and "pending_sequencer" not in item()
+
+
+def test_a_token_gone_after_refused_sends_polls_a_fresh_task(sfn, stub):
+    expect_task(stub, "T1")
+    throttled(stub, "T1", "0A1")
+    with pytest.raises(RuntimeError):
+        on_upload(sfn, record(SALES_KEY, "0A1"))
+
+    stub.add_client_error(
+        "send_task_success", "TaskTimedOut", "closed", 400, expected_params=sent("T1", "0A1")
+    )
+    expect_task(stub, "T2")
+    expect_release(stub, "T2", "0A1")
+    assert statuses(sweep(sfn), "sweep") == ["released"]
+    assert "claimed_token" not in item()
+
+
+def test_a_crash_after_the_send_before_the_consumed_mark_does_not_release_twice(sfn, stub, monkeypatch):
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "0A1")
+
+    def crash(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("Lambda runtime ended the invocation")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(arrival_store.ArrivalStore, "consume", crash)
+        with pytest.raises(RuntimeError, match="Lambda runtime ended"):
+            on_upload(sfn, record(SALES_KEY, "0A1"))
+    assert item()["claimed_token"] == "T1" and "send_attempt_at" in item()
+
+    # The task was released: its token is gone. No GetActivityTask is queued, so a poll would fail the test.
+    stub.add_client_error(
+        "send_task_success", "TaskTimedOut", "closed", 400, expected_params=sent("T1", "0A1")
+    )
+    result = sweep(sfn)
+
+    assert statuses(result, "sweep") == ["released-earlier"]
+    assert "cannot have timed out" in result["sweep"][0]["detail"]
+    assert item()["consumed_sequencer"] == arrival_store.normalize_sequencer("0A1")
+    assert sweep(sfn) == {"sweep": []}
+
+
+def test_a_hidden_botocore_retry_before_a_gone_answer_counts_as_released(sfn, stub):
+    expect_task(stub, "T1")
+    stub.add_client_error(
         "send_task_success",
-        {},
-        success(activity("other-bucket-Marketing.csv"), "m/Marketing.csv", "T2", bucket="other-bucket"),
+        "TaskTimedOut",
+        "closed",
+        400,
+        response_meta={"RetryAttempts": 1},
+        expected_params=sent("T1", "0A1"),
     )
-
-    result = handle(
-        sfn,
-        [
-            record("Sales.csv"),
-            record("notes.txt"),
-            record("Marketing.csv"),
-            record("m/Marketing.csv", bucket="other-bucket"),
-        ],
-    )
-
-    assert [r["status"] for r in result["records"]] == [
-        "released",
-        "no-such-activity",
-        "no-waiting-task",
-        "released",
-    ]
+    result = on_upload(sfn, record(SALES_KEY, "0A1"))
+    assert statuses(result, "releases") == ["released-earlier"]
+    assert sweep(sfn) == {"sweep": []}
 
 
-def test_expired_token_is_logged_not_raised(sfn, stub):
-    arn = activity(f"{BUCKET}-Sales.csv")
-    stub.add_response("get_activity_task", {"taskToken": "T1"}, gat(arn))
+def test_a_task_gone_before_any_send_applied_keeps_the_upload(sfn, stub):
+    expect_task(stub, "T1")
     stub.add_client_error(
-        "send_task_success", "TaskTimedOut", "late", expected_params=success(arn, "Sales.csv")
+        "send_task_success", "TaskTimedOut", "closed", 400, expected_params=sent("T1", "0A1")
     )
-
-    assert handle(sfn, [record("Sales.csv")])["records"][0]["status"] == "task-gone"
-
-
-def test_partition_and_region_come_from_the_function_arn(sfn, stub):
-    arn = activity(f"{BUCKET}-Sales.csv", partition="aws-cn", region="cn-north-1")
-    stub.add_response("get_activity_task", {}, gat(arn))
-    context = FakeContext(invoked_function_arn=f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:f")
-
-    assert handle(sfn, [record("Sales.csv")], context)["records"][0]["status"] == "no-waiting-task"
+    result = on_upload(sfn, record(SALES_KEY, "0A1"))
+    assert statuses(result, "releases") == ["task-gone"]
+    assert "claimed_token" not in item() and "pending_sequencer" in item()
 
 
-def test_other_errors_are_raised_after_all_records(sfn, stub):
-    first, second = activity(f"{BUCKET}-a.csv"), activity(f"{BUCKET}-b.csv")
-    stub.add_client_error("get_activity_task", "AccessDeniedException", "no", expected_params=gat(first))
-    stub.add_response("get_activity_task", {"taskToken": "T2"}, gat(second))
-    stub.add_response("send_task_success", {}, success(second, "b.csv", "T2"))
+@pytest.mark.parametrize(
+    ("age", "text"), [(10, "cannot have timed out"), (900, "may instead have timed out")]
+)
+def test_the_ambiguous_release_says_how_sure_it_is(arrivals, age, text):
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    store = arrival_store.ArrivalStore(ddb, TABLE)
+    arrival = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("01"))
+    store.record(SALES, SALES_ACTIVITY, arrival)
+    store.claim(SALES, "T1", arrival, None, 1000.0)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    with Stubber(sfn) as stubber:
+        stubber.add_client_error("send_task_success", "TaskTimedOut", "closed", 400)
+        releaser = wait_release.Releaser(store, sfn, wait_release.ReleaseSettings(), now=lambda: 1000.0 + age)
+        result = releaser.release(wait_release.WaitTarget(BUCKET, SALES_KEY, SALES_ACTIVITY))
+    assert result["status"] == "released-earlier" and text in result["detail"]
 
-    with pytest.raises(RuntimeError, match="1 of 2 records not handled"):
-        handle(sfn, [record("a.csv"), record("b.csv")])
+
+# --- only the configured key releases a wait -------------------------------------------------------------
 
 
-def test_no_records_and_odd_records(sfn, stub):
-    assert handle(sfn, []) == {"records": []}
-    assert handle(sfn, [{"eventSource": "aws:sqs"}])["records"][0]["status"] == "not-an-s3-object-record"
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("sales/archive/2019/SalesPipeline_QuickSightSample.csv", "same file name as"),
+        ("marketing/SalesPipeline_QuickSightSample.csv", "same file name as"),
+        ("SalesPipeline_QuickSightSample.csv", "same file name as"),
+        ("sales/notes.csv", "not an expected object"),
+    ],
+)
+def test_other_keys_are_logged_with_the_reason_never_released_never_raised(sfn, stub, caplog, key, reason):
+    with caplog.at_level(logging.INFO, logger="ons3objectcreated"):
+        result = on_upload(sfn, record(key, "01"))
+    assert statuses(result, "records") == ["unexpected-key"] and result["releases"] == []
+    (line,) = [r.getMessage() for r in caplog.records if key in r.getMessage()]
+    assert reason in line and SALES in line and MARKETING in line
+    assert item() == {}
 
 
-def test_default_client_reads_past_the_long_poll(aws):
+def test_another_bucket_with_the_expected_key_releases_nothing(sfn, stub):
+    result = on_upload(sfn, record(SALES_KEY, "01", bucket="other-bucket"))
+    assert statuses(result, "records") == ["unexpected-key"]
+
+
+def test_a_mis_wired_task_is_failed_with_a_clear_cause_and_the_upload_stays(sfn, stub):
+    stub.add_response("get_activity_task", {"taskToken": "T1", "input": task_input(MARKETING_KEY)}, poll())
+    cause = JsonMatching(
+        {
+            "ErrorMessage": lambda text: SALES in text and MARKETING_KEY in text,
+            "ExpectedS3Bucket": BUCKET,
+            "ExpectedS3Key": MARKETING_KEY,
+            "ConfiguredS3Object": SALES,
+            "SFNActivityArn": SALES_ACTIVITY,
+        }
+    )
+    stub.add_response(
+        "send_task_failure", {}, {"taskToken": "T1", "error": "WaitForData.MisWired", "cause": cause}
+    )
+    result = on_upload(sfn, record(SALES_KEY, "01"))
+    assert statuses(result, "releases") == ["mis-wired"]
+    assert "pending_sequencer" in item() and "claimed_token" not in item()
+
+
+def test_a_task_without_an_expected_key_is_failed_too(sfn, stub):
+    stub.add_response("get_activity_task", {"taskToken": "T1", "input": "{}"}, poll())
+    stub.add_response(
+        "send_task_failure",
+        {},
+        {"taskToken": "T1", "error": "WaitForData.MisWired", "cause": JsonMatching({}, exact_keys=False)},
+    )
+    assert statuses(on_upload(sfn, record(SALES_KEY, "01")), "releases") == ["mis-wired"]
+
+
+# --- bad input and configuration ------------------------------------------------------------------------
+
+
+def test_bad_records_are_logged_once_and_not_raised(sfn, stub, caplog):
+    no_sequencer = record(SALES_KEY, "01")
+    del no_sequencer["s3"]["object"]["sequencer"]
+    with caplog.at_level(logging.INFO, logger="ons3objectcreated"):
+        result = on_upload(sfn, no_sequencer, {"eventSource": "aws:sqs"}, record(SALES_KEY, "xyz"))
+    assert statuses(result, "records") == ["bad-record"] * 3
+    assert "sequencer None is not a hex string" in caplog.text
+    assert "not an S3 record" in caplog.text
+    assert "'xyz' is not a hex string" in caplog.text
+
+
+def test_an_event_of_another_kind_is_logged(sfn, stub, caplog):
+    with caplog.at_level(logging.ERROR, logger="ons3objectcreated"):
+        assert handle(sfn, {"hello": "world"}) == {"status": "unrecognised-event"}
+    assert "not an S3 notification nor a scheduled event" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WAIT_ACTIVITIES", "", "WAIT_ACTIVITIES is not JSON"),
+        ("WAIT_ACTIVITIES", "{}", "WAIT_ACTIVITIES must be"),
+        ("WAIT_ACTIVITIES", '{"sales/x.csv": "arn:x"}', "bad entry"),
+        ("ARRIVALS_TABLE", "", "ARRIVALS_TABLE is not set"),
+        ("WAIT_HEARTBEAT_SECONDS", "five", "WAIT_HEARTBEAT_SECONDS must be"),
+    ],
+)
+def test_configuration_errors_name_the_variable(sfn, stub, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ons3objectcreated.ConfigurationError, match=message):
+        sweep(sfn)
+
+
+def test_too_little_time_for_a_long_poll_leaves_the_upload_to_the_sweep(sfn, stub):
+    context = FakeContext(remaining=[30_000], invoked_function_arn=FUNCTION_ARN)
+    result = ons3objectcreated.handler({"Records": [record(SALES_KEY, "01")]}, context, sfn=sfn[0])
+    assert statuses(result, "releases") == ["out-of-time"] and "pending_sequencer" in item()
+
+
+def test_default_clients_read_past_the_long_poll(aws):
     client = ons3objectcreated.sfn_client()
     assert client.meta.config.read_timeout > 60
     assert client.meta.config.retries["mode"] == "standard"
 
 
-def test_too_little_time_for_a_long_poll_is_raised_for_a_retry(sfn, stub):
-    context = FakeContext(remaining=[30_000], invoked_function_arn=FUNCTION_ARN)
-    with pytest.raises(RuntimeError, match="out-of-time"):
-        handle(sfn, [record("Sales.csv")], context)
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("0a1", "0" * 61 + "0A1"),
+        (" FF ", "0" * 62 + "FF"),
+        ("", None),
+        ("12G", None),
+        ("1" * 65, None),
+        (5, None),
+    ],
+)
+def test_sequencers_are_normalized_for_string_comparison(raw, stored):
+    assert arrival_store.normalize_sequencer(raw) == stored

@@ -1,0 +1,318 @@
+"""The arrivals table: one item per expected S3 object, changed only by conditional writes.
+
+Item (hash key ``s3_object`` = ``s3://<bucket>/<key>``):
+
+- ``activity_arn``: the wait activity the object releases (informational).
+- ``pending_*`` (``sequencer``, ``etag``, ``version_id``, ``size``, ``event_time``, ``recorded_at``): the
+  newest upload not yet handed to a wait task. A newer upload replaces it; an older or equal one never does.
+- ``claimed_*`` (``token``, ``at``, ``sequencer``, ``etag``, ``version_id``, ``size``, ``execution``): the
+  task token a worker claimed for that upload, stored BEFORE SendTaskSuccess so that a failed or interrupted
+  release is re-sent to the same task instead of being lost.
+- ``send_attempt_at``: present while a SendTaskSuccess to ``claimed_token`` may have reached Step Functions
+  (set with the claim and before a re-send; removed only when every attempt was refused for sure).
+- ``consumed_*`` (``sequencer``, ``etag``, ``version_id``, ``at``, ``execution``): the last upload handed to a
+  task. A delivery whose sequencer is not above it is a duplicate or a stale event and is never recorded.
+
+Sequencers are stored upper-case and left-padded with zeros to SEQUENCER_WIDTH, so that DynamoDB's string
+comparison orders them as S3 documents (compare sequencers of one key as hex strings of equal length).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+SEQUENCER_WIDTH = 64
+HEX = re.compile(r"^[0-9A-F]+$")
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def normalize_sequencer(raw: Any) -> str | None:
+    """The sequencer as stored (upper-case, zero-padded to SEQUENCER_WIDTH), or None when it is not one."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip().upper()
+    if not HEX.match(text) or len(text) > SEQUENCER_WIDTH:
+        return None
+    return text.rjust(SEQUENCER_WIDTH, "0")
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One upload of an expected object, as its S3 event describes it."""
+
+    sequencer: str  # normalized
+    etag: str | None = None
+    version_id: str | None = None
+    size: int | None = None
+    event_time: str | None = None
+
+    def attributes(self, prefix: str) -> dict[str, Any]:
+        values = {
+            "sequencer": self.sequencer,
+            "etag": self.etag,
+            "version_id": self.version_id,
+            "size": self.size,
+            "event_time": self.event_time,
+        }
+        return {f"{prefix}_{name}": value for name, value in values.items() if value is not None}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any], prefix: str) -> Arrival | None:
+        sequencer = item.get(f"{prefix}_sequencer")
+        if sequencer is None:
+            return None
+        size = item.get(f"{prefix}_size")
+        return cls(
+            sequencer=sequencer,
+            etag=item.get(f"{prefix}_etag"),
+            version_id=item.get(f"{prefix}_version_id"),
+            size=int(size) if size is not None else None,
+            event_time=item.get(f"{prefix}_event_time"),
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task token claimed for an arrival and not yet known to be answered."""
+
+    token: str
+    claimed_at: float
+    arrival: Arrival
+    execution: str | None
+    send_attempt_at: float | None
+
+
+@dataclass(frozen=True)
+class ArrivalItem:
+    s3_object: str
+    pending: Arrival | None
+    claim: Claim | None
+    consumed_sequencer: str | None
+    consumed_version_id: str | None
+
+
+CLAIM_ATTRIBUTES = (
+    "claimed_token",
+    "claimed_at",
+    "claimed_sequencer",
+    "claimed_etag",
+    "claimed_version_id",
+    "claimed_size",
+    "claimed_event_time",
+    "claimed_execution",
+    "send_attempt_at",
+)
+PENDING_ATTRIBUTES = (
+    "pending_sequencer",
+    "pending_etag",
+    "pending_version_id",
+    "pending_size",
+    "pending_event_time",
+    "pending_recorded_at",
+)
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class ArrivalStore:
+    """Reads and conditionally updates the arrivals table (a low-level DynamoDB client)."""
+
+    def __init__(self, ddb: Any, table: str) -> None:
+        self.ddb = ddb
+        self.table = table
+
+    def get(self, s3_object: str) -> ArrivalItem:
+        response = self.ddb.get_item(
+            TableName=self.table, Key={"s3_object": {"S": s3_object}}, ConsistentRead=True
+        )
+        raw = {k: _deserializer.deserialize(v) for k, v in response.get("Item", {}).items()}
+        claim = None
+        claimed = Arrival.from_item(raw, "claimed")
+        if raw.get("claimed_token") and claimed is not None:
+            attempt = raw.get("send_attempt_at")
+            claim = Claim(
+                token=raw["claimed_token"],
+                claimed_at=float(raw.get("claimed_at", 0)),
+                arrival=claimed,
+                execution=raw.get("claimed_execution"),
+                send_attempt_at=float(attempt) if attempt is not None else None,
+            )
+        return ArrivalItem(
+            s3_object=s3_object,
+            pending=Arrival.from_item(raw, "pending"),
+            claim=claim,
+            consumed_sequencer=raw.get("consumed_sequencer"),
+            consumed_version_id=raw.get("consumed_version_id"),
+        )
+
+    def _update(
+        self,
+        s3_object: str,
+        set_values: Mapping[str, Any],
+        remove: tuple[str, ...] | list[str] = (),
+        condition: str | None = None,
+        condition_values: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """One conditional UpdateItem; False when the condition does not hold."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        clauses = []
+        for i, (name, value) in enumerate(set_values.items()):
+            names[f"#s{i}"] = name
+            values[f":s{i}"] = _serializer.serialize(value)
+            clauses.append(f"#s{i} = :s{i}")
+        expression = f"SET {', '.join(clauses)}" if clauses else ""
+        removed = []
+        for i, name in enumerate(remove):
+            names[f"#r{i}"] = name
+            removed.append(f"#r{i}")
+        if removed:
+            expression += f" REMOVE {', '.join(removed)}"
+        for name, value in (condition_values or {}).items():
+            values[name] = _serializer.serialize(value)
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"s3_object": {"S": s3_object}},
+            "UpdateExpression": expression.strip(),
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        if condition:
+            request["ConditionExpression"] = condition
+        try:
+            self.ddb.update_item(**request)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def record(self, s3_object: str, activity_arn: str, arrival: Arrival, now: float | None = None) -> str:
+        """Keep `arrival` as the pending upload: "recorded", or why not ("duplicate", "superseded")."""
+        condition = (
+            "(attribute_not_exists(consumed_sequencer) OR consumed_sequencer < :seq)"
+            " AND (attribute_not_exists(pending_sequencer) OR pending_sequencer < :seq)"
+        )
+        condition_values: dict[str, Any] = {":seq": arrival.sequencer}
+        if arrival.version_id and arrival.version_id != "null":
+            # A version of a versioned bucket is created once: the same id is a repeated delivery.
+            condition += (
+                " AND (attribute_not_exists(consumed_version_id) OR consumed_version_id <> :vid)"
+                " AND (attribute_not_exists(pending_version_id) OR pending_version_id <> :vid)"
+            )
+            condition_values[":vid"] = arrival.version_id
+        recorded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        values = {
+            "activity_arn": activity_arn,
+            **arrival.attributes("pending"),
+            "pending_recorded_at": recorded_at,
+        }
+        if self._update(
+            s3_object,
+            values,
+            # Fields the new upload lacks must not survive from the one it replaces.
+            remove=[name for name in PENDING_ATTRIBUTES if name not in values],
+            condition=condition,
+            condition_values=condition_values,
+        ):
+            return "recorded"
+        item = self.get(s3_object)
+        same = {item.consumed_sequencer, item.pending.sequencer if item.pending else None}
+        versions = {item.consumed_version_id, item.pending.version_id if item.pending else None}
+        if arrival.sequencer in same or (
+            arrival.version_id not in (None, "null") and arrival.version_id in versions
+        ):
+            return "duplicate"
+        return "superseded"
+
+    def claim(self, s3_object: str, token: str, arrival: Arrival, execution: str | None, now: float) -> bool:
+        """Store `token` as claimed for the pending `arrival`; False if it is no longer pending or claimed."""
+        values: dict[str, Any] = {
+            "claimed_token": token,
+            "claimed_at": _number(now),
+            # The send follows at once: from here on the outcome of a crash is unknown.
+            "send_attempt_at": _number(now),
+            **arrival.attributes("claimed"),
+        }
+        if execution:
+            values["claimed_execution"] = execution
+        return self._update(
+            s3_object,
+            values,
+            condition="pending_sequencer = :seq AND attribute_not_exists(claimed_token)",
+            condition_values={":seq": arrival.sequencer},
+        )
+
+    def mark_send(self, s3_object: str, token: str, attempt_at: float | None) -> bool:
+        """Set (a send may reach Step Functions) or remove (every send was refused) ``send_attempt_at``."""
+        condition_values = {":token": token}
+        if attempt_at is None:
+            return self._update(
+                s3_object,
+                {},
+                remove=["send_attempt_at"],
+                condition="claimed_token = :token",
+                condition_values=condition_values,
+            )
+        return self._update(
+            s3_object,
+            {"send_attempt_at": _number(attempt_at)},
+            condition="claimed_token = :token",
+            condition_values=condition_values,
+        )
+
+    def drop_claim(self, s3_object: str, token: str) -> bool:
+        """Forget a claimed token that was never answered by us; the arrival stays pending."""
+        return self._update(
+            s3_object,
+            {},
+            remove=list(CLAIM_ATTRIBUTES),
+            condition="claimed_token = :token",
+            condition_values={":token": token},
+        )
+
+    def consume(self, s3_object: str, claim: Claim, now: float) -> bool:
+        """The claimed arrival was handed to its task: remember it as consumed, clear the claim and, unless a
+        newer upload replaced it meanwhile, the pending arrival. False if the claim is no longer ours."""
+        arrival = claim.arrival
+        values: dict[str, Any] = {"consumed_at": _number(now), **arrival.attributes("consumed")}
+        if claim.execution:
+            values["consumed_execution"] = claim.execution
+        stale = [f"consumed_{name}" for name in ("etag", "version_id", "size", "event_time", "execution")]
+        remove = [name for name in stale if name not in values]
+        condition_values = {":token": claim.token, ":seq": arrival.sequencer}
+        if self._update(
+            s3_object,
+            values,
+            remove=[*remove, *CLAIM_ATTRIBUTES, *PENDING_ATTRIBUTES],
+            condition="claimed_token = :token AND pending_sequencer = :seq",
+            condition_values=condition_values,
+        ):
+            return True
+        # A newer upload arrived while this one was being released: it stays pending for the next wait.
+        return self._update(
+            s3_object,
+            values,
+            remove=[*remove, *CLAIM_ATTRIBUTES],
+            condition="claimed_token = :token AND (attribute_not_exists(pending_sequencer)"
+            " OR pending_sequencer <> :seq)",
+            condition_values=condition_values,
+        )
+
+
+def _number(value: float) -> Decimal:
+    # DynamoDB numbers go through Decimal; millisecond precision is plenty for these timestamps.
+    return Decimal(str(round(value, 3)))
