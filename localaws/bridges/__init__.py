@@ -6,6 +6,7 @@ all, in the order of ``BRIDGES``.
 
 BRIDGES: tuple[str, ...] = (
     "stepfunctions",
+    "dynamodb",
     "cloudformation",
     "awslambda",
     "events",

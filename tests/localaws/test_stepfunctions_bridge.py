@@ -361,3 +361,24 @@ def test_gap_token_index_many_running_executions_each_get_their_own_outcome(sfn,
         sfn.send_task_success(taskToken=token, output=json.dumps({"n": index}))
     outputs = sorted(json.loads(wait_for_end(sfn, arn)["output"])["n"] for arn in executions)
     assert outputs == list(range(len(executions)))
+
+
+def test_gap_token_index_task_token_calls_do_not_walk_the_executions(
+    sfn, unique_name, activity_arn, monkeypatch
+):
+    """Gap 8: GetActivityTask, SendTaskHeartbeat and SendTaskSuccess find the token's execution in the index;
+    none lists the running executions (moto walked all of them, so each call grew with N)."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    walks = []
+    original = StepFunctionsParserBackend._get_executions
+    monkeypatch.setattr(
+        StepFunctionsParserBackend, "_get_executions", lambda self, *a: walks.append(a) or original(self, *a)
+    )
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    execution_arn = start(sfn, unique_name, activity_arn)
+    thread.join(timeout=30)
+    sfn.send_task_heartbeat(taskToken=answer["taskToken"])
+    sfn.send_task_success(taskToken=answer["taskToken"], output="{}")
+    assert wait_for_end(sfn, execution_arn)["status"] == "SUCCEEDED"
+    assert walks == []

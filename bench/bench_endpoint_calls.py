@@ -1,0 +1,158 @@
+"""Benchmark: per-call cost of the endpoint calls the runners make, as the number N of tracked jobs grows.
+
+    .venv/bin/python bench/bench_endpoint_calls.py [--sizes 100,1000,10000] [--samples 20]
+
+For each N it starts one local endpoint (127.0.0.1, a free port) and prints the median time of
+- one DynamoDB Query page (hash key = an activity ARN with N items, Limit 50, ConsistentRead, paging with
+  ExclusiveStartKey), sampled at evenly spaced start keys;
+- SendTaskHeartbeat with N running executions, each holding an activity task a worker took.
+The figures should stay flat in N. It stops by itself; the exit code is 0 unless the endpoint fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from localaws.server import LocalAws  # noqa: E402
+
+PAGE_LIMIT = 50
+ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+
+
+def client(ctx, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=ctx.endpoint_url,
+        region_name=ctx.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=16),
+    )
+
+
+def median_ms(call: Callable[[], object], samples: int) -> float:
+    timings = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - began)
+    return statistics.median(timings) * 1000
+
+
+def query_page_ms(ctx, n: int, samples: int) -> float:
+    ddb = client(ctx, "dynamodb")
+    table, arn = f"Jobs{n}", f"arn:aws:states:us-east-1:123456789012:activity:Bench{n}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[
+            {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
+            {"AttributeName": "job_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "sfn_activity_arn", "AttributeType": "S"},
+            {"AttributeName": "job_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ids = [f"jr_{k:08d}" for k in range(n)]
+    for start in range(0, n, 25):
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {"sfn_activity_arn": {"S": arn}, "job_id": {"S": i}, "token": {"S": i * 4}}
+                }
+            }
+            for i in ids[start : start + 25]
+        ]
+        ddb.batch_write_item(RequestItems={table: items})
+    request = {
+        "TableName": table,
+        "KeyConditionExpression": "sfn_activity_arn = :arn",
+        "ExpressionAttributeValues": {":arn": {"S": arn}},
+        "Limit": PAGE_LIMIT,
+        "ConsistentRead": True,
+    }
+    # Pages from start keys spread over the whole range, as a check cycle reads them.
+    starts = [ids[(k * n) // samples] for k in range(samples)]
+    pages = iter(starts)
+
+    def one_page() -> None:
+        key = next(pages)
+        ddb.query(**request, ExclusiveStartKey={"sfn_activity_arn": {"S": arn}, "job_id": {"S": key}})
+
+    return median_ms(one_page, samples)
+
+
+def heartbeat_ms(ctx, n: int, samples: int) -> float:
+    sfn = client(ctx, "stepfunctions")
+    activity = sfn.create_activity(name=f"Bench{n}")["activityArn"]
+    definition = {"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": activity, "End": True}}}
+    machine = sfn.create_state_machine(name=f"Bench{n}", definition=json.dumps(definition), roleArn=ROLE_ARN)[
+        "stateMachineArn"
+    ]
+    tokens: list[str] = []
+
+    def start_and_take(first: int, count: int) -> None:
+        own = client(ctx, "stepfunctions")
+        for k in range(first, first + count):
+            own.start_execution(stateMachineArn=machine, name=f"run-{k}", input="{}")
+            # A poll that ends empty (a task lost between queueing and the worker) just takes the next one.
+            token = own.get_activity_task(activityArn=activity, workerName="bench").get("taskToken")
+            if token:
+                tokens.append(token)
+
+    workers = 4
+    shares = [(w * n // workers, (w + 1) * n // workers - w * n // workers) for w in range(workers)]
+    threads = [threading.Thread(target=start_and_take, args=share) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    picks = iter(tokens[(k * len(tokens)) // samples] for k in range(samples))
+    return median_ms(lambda: sfn.send_task_heartbeat(taskToken=next(picks)), samples)
+
+
+def measure(n: int, samples: int) -> None:
+    # Each waiting execution holds a few engine threads; small stacks keep N=10,000 within memory.
+    threading.stack_size(512 * 1024)
+    with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
+        page = query_page_ms(ctx, n, samples)
+        heartbeat = heartbeat_ms(ctx, n, samples)
+    print(f"{n:>7}  {page:>16.2f}  {heartbeat:>23.2f}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated N (default %(default)s)")
+    parser.add_argument(
+        "--samples", type=int, default=20, help="timed calls per figure (default %(default)s)"
+    )
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one N, in this process
+    args = parser.parse_args()
+    if args.one:
+        measure(args.one, args.samples)
+        return 0
+    print(f"{'N':>7}  {'Query page (ms)':>16}  {'SendTaskHeartbeat (ms)':>23}", flush=True)
+    for size in args.sizes.split(","):
+        # A process per N: moto's state (and the executions still waiting) must not carry over.
+        command = [sys.executable, __file__, "--one", size, "--samples", str(args.samples)]
+        if subprocess.run(command, check=False).returncode != 0:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

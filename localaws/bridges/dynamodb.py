@@ -1,0 +1,208 @@
+"""DynamoDB bridge: a Query page costs the same whatever the number of items under its hash key.
+
+moto 5.2.5's ``Table.query`` sorts every item of the table, keeps those of the hash key, sorts them by range
+key, then walks from the first one to ``ExclusiveStartKey`` before it fills the page. The runners page through
+every tracked job (``Limit`` 50) on each check, so one check cycle over N jobs cost O(N² log N).
+
+1. ``_patch_query_seek``: a base-table Query on a table with a range key seeks to ``ExclusiveStartKey`` in a
+   sorted index of that hash key's range keys, and hands moto's own ``query`` only a window of the items that
+   follow. moto's code still decides everything it decided before (range key condition, ``Limit``, the 1 MB
+   page size, ``LastEvaluatedKey``, ``ScannedCount``, filter and projection), so the semantics are moto's; the
+   window doubles until moto's loop stops on its own or the window reaches the last item. ConsistentRead
+   changes nothing here: moto has one copy of each item. Index queries, tables without a range key, and an
+   ``ExclusiveStartKey`` of another hash key take moto's path unchanged.
+
+The sorted index is kept per table and hash key by the two places moto writes a hash key's items
+(``put_item``, ``delete_item``); a bucket replaced wholesale (a restore) or of another size is re-indexed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+
+from localaws.context import LocalAwsContext
+
+_PATCH_MARK = "_localaws_dynamodb_patch"
+_INDEX_ATTRIBUTE = "_localaws_range_index"
+_LOCK_ATTRIBUTE = "_localaws_range_lock"
+
+
+def install(ctx: LocalAwsContext) -> None:
+    """Patch moto's DynamoDB in-process; safe to call again."""
+    _patch_query_seek()
+
+
+def _already_patched(owner: object, name: str) -> bool:
+    return getattr(getattr(owner, name, None), _PATCH_MARK, False)
+
+
+def _mark(func):
+    setattr(func, _PATCH_MARK, True)
+    return func
+
+
+# --- 1. Query seeks to ExclusiveStartKey and reads one page ---------------------------------------------
+
+
+@dataclass
+class RangeIndex:
+    """The range keys of one hash key's bucket, sorted as moto sorts them (DynamoType order)."""
+
+    bucket_id: int
+    keys: list[DynamoType] = field(default_factory=list)
+    members: set[DynamoType] = field(default_factory=set)
+
+
+def _table_lock(table: Table) -> threading.RLock:
+    lock = table.__dict__.get(_LOCK_ATTRIBUTE)
+    if lock is None:
+        lock = table.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
+    return lock
+
+
+def _indexes(table: Table) -> dict[DynamoType, RangeIndex]:
+    return table.__dict__.setdefault(_INDEX_ATTRIBUTE, {})
+
+
+def _range_index(table: Table, hash_key: DynamoType) -> RangeIndex | None:
+    """The sorted range keys of ``hash_key`` (built on first use); call with the table's lock held."""
+    bucket = table.items.get(hash_key)
+    if not isinstance(bucket, dict):
+        return None
+    index = _indexes(table).get(hash_key)
+    if index is None or index.bucket_id != id(bucket) or len(index.members) != len(bucket):
+        keys = sorted(bucket)
+        index = _indexes(table)[hash_key] = RangeIndex(id(bucket), keys, set(keys))
+    return index
+
+
+def _after_put(table: Table, item: Item) -> None:
+    index = _indexes(table).get(item.hash_key)
+    if index is not None and item.range_key is not None and item.range_key not in index.members:
+        bisect.insort(index.keys, item.range_key)
+        index.members.add(item.range_key)
+
+
+def _after_delete(table: Table, hash_key: DynamoType, range_key: DynamoType) -> None:
+    index = _indexes(table).get(hash_key)
+    if index is not None and range_key in index.members:
+        index.members.discard(range_key)
+        position = bisect.bisect_left(index.keys, range_key)
+        if position < len(index.keys) and index.keys[position] == range_key:
+            del index.keys[position]
+
+
+class _TableWindow:
+    """The table as moto's ``query`` sees it, holding only the items of one window."""
+
+    def __init__(self, table: Table, items: list[Item]) -> None:
+        self._table = table
+        self._items = items
+
+    def all_items(self) -> list[Item]:
+        return self._items
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def _seek_start(table: Table, hash_key: DynamoType, exclusive_start_key: dict[str, Any] | None) -> Any:
+    """The range key a page starts after, None for the first page, or ``...`` when moto must decide."""
+    if not exclusive_start_key:
+        return None
+    if DynamoType(exclusive_start_key.get(table.hash_key_attr) or {"NULL": True}) != hash_key:
+        return ...
+    start = exclusive_start_key.get(table.range_key_attr)
+    return DynamoType(start) if start else ...
+
+
+def _patch_query_seek() -> None:
+    # moto gap: Table.query sorts the whole table and walks to ExclusiveStartKey on every page.
+    if _already_patched(Table, "query"):
+        return
+    original_query = Table.query
+    original_put_item = Table.put_item
+    original_delete_item = Table.delete_item
+
+    def put_item(self: Table, *args: Any, **kwargs: Any) -> Item:
+        with _table_lock(self):
+            item = original_put_item(self, *args, **kwargs)
+            _after_put(self, item)
+            return item
+
+    def delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+        with _table_lock(self):
+            item = original_delete_item(self, hash_key, range_key)
+            if item is not None and range_key:
+                _after_delete(self, hash_key, range_key)
+            return item
+
+    def query(
+        self: Table,
+        hash_key: DynamoType | None,
+        range_comparison: str | None,
+        range_objs: list[DynamoType],
+        limit: int,
+        exclusive_start_key: dict[str, Any],
+        scan_index_forward: bool,
+        projection_expressions: list[list[str]] | None,
+        index_name: str | None = None,
+        consistent_read: bool = False,
+        filter_expression: Any = None,
+        **kwargs: Any,
+    ) -> tuple[list[Item], int, dict[str, Any] | None]:
+        def moto_query(table: Table | _TableWindow, start_key: dict[str, Any] | None) -> Any:
+            return original_query(
+                table,
+                hash_key,
+                range_comparison,
+                range_objs,
+                limit,
+                start_key,
+                scan_index_forward,
+                projection_expressions,
+                index_name,
+                consistent_read,
+                filter_expression,
+                **kwargs,
+            )
+
+        start = _seek_start(self, hash_key, exclusive_start_key) if hash_key is not None else ...
+        if index_name or not self.range_key_attr or hash_key is None or start is ...:
+            return moto_query(self, exclusive_start_key)
+        with _table_lock(self):
+            index = _range_index(self, hash_key)
+            if index is None:
+                return moto_query(self, exclusive_start_key)
+            bucket = self.items[hash_key]
+            keys = index.keys
+            if scan_index_forward is False:
+                # Descending: the items below the start key, nearest first (moto sorts, then reverses).
+                stop = bisect.bisect_left(keys, start) if start is not None else len(keys)
+            else:
+                begin = bisect.bisect_right(keys, start) if start is not None else 0
+            width = (limit or len(keys)) + 1  # one more than a page: moto sets LastEvaluatedKey on seeing it
+            while True:
+                if scan_index_forward is False:
+                    window_keys = keys[max(0, stop - width) : stop]
+                    whole_rest = stop - width <= 0
+                else:
+                    window_keys = keys[begin : begin + width]
+                    whole_rest = begin + width >= len(keys)
+                window = [bucket[key] for key in window_keys]
+                results, scanned, last_key = moto_query(_TableWindow(self, window), None)
+                # moto's loop stopped by itself (a full page, or 1 MB), or saw every item left: its answer
+                # is the one it would have given over the whole table.
+                if last_key is not None or whole_rest:
+                    return results, scanned, last_key
+                width *= 2
+
+    Table.put_item = _mark(put_item)
+    Table.delete_item = _mark(delete_item)
+    Table.query = _mark(query)
