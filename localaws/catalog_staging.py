@@ -40,6 +40,8 @@ _HIVE_TYPE_FIXES = [
 
 _CSV_SERDE_HINTS = ("lazysimpleserde", "opencsvserde", "textinputformat")
 
+COPY_CHUNK_BYTES = 1024 * 1024
+
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")`` (s3a:// and s3n:// too)."""
@@ -69,6 +71,23 @@ def spark_type(hive_type: str) -> str:
 def ddl_schema(columns: list[dict[str, Any]]) -> str:
     """Glue catalog columns (``[{"Name", "Type"}]``) as a Spark DDL schema string, order kept."""
     return ", ".join(f"`{col['Name']}` {spark_type(col['Type'])}" for col in columns)
+
+
+def staged_path(dest: Path, relative_key: str, key: str) -> Path:
+    """The local file for an S3 key's part below the staged prefix: always inside ``dest``.
+
+    S3 keys are opaque strings; as a path, an empty segment (``sales//tmp/x.csv``) would make the rest
+    absolute and ``..`` would climb out of the staging folder. Such keys are refused, not guessed at.
+    """
+    parts = relative_key.split("/")
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        raise ValueError(
+            f"S3 key {key!r} has an empty, '.' or '..' segment: it cannot be staged as a local file"
+        )
+    target = dest.joinpath(*parts)
+    if not target.resolve().is_relative_to(dest.resolve()):  # e.g. a symlink in the staging folder
+        raise ValueError(f"S3 key {key!r} would be staged outside {dest}")
+    return target
 
 
 def _hidden(relative_key: str) -> bool:
@@ -164,16 +183,20 @@ class Stager:
             relative = obj["Key"][len(obj["Prefix"]) :] if obj["Prefix"] else obj["Key"].rsplit("/", 1)[-1]
             if not relative or relative.endswith("/") or (not keep_hidden and _hidden(relative)):
                 continue
-            target = dest / relative
+            target = staged_path(dest, relative, obj["Key"])
             target.parent.mkdir(parents=True, exist_ok=True)
-            body = s3.get_object(Bucket=obj["Bucket"], Key=obj["Key"])["Body"].read()
-            total += len(body)
-            if skip_lines:
-                if target.suffix == ".gz":
-                    body = gzip.decompress(body)
-                    target = target.with_suffix("")
-                body = b"".join(body.splitlines(keepends=True)[skip_lines:])
-            target.write_bytes(body)
+            response = s3.get_object(Bucket=obj["Bucket"], Key=obj["Key"])
+            total += int(response.get("ContentLength") or 0)
+            # Streamed to the file: a large object never sits in memory (whole, split and joined again).
+            stream = response["Body"]
+            if skip_lines and target.suffix == ".gz":
+                stream = gzip.GzipFile(fileobj=stream, mode="rb")
+                target = target.with_suffix("")
+            with stream, target.open("wb") as out:
+                for _ in range(skip_lines):
+                    if not stream.readline():
+                        break
+                shutil.copyfileobj(stream, out, COPY_CHUNK_BYTES)
             files.append(target)
         return files, total
 
