@@ -14,6 +14,8 @@ EXPECTED = {
         ("SourceDataBucketName", NO_DEFAULT),
         ("AthenaRunnerActivityName", "AthenaRunnerActivity"),
         ("WeeklyScheduleEnabled", "false"),
+        ("ArrivalsTableName", "WaitForDataArrivals"),
+        ("ArrivalSweepSchedule", "rate(1 minute)"),
     ],
     "glue-resources": [
         ("S3ETLScriptPath", NO_DEFAULT),

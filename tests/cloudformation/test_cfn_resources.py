@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cfn_test_helpers import (
     Resolver,
@@ -358,8 +360,67 @@ def test_ons3objectcreated_may_only_release_the_wait_activities():
     assert grants == {
         "states:GetActivityTask": [{"Ref": "SalesDataWaitActivity"}, {"Ref": "MarketingDataWaitActivity"}],
         "states:SendTaskSuccess": ["*"],
+        "states:SendTaskFailure": ["*"],
+        "dynamodb:GetItem": [{"Fn::GetAtt": ["ArrivalsTable", "Arn"]}],
+        "dynamodb:UpdateItem": [{"Fn::GetAtt": ["ArrivalsTable", "Arn"]}],
+        "sqs:SendMessage": [{"Fn::GetAtt": ["OnS3ObjectCreatedFailureQueue", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["OnS3ObjectCreatedLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["OnS3ObjectCreatedLogGroup", "Arn"]}],
+    }
+
+
+def test_ons3objectcreated_environment_names_exactly_the_wait_keys():
+    """WAIT_ACTIVITIES maps each wait state's ExpectedS3Key to that state's activity (valid JSON)."""
+    template = load_template("step-functions-resources")
+    resolver = Resolver(template, {"SourceDataBucketName": "bkt"})
+    env = template["Resources"]["OnS3ObjectCreatedFunction"]["Properties"]["Environment"]["Variables"]
+    assert json.loads(resolver.resolve(env["WAIT_ACTIVITIES"])) == {
+        "s3://bkt/sales/SalesPipeline_QuickSightSample.csv": "<SalesDataWaitActivity>",
+        "s3://bkt/marketing/MarketingData_QuickSightSample.csv": "<MarketingDataWaitActivity>",
+    }
+    assert env["ARRIVALS_TABLE"] == {"Ref": "ArrivalsTable"}
+    assert env["WAIT_HEARTBEAT_SECONDS"] == "300"
+
+
+def test_arrivals_table():
+    template = load_template("step-functions-resources")
+    assert template["Parameters"]["ArrivalsTableName"]["Default"] == "WaitForDataArrivals"
+    props = template["Resources"]["ArrivalsTable"]["Properties"]
+    assert props["TableName"] == {"Ref": "ArrivalsTableName"}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [{"AttributeName": "s3_object", "KeyType": "HASH"}]
+    assert props["AttributeDefinitions"] == [{"AttributeName": "s3_object", "AttributeType": "S"}]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_failed_asynchronous_invocations_go_to_an_encrypted_queue():
+    template = load_template("step-functions-resources")
+    ((_, config),) = resources_of_type(template, "AWS::Lambda::EventInvokeConfig").items()
+    props = config["Properties"]
+    assert props["FunctionName"] == {"Ref": "OnS3ObjectCreatedFunction"}
+    assert props["MaximumRetryAttempts"] == 2
+    destination = props["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["OnS3ObjectCreatedFailureQueue", "Arn"]}
+    queue = template["Resources"]["OnS3ObjectCreatedFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_sweep_schedule_invokes_ons3objectcreated():
+    template = load_template("step-functions-resources")
+    assert template["Parameters"]["ArrivalSweepSchedule"]["Default"] == "rate(1 minute)"
+    rule = template["Resources"]["ArrivalSweepRule"]
+    assert "Condition" not in rule
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ArrivalSweepSchedule"}
+    assert rule["Properties"]["State"] == "ENABLED"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
+    assert "Input" not in target, "the function recognises AWS's scheduled-event payload"
+    assert template["Resources"]["ArrivalSweepInvokePermission"]["Properties"] == {
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]},
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": ["ArrivalSweepRule", "Arn"]},
     }
 
 
@@ -376,7 +437,11 @@ def test_data_bucket_notifies_ons3objectcreated_of_csv_files_without_a_cycle():
     for config in configs:
         assert config["Event"] == "s3:ObjectCreated:*"
         assert config["Function"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
-    ((permission_id, permission),) = resources_of_type(template, "AWS::Lambda::Permission").items()
+    ((permission_id, permission),) = [
+        (name, res)
+        for name, res in resources_of_type(template, "AWS::Lambda::Permission").items()
+        if res["Properties"]["Principal"] == "s3.amazonaws.com"
+    ]
     assert permission_id in as_list(bucket["DependsOn"])
     props = permission["Properties"]
     assert props["Principal"] == "s3.amazonaws.com"
@@ -395,8 +460,7 @@ def test_weekly_schedule_is_optional_and_scoped():
     assert template["Conditions"]["WeeklySchedule"] == {
         "Fn::Equals": [{"Ref": "WeeklyScheduleEnabled"}, "true"]
     }
-    rules = resources_of_type(template, "AWS::Events::Rule")
-    ((rule_id, rule),) = rules.items()
+    rule = template["Resources"]["WeeklyScheduleRule"]
     assert rule["Condition"] == "WeeklySchedule"
     assert rule["Properties"]["ScheduleExpression"] == "rate(7 days)"
     (target,) = rule["Properties"]["Targets"]

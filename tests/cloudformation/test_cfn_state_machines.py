@@ -141,14 +141,22 @@ def test_main_flow_matches_the_seed():
     parallel = states["Process Sales And Marketing Data"]
     assert parallel["Type"] == "Parallel"
     assert parallel["Next"] == "Prep For Joining Marketing And Sales Data"
-    assert parallel["Catch"] == [{"ErrorEquals": GLUE_ERRORS, "Next": FALLBACK}]
+    # A mis-wired wait (its activity released by another key) ends in the fallback like a failed job.
+    assert parallel["Catch"] == [
+        {"ErrorEquals": [*GLUE_ERRORS[:3], "WaitForData.MisWired", *GLUE_ERRORS[3:]], "Next": FALLBACK}
+    ]
 
     expected_branches = [
-        ("Sales", "SalesDataWaitActivity", "ProcessSalesData"),
-        ("Marketing", "MarketingDataWaitActivity", "ProcessMarketingData"),
+        ("Sales", "SalesDataWaitActivity", "ProcessSalesData", "sales/SalesPipeline_QuickSightSample.csv"),
+        (
+            "Marketing",
+            "MarketingDataWaitActivity",
+            "ProcessMarketingData",
+            "marketing/MarketingData_QuickSightSample.csv",
+        ),
     ]
     assert len(parallel["Branches"]) == len(expected_branches)
-    for branch, (what, wait_activity, job) in zip(parallel["Branches"], expected_branches, strict=True):
+    for branch, (what, wait_activity, job, key) in zip(parallel["Branches"], expected_branches, strict=True):
         wait, prep, process = f"Wait For {what} Data", f"Prep For Process {what} Data", f"Process {what} Data"
         assert branch["StartAt"] == wait
         assert set(branch["States"]) == {wait, prep, process}
@@ -156,7 +164,22 @@ def test_main_flow_matches_the_seed():
         assert s[wait]["Type"] == "Task"
         assert s[wait]["Resource"] == arns[wait_activity]
         assert s[wait]["TimeoutSeconds"] == 604800
-        assert "HeartbeatSeconds" not in s[wait]
+        # The task names the one object that may release it (checked by ons3objectcreated).
+        assert s[wait]["Parameters"] == {
+            "ExpectedS3Bucket": "bkt",
+            "ExpectedS3Key": key,
+            "ExecutionArn.$": "$$.Execution.Id",
+        }
+        # A task claimed by a worker that died is queued again instead of hanging for a week.
+        assert s[wait]["HeartbeatSeconds"] == 300
+        assert s[wait]["Retry"] == [
+            {
+                "ErrorEquals": ["States.HeartbeatTimeout"],
+                "IntervalSeconds": 1,
+                "MaxAttempts": 20,
+                "BackoffRate": 1,
+            }
+        ]
         assert s[wait]["Next"] == prep
         assert s[prep]["Type"] == "Pass"
         assert isinstance(s[prep]["Result"], str), "the seed passes a JSON string"
@@ -262,5 +285,41 @@ def test_state_machine_role_is_assumable_by_step_functions_in_any_region():
     role = template["Resources"][roles.pop()]["Properties"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "states.amazonaws.com"}
-    # Activity tasks need no permissions on the execution role.
-    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    # Activity tasks need no permissions on the execution role: only the log delivery is granted.
+    assert "ManagedPolicyArns" not in role
+    (policy,) = role["Policies"]
+    (grant,) = policy["PolicyDocument"]["Statement"]
+    assert grant["Resource"] == "*"
+    assert set(grant["Action"]) == {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+
+
+@pytest.mark.parametrize("logical_id", [MAIN, ATHENA])
+def test_state_machines_log_errors_without_execution_data(logical_id):
+    template = load_template("step-functions-resources")
+    logging = template["Resources"][logical_id]["Properties"]["LoggingConfiguration"]
+    assert logging["Level"] in ("ERROR", "ALL")
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    group = template["Resources"][group_id]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] > 0
+
+
+def test_wait_heartbeat_agrees_with_the_function_setting():
+    """ons3objectcreated's rule for an ambiguous release reads the wait states' HeartbeatSeconds."""
+    template = load_template("step-functions-resources")
+    env = template["Resources"]["OnS3ObjectCreatedFunction"]["Properties"]["Environment"]["Variables"]
+    branches = definition(MAIN)["States"]["Process Sales And Marketing Data"]["Branches"]
+    for branch in branches:
+        wait = branch["States"][branch["StartAt"]]
+        assert wait["HeartbeatSeconds"] == int(env["WAIT_HEARTBEAT_SECONDS"])
