@@ -147,6 +147,8 @@ class Resolver:
                     return self.resolve(items)[int(self.resolve(index))]
                 if key == "Fn::Join":
                     sep, items = arg
+                    if isinstance(items, dict):  # a list made by a function (e.g. Fn::Split)
+                        items = self.resolve(items)
                     return sep.join(str(self.resolve(v)) for v in items)
             return {k: self.resolve(v) for k, v in value.items()}
         if isinstance(value, list):

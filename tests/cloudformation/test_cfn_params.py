@@ -29,6 +29,8 @@ EXPECTED = {
         ("GlueRunnerLambdaFunctionName", "gluerunner"),
         ("GlueRunnerActivityName", "GlueRunnerActivity"),
         ("ScheduleExpression", "rate(3 minutes)"),
+        ("AllowedGlueJobNames", "ProcessSalesData,ProcessMarketingData,JoinMarketingAndSalesData"),
+        ("AllowedGlueJobArguments", ""),
     ],
     "athenarunner-lambda": [
         ("SourceS3BucketName", NO_DEFAULT),

@@ -244,9 +244,14 @@ def test_runner_function(stack):
     assert props["Code"] == {"S3Bucket": {"Ref": "SourceS3BucketName"}, "S3Key": {"Ref": "SourceS3Key"}}
     env = Resolver(template).resolve(props["Environment"]["Variables"])
     (table_id,) = resources_of_type(template, "AWS::DynamoDB::Table")
+    allow_lists = {
+        "ALLOWED_GLUE_JOBS": "ProcessSalesData,ProcessMarketingData,JoinMarketingAndSalesData",
+        "ALLOWED_GLUE_JOB_ARGUMENTS": "",
+    }
     assert env == {
         "SFN_ACTIVITY_ARN": activity_arn(template["Parameters"][spec["activity_param"]]["Default"]),
         "DDB_TABLE": f"<{table_id}>",
+        **(allow_lists if stack == "gluerunner-lambda" else {}),
     }
 
 
@@ -297,7 +302,9 @@ def granted_actions(template: dict, params: dict[str, str] | None = None) -> dic
 
 
 COMMON_RUNNER_GRANTS = {
+    "dynamodb:GetItem",
     "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
     "dynamodb:Query",
     "dynamodb:DeleteItem",
     "states:GetActivityTask",
@@ -311,16 +318,43 @@ COMMON_RUNNER_GRANTS = {
 
 def test_glue_runner_permissions():
     granted = granted_actions(load_template("gluerunner-lambda"))
-    assert set(granted) == COMMON_RUNNER_GRANTS | {"glue:StartJobRun", "glue:GetJobRun"}
-    assert granted["dynamodb:Query"] == ["<ActiveJobsTable.Arn>"]
+    glue = {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"}
+    assert set(granted) == COMMON_RUNNER_GRANTS | glue
+    for action in COMMON_RUNNER_GRANTS:
+        if action.startswith("dynamodb:"):
+            assert granted[action] == ["<ActiveJobsTable.Arn>"]
     assert granted["states:GetActivityTask"] == [activity_arn("GlueRunnerActivity")]
-    assert granted["glue:StartJobRun"] == ["arn:aws:glue:us-east-1:123456789012:job/*"]
-    assert granted["glue:GetJobRun"] == ["arn:aws:glue:us-east-1:123456789012:job/*"]
+    # Only the allowed jobs (not job/*): a task cannot start a job of its choosing.
+    for action in glue:
+        assert granted[action] == [
+            f"arn:*:glue:*:*:job/{name}"
+            for name in ("ProcessSalesData", "ProcessMarketingData", "JoinMarketingAndSalesData")
+        ]
+    one = granted_actions(load_template("gluerunner-lambda"), {"AllowedGlueJobNames": "OnlyThis"})
+    assert one["glue:StartJobRun"] == ["arn:*:glue:*:*:job/OnlyThis"]
+
+
+@pytest.mark.parametrize("stack", ["gluerunner-lambda", "athenarunner-lambda"])
+def test_runners_run_one_at_a_time_and_get_their_allow_lists(stack):
+    """Reserved concurrency 1: the 300 s timeout outlasts the 3-minute schedule, so runs would overlap."""
+    template = load_template(stack)
+    (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
+    props = template["Resources"][function_id]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == 1
+    if stack == "gluerunner-lambda":
+        env = props["Environment"]["Variables"]
+        assert env["ALLOWED_GLUE_JOBS"] == {"Ref": "AllowedGlueJobNames"}
+        assert env["ALLOWED_GLUE_JOB_ARGUMENTS"] == {"Ref": "AllowedGlueJobArguments"}
 
 
 def test_athena_runner_permissions():
     granted = granted_actions(load_template("athenarunner-lambda"), {"SourceDataBucketName": "data-bucket"})
-    athena = {"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetNamedQuery"}
+    athena = {
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetNamedQuery",
+        "athena:StopQueryExecution",
+    }
     for action in athena:
         assert granted[action] == ["arn:aws:athena:us-east-1:123456789012:workgroup/*"]
     assert granted["states:GetActivityTask"] == [activity_arn("AthenaRunnerActivity")]

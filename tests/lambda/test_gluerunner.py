@@ -567,3 +567,63 @@ def test_handler_config_error_names_key_file_and_env(aws):
         and "gluerunner-config.json" in message
         and "SFN_ACTIVITY_ARN" in message
     )
+
+
+# --- allow-lists, recovery markers -------------------------------------------------------------------------
+
+
+def allowed_runner(glue: Any, jobs: str | None, arguments: str | None) -> gluerunner.GlueRunner:
+    env = {}
+    if jobs is not None:
+        env["ALLOWED_GLUE_JOBS"] = jobs
+    if arguments is not None:
+        env["ALLOWED_GLUE_JOB_ARGUMENTS"] = arguments
+    config = make_config(GLUE_ACTIVITY_ARN, TABLE, "gluerunner", settings={"glue_job_capacity": None})
+    return gluerunner.build_runner(config, glue=glue, environ=env)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"GlueJobName": "ProcessMarketingData"}, "Glue job ProcessMarketingData not allowed"),
+        ({"GlueJobName": JOB, "--extra-py-files": "s3://evil/x.py"}, "--extra-py-files not allowed"),
+        ({"GlueJobName": JOB, "scriptLocation": "s3://evil/x.py"}, "--scriptLocation not allowed"),
+        ({"GlueJobName": JOB, "--etlrunner-task-ref": "x"}, "set by the Glue Runner itself"),
+    ],
+)
+def test_jobs_and_arguments_outside_the_allow_lists_are_refused(glue, payload, message):
+    runner = allowed_runner(glue, f" {JOB} ,", "--day, region")
+    with pytest.raises(etlrunner.InvalidInput, match=message):
+        runner.start(payload, "T1")
+    assert job_runs() == []
+
+
+def test_allowed_jobs_and_arguments_start(glue):
+    runner = allowed_runner(glue, JOB, "--day,region")
+    fields = runner.start({"GlueJobName": JOB, "day": "d", "--region": "r"}, "T1")
+    (job_run,) = job_runs()
+    assert fields == {"glue_job_run_id": job_run.job_run_id, "glue_job_name": JOB}
+    assert job_run.arguments == {
+        "--day": "d",
+        "--region": "r",
+        "--etlrunner-task-ref": etlrunner.task_ref("T1"),
+    }
+
+
+def test_an_empty_argument_allow_list_allows_no_argument_and_unset_allows_all(glue):
+    with pytest.raises(etlrunner.InvalidInput, match="allowed: none"):
+        allowed_runner(glue, None, "").start({"GlueJobName": JOB, "day": "d"}, "T1")
+    allowed_runner(glue, None, None).start({"GlueJobName": "ProcessMarketingData", "day": "d"}, "T1")
+    assert len(job_runs("ProcessMarketingData")) == 1
+
+
+def test_find_started_finds_the_run_of_the_task_by_its_marker(glue):
+    runner = make_runner(glue)
+    for token in ("T0", "T1", "T2"):
+        runner.start({"GlueJobName": JOB}, token)
+    wanted = next(r for r in job_runs() if r.arguments["--etlrunner-task-ref"] == etlrunner.task_ref("T1"))
+    assert runner.find_started({"GlueJobName": JOB}, "T1") == {
+        "glue_job_run_id": wanted.job_run_id,
+        "glue_job_name": JOB,
+    }
+    assert runner.find_started({"GlueJobName": JOB}, "T9") is None
