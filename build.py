@@ -27,6 +27,7 @@ from buildlib import packaging as _packaging  # noqa: E402
 from buildlib import s3 as _s3  # noqa: E402
 from buildlib import stacks as _stacks  # noqa: E402
 from buildlib.aws import describe  # noqa: E402
+from buildlib.commandline import check_command_line  # noqa: E402
 from buildlib.errors import BuildError  # noqa: E402
 from buildlib.project import DEFAULT_STATE_MACHINE, STACKS, check_stacks, load_project  # noqa: E402
 
@@ -220,3 +221,7 @@ def localaws(port="4566", time_scale=None):
         localaws_command(port=port, time_scale=time_scale)
     except CommandError as exc:
         raise BuildError(str(exc)) from exc
+
+
+# Last, once every task is defined: pynt answers a bad task call with a traceback, so check the calls first.
+check_command_line(globals())

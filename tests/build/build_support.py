@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from buildlib.project import STACKS
 
 REPO = Path(__file__).resolve().parents[2]
+PYNT = str(Path(sys.executable).parent / "pynt")
 REGION = "us-east-1"
 CODE_BUCKET = "etl-code-bucket"
 DATA_BUCKET = "etl-data-bucket"
@@ -121,3 +125,37 @@ def copy_build_tool(root: Path) -> None:
     """build.py and buildlib/ in the copy, so `pynt` runs against it."""
     shutil.copy2(REPO / "build.py", root / "build.py")
     shutil.copytree(REPO / "buildlib", root / "buildlib", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def pynt_env(tmp_path: Path, **extra: str | None) -> dict[str, str]:
+    """Fake credentials and AWS_ENDPOINT_URL on a closed local port unless `extra` names another; a None
+    value removes the variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_MAX_ATTEMPTS="1",
+    )
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def pynt(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The real `pynt` executable, as a user runs it in `cwd`."""
+    return subprocess.run(
+        [PYNT, *args], cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120
+    )
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The message of the one `error:` line a failed call must print: exit 1, no traceback, nothing after."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert result.stderr.rstrip().splitlines()[-1] == errors[0]  # nothing after it (no pynt abort noise)
+    return errors[0][len("error: ") :]
