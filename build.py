@@ -44,12 +44,19 @@ class _DropAbortNoise(logging.Filter):
 logging.getLogger(Path(__file__).name).addFilter(_DropAbortNoise())
 
 
+def _exit_quietly(code: int) -> None:
+    """Exit with `code` and without pynt's abort lines: what went wrong is printed already."""
+    global _quiet_abort
+    sys.stdout.flush()
+    _quiet_abort = True
+    sys.exit(code)
+
+
 def _reported(fn):
     """Run the task; a BuildError (or an AWS error) becomes one line on stderr and exit code 1."""
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
-        global _quiet_abort
         try:
             return fn(*args, **kwargs)
         except BuildError as exc:
@@ -58,8 +65,7 @@ def _reported(fn):
             message = describe(exc, fn.__name__)
         sys.stdout.flush()
         print(f"error: {message}", file=sys.stderr, flush=True)
-        _quiet_abort = True
-        sys.exit(1)
+        _exit_quietly(1)
 
     return run
 
@@ -173,9 +179,11 @@ def executionstatus(arn=None):
     """Status and each state's last event of an execution (ARN or machine name; default: the latest)."""
     project = _project()
     if arn and not arn.startswith("arn:"):
-        _executions.execution_status(project, None, machine=arn)
+        result = _executions.execution_status(project, None, machine=arn)
     else:
-        _executions.execution_status(project, arn)
+        result = _executions.execution_status(project, arn)
+    if code := _executions.status_exit_code(result["status"]):
+        _exit_quietly(code)  # scripts can tell a failed execution from a successful or running one
 
 
 @task()

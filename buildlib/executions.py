@@ -12,6 +12,15 @@ from buildlib.execution_progress import attribute_events
 from buildlib.project import DEFAULT_STATE_MACHINE, Project
 from buildlib.stacks import print_table
 
+# `pynt executionstatus` exits with this code for an execution that ended without succeeding (1 stays "the
+# command itself failed"), so a script can wait on it: 0 for SUCCEEDED and RUNNING.
+ENDED_UNSUCCESSFULLY = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
+UNSUCCESSFUL_EXIT_CODE = 3
+
+
+def status_exit_code(status: str) -> int:
+    return UNSUCCESSFUL_EXIT_CODE if status in ENDED_UNSUCCESSFULLY else 0
+
 
 def state_machine_arn(project: Project, machine: str = DEFAULT_STATE_MACHINE) -> str:
     """The ARN of the state machine named `machine`; BuildError listing the existing ones when absent."""

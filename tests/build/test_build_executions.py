@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 
 import boto3
 import pytest
+from build_support import REPO
 from moto import mock_aws
 
 from buildlib import BuildError, load_project
-from buildlib.executions import execution_status, start_execution, state_events
+from buildlib.executions import execution_status, start_execution, state_events, status_exit_code
 
 DEFINITION = {
     "StartAt": "Prepare",
@@ -58,6 +60,67 @@ def test_start_and_status_of_the_latest(sfn_project, lines):
     assert lines[0] == f"execution {arn}"
     assert lines[1] == "status    SUCCEEDED"
     assert lines[2].split() == ["State", "Event", "Time", "Detail"]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("SUCCEEDED", 0), ("RUNNING", 0), ("FAILED", 3), ("TIMED_OUT", 3), ("ABORTED", 3)],
+)
+def test_status_exit_code(status, code):
+    assert status_exit_code(status) == code
+
+
+@pytest.fixture
+def build_module(sfn_project, monkeypatch):
+    """build.py as pynt loads it, its tasks working on the moto project."""
+    spec = importlib.util.spec_from_file_location("build_under_test", REPO / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "_project", lambda: sfn_project)
+    return module
+
+
+def _finished(machine: str, definition: dict) -> str:
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=machine, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=execution)["status"] != "RUNNING":
+            return execution
+        time.sleep(0.05)
+    raise AssertionError("execution did not finish")
+
+
+def test_executionstatus_exits_3_for_a_failed_execution_and_still_prints_it(build_module, lines):
+    failing = {"StartAt": "Broken", "States": {"Broken": {"Type": "Fail", "Error": "Boom", "Cause": "why"}}}
+    arn = _finished("Failing", failing)
+    with pytest.raises(SystemExit) as exited:
+        build_module.executionstatus.func(arn)
+    assert exited.value.code == 3
+    assert lines[:2] == [f"execution {arn}", "status    FAILED"]
+    assert lines[2] == "error     Boom: why"
+
+
+def test_executionstatus_exits_3_for_an_aborted_execution(build_module, lines):
+    wait = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="Waiting", definition=json.dumps(wait), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    sfn.stop_execution(executionArn=arn)
+    with pytest.raises(SystemExit) as exited:
+        build_module.executionstatus.func("Waiting")  # a machine name: its latest execution
+    assert exited.value.code == 3
+    assert lines[1] == "status    ABORTED"
+
+
+def test_executionstatus_returns_normally_for_a_succeeded_execution(build_module, lines):
+    arn = _finished("Passing", DEFINITION)
+    build_module.executionstatus.func(arn)
+    assert lines[1] == "status    SUCCEEDED"
 
 
 def test_unknown_state_machine_lists_existing(sfn_project):
