@@ -180,7 +180,7 @@ class Project:
                 isinstance(p, dict) and "ParameterKey" in p and "ParameterValue" in p for p in data
             ):
                 self._param_errors[stack] = (
-                    f"{self.rel(path)} must be a list of {{\"ParameterKey\", \"ParameterValue\"}} objects"
+                    f'{self.rel(path)} must be a list of {{"ParameterKey", "ParameterValue"}} objects'
                 )
                 continue
             params = {str(p["ParameterKey"]): str(p["ParameterValue"]) for p in data}
@@ -200,7 +200,7 @@ class Project:
             if not isinstance(descriptor, dict) or not all(isinstance(v, dict) for v in descriptor.values()):
                 self._descriptor_error = (
                     f"{self.rel(self.descriptor_path)} must map each function to "
-                    "{\"SourceS3BucketName\", \"SourceS3Key\"}"
+                    '{"SourceS3BucketName", "SourceS3Key"}'
                 )
             else:
                 self._descriptor = {}
@@ -342,8 +342,10 @@ class Project:
             )
 
         # Activity names between the state machine stack and the runner stacks.
-        for stack, key in (("gluerunner-lambda", "GlueRunnerActivityName"),
-                           ("athenarunner-lambda", "AthenaRunnerActivityName")):
+        for stack, key in (
+            ("gluerunner-lambda", "GlueRunnerActivityName"),
+            ("athenarunner-lambda", "AthenaRunnerActivityName"),
+        ):
             self._agree(self._where("step-functions-resources", key), self._where(stack, key))
 
         # Each runner's DDBTableName with its config's ddb_table.
@@ -363,8 +365,10 @@ class Project:
 
         # Bucket names: valid, and the data bucket short enough for the wait activity names.
         for fn in FUNCTIONS:
-            self._check_bucket(self._descriptor[fn]["SourceS3BucketName"],
-                               f"{self.rel(self.descriptor_path)}: {fn}.SourceS3BucketName")
+            self._check_bucket(
+                self._descriptor[fn]["SourceS3BucketName"],
+                f"{self.rel(self.descriptor_path)}: {fn}.SourceS3BucketName",
+            )
         data_bucket = self.data_bucket
         where = f"{self.rel(self.param_path('step-functions-resources'))}: SourceDataBucketName"
         self._check_bucket(data_bucket, where)

@@ -248,8 +248,10 @@ def create_or_update_stack(project: Project, stack: str) -> str:
     status = current["StackStatus"] if current else None
     if status and status.endswith("_IN_PROGRESS"):
         project.out(f"stack {stack} is {status}: waiting for it")
-        waiter = "stack_delete_complete" if status.startswith("DELETE") else (
-            "stack_create_complete" if status.startswith("CREATE") else "stack_update_complete"
+        waiter = (
+            "stack_delete_complete"
+            if status.startswith("DELETE")
+            else ("stack_create_complete" if status.startswith("CREATE") else "stack_update_complete")
         )
         with contextlib.suppress(BuildError):  # a failed operation leaves a status handled below
             wait_for(project, stack, waiter, "waiting for stack")
@@ -283,10 +285,10 @@ def delete_stack(project: Project, stack: str, wait: bool = True) -> bool:
             and bucket_state(project, bucket) == "mine"
             and bucket_has_objects(project, bucket)
         ):
-                raise BuildError(
-                    f"bucket {bucket} of stack {stack} is not empty, so CloudFormation cannot delete it: "
-                    f"delete it first with pynt deletes3bucket[{bucket}]"
-                )
+            raise BuildError(
+                f"bucket {bucket} of stack {stack} is not empty, so CloudFormation cannot delete it: "
+                f"delete it first with pynt deletes3bucket[{bucket}]"
+            )
     with aws_errors(f"deleting stack {stack}"):
         cfn.delete_stack(StackName=stack)
     project.out(f"deleting stack {stack} ...")
