@@ -1,0 +1,150 @@
+"""The wait-for-data release through the DEPLOYED step-functions-resources stack on the local endpoint.
+
+The real template is created with the local CloudFormation, the real ons3objectcreated package runs in the
+Lambda bridge (invoked asynchronously by the bucket notification and by the sweep schedule, which the events
+bridge fires on the session's scaled clock), and the assertions are on the real execution's history and the
+arrivals table. Uploading before the execution starts is the normal case: the datasets arrive at any time in
+the week.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("localaws")
+
+REPO = Path(__file__).resolve().parents[2]
+SALES_KEY = "sales/SalesPipeline_QuickSightSample.csv"
+MARKETING_KEY = "marketing/MarketingData_QuickSightSample.csv"
+DEADLINE_S = 60.0
+
+
+def package() -> bytes:
+    """The function's zip as packagelambda builds it: its folder's modules at the zip root."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted((REPO / "lambda" / "ons3objectcreated").glob("*.py")):
+            archive.writestr(path.name, path.read_text())
+    return buffer.getvalue()
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout_s: float = DEADLINE_S) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"not after {timeout_s} s: {what}"
+        time.sleep(0.1)
+    return value
+
+
+def uploads_done(lines: list[tuple[str, str]]) -> bool:
+    """Both S3-triggered invocations (those that kept an upload) logged that no task was waiting."""
+    uploads = {request for request, line in list(lines) if "kept as the pending upload" in line}
+    finished = {request for request, line in list(lines) if "no task waiting on" in line}
+    return len(uploads) == 2 and uploads <= finished
+
+
+def test_files_uploaded_before_the_execution_release_both_waits(local_aws, aws_client, unique_name):
+    cfn, s3, sfn, ddb = (aws_client(name) for name in ("cloudformation", "s3", "stepfunctions", "dynamodb"))
+    code_bucket, data_bucket = unique_name("code").lower(), unique_name("data").lower()
+    table, stack = unique_name("Arrivals"), unique_name("wait-for-data")
+    s3.create_bucket(Bucket=code_bucket)
+    s3.put_object(Bucket=code_bucket, Key="src/ons3objectcreated.zip", Body=package())
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=(REPO / "cloudformation" / "step-functions-resources.yaml").read_text(),
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": value}
+            for key, value in {
+                "SourceS3BucketName": code_bucket,
+                "SourceDataBucketName": data_bucket,
+                "ArrivalsTableName": table,
+            }.items()
+        ],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    lines: list[tuple[str, str]] = []  # (request id, log line) of every ons3objectcreated invocation
+    local_aws.subscribe(
+        lambda kind, fields: (
+            lines.append((str(fields.get("request_id")), str(fields.get("line"))))
+            if kind == "lambda.log" and fields.get("function") == "ons3objectcreated"
+            else None
+        )
+    )
+    execution = None
+    try:
+        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        assert described["StackStatus"] == "CREATE_COMPLETE", described
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+
+        # 1. Both files land while no execution waits: each upload is kept as its key's pending arrival.
+        for key in (SALES_KEY, MARKETING_KEY):
+            s3.put_object(Bucket=data_bucket, Key=key, Body=b"date,value\n1/2/2019,3\n")
+
+        def pending() -> list[str]:
+            items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+            return sorted(i["s3_object"]["S"] for i in items if "pending_sequencer" in i)
+
+        wait_until("both uploads pending", lambda: len(pending()) == 2)
+        assert pending() == [f"s3://{data_bucket}/{MARKETING_KEY}", f"s3://{data_bucket}/{SALES_KEY}"]
+        # The S3-triggered invocations have given up their long polls: from here on only the sweep releases.
+        wait_until("the upload invocations found no task", lambda: uploads_done(lines))
+
+        # 2. THEN the execution starts; the sweep schedule releases both waits with the kept uploads.
+        execution = sfn.start_execution(
+            stateMachineArn=outputs["MarketingAndSalesETLOrchestratorArn"], input="{}"
+        )["executionArn"]
+
+        def released() -> list[dict[str, Any]]:
+            events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+            outputs = [
+                json.loads(e["activitySucceededEventDetails"]["output"])
+                for e in events
+                if e["type"] == "ActivitySucceeded"
+            ]
+            return outputs if len(outputs) == 2 else []
+
+        outputs_sent = wait_until("both waits released", released)
+        assert sorted(o["S3Key"] for o in outputs_sent) == [MARKETING_KEY, SALES_KEY]
+        for output in outputs_sent:
+            assert output["S3BucketName"] == data_bucket
+            activity = outputs[
+                "SalesDataWaitActivityArn" if output["S3Key"] == SALES_KEY else "MarketingDataWaitActivityArn"
+            ]
+            assert output["SFNActivityArn"] == activity
+            assert output["S3ETag"] and output["S3Sequencer"]
+        history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        workers = [
+            e["activityStartedEventDetails"].get("workerName")
+            for e in history
+            if e["type"] == "ActivityStarted"
+        ]
+        assert workers == ["ons3objectcreated", "ons3objectcreated"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+        assert {"Process Sales Data", "Process Marketing Data"} <= set(entered), entered
+        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"  # on to the Glue steps
+
+        # 3. Each upload was handed out once: nothing pending, nothing claimed.
+        items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+        assert len(items) == 2
+        for item in items:
+            assert (
+                "consumed_sequencer" in item
+                and "pending_sequencer" not in item
+                and "claimed_token" not in item
+            )
+    finally:
+        if execution and sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+            sfn.stop_execution(executionArn=execution)
+        for bucket in (data_bucket, code_bucket):
+            for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+                s3.delete_object(Bucket=bucket, Key=obj["Key"])
+        cfn.delete_stack(StackName=stack)
+        s3.delete_bucket(Bucket=code_bucket)
