@@ -30,7 +30,6 @@ from localaws.context import LocalAwsContext
 
 _PATCH_MARK = "_localaws_dynamodb_patch"
 _INDEX_ATTRIBUTE = "_localaws_range_index"
-_LOCK_ATTRIBUTE = "_localaws_range_lock"
 
 
 def install(ctx: LocalAwsContext) -> None:
@@ -59,11 +58,18 @@ class RangeIndex:
     members: set[DynamoType] = field(default_factory=set)
 
 
+# Locks live beside the tables, not on them: TransactWriteItems deep-copies a table to roll it back, and a
+# lock cannot be copied (the copy would fail the whole transaction with a 500).
+_table_locks: dict[int, threading.RLock] = {}
+_table_locks_guard = threading.Lock()
+
+
 def _table_lock(table: Table) -> threading.RLock:
-    lock = table.__dict__.get(_LOCK_ATTRIBUTE)
-    if lock is None:
-        lock = table.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
-    return lock
+    with _table_locks_guard:
+        lock = _table_locks.get(id(table))
+        if lock is None:
+            lock = _table_locks[id(table)] = threading.RLock()
+        return lock
 
 
 def _indexes(table: Table) -> dict[DynamoType, RangeIndex]:

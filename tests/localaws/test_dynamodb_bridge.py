@@ -139,3 +139,34 @@ def test_query_page_reads_a_window_not_the_whole_table(ddb, table, monkeypatch):
 
     assert len(seen) == 120
     assert table not in whole_table_reads
+
+
+def test_transactions_work_on_an_indexed_table_and_keep_the_index_right(ddb, table):
+    """TransactWriteItems deep-copies a table to roll it back: the bridge's bookkeeping must survive that
+    (a lock on the table failed every transaction with a 500), and a rolled-back or swapped item must be
+    paged exactly as the items really are. The runner swaps its `starting#` item for the job this way."""
+    arn = "arn:aws:states:us-east-1:123456789012:activity:Tx"
+    put_jobs(ddb, table, arn, ["a", "c"])
+    query_all(ddb, **by_arn(table, arn, Limit=1))  # builds the index
+    key = {"sfn_activity_arn": {"S": arn}}
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {**key, "job_id": {"S": "b"}}}},
+            {"Delete": {"TableName": table, "Key": {**key, "job_id": {"S": "c"}}}},
+        ]
+    )
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        ddb.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": table, "Key": {**key, "job_id": {"S": "a"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {**key, "job_id": {"S": "b"}},
+                        "ConditionExpression": "attribute_not_exists(job_id)",
+                    }
+                },
+            ]
+        )
+    seen, _ = query_all(ddb, **by_arn(table, arn, Limit=1))
+    assert seen == ["a", "b"]
