@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import etlrunner
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from etlrunner import CheckResult, Failed, InvalidInput, Running, StartFailed, Succeeded, iso8601
 
@@ -36,6 +37,13 @@ ALLOWED_KEYS = frozenset(
 )
 ENCRYPTION_OPTIONS = ("SSE_S3", "SSE_KMS", "CSE_KMS")
 KMS_OPTIONS = frozenset({"SSE_KMS", "CSE_KMS"})
+# Bounded calls, so that a start with its retries ends well within the core's task lease (120 s).
+ATHENA_CLIENT_CONFIG = Config(
+    connect_timeout=5,
+    read_timeout=20,
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=etlrunner.MAX_POOL_CONNECTIONS,
+)
 RUNNING_STATES = frozenset({"QUEUED", "RUNNING"})
 FAILED_STATES = frozenset({"FAILED", "CANCELLED"})
 # Athena answers an unknown named query or execution id with InvalidRequestException.
@@ -198,4 +206,5 @@ class AthenaRunner:
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled entry point; the event carries nothing the runner needs."""
     config = etlrunner.load_config(CONFIG_FILE)
-    return etlrunner.run(AthenaRunner(boto3.client("athena")), config, etlrunner.default_clients(), context)
+    athena = boto3.client("athena", config=ATHENA_CLIENT_CONFIG)
+    return etlrunner.run(AthenaRunner(athena), config, etlrunner.default_clients(), context)

@@ -54,13 +54,14 @@ from __future__ import annotations
 import logging
 import os
 
-from etlrunner.clients import SFN_CLIENT_CONFIG, Clients, default_clients, sfn_client
+from etlrunner.clients import MAX_POOL_CONNECTIONS, SFN_CLIENT_CONFIG, Clients, default_clients, sfn_client
 from etlrunner.config import NO_DEFAULT, ConfigError, RunnerConfig, load_config
 from etlrunner.engine import RunSummary, client_error_message, iso8601, run, task_ref
 from etlrunner.inputs import optional_int, optional_str, parse_task_input, require_str
 from etlrunner.interface import CheckResult, Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
 
 __all__ = [
+    "MAX_POOL_CONNECTIONS",
     "NO_DEFAULT",
     "SFN_CLIENT_CONFIG",
     "CheckResult",

@@ -46,7 +46,10 @@ ALLOWED_ARGUMENTS_ENV = "ALLOWED_GLUE_JOB_ARGUMENTS"
 FIND_STARTED_MAX_RUNS = 500
 # A start with its retries must end well within the core's task lease (TASK_LEASE_SECONDS, 120 s).
 GLUE_CLIENT_CONFIG = Config(
-    connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 3}
+    connect_timeout=5,
+    read_timeout=20,
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=etlrunner.MAX_POOL_CONNECTIONS,
 )
 RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
 FAILED_STATES = frozenset({"FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})

@@ -1,0 +1,237 @@
+"""Benchmark: one Glue runner run checking N tracked jobs on the local endpoint, with AWS-like call latency.
+
+    .venv/bin/python bench/bench_check_cycle.py [--sizes 100,1000,10000] [--latency 30ms] [--concurrency 16]
+
+For each N, in a fresh local endpoint (127.0.0.1, a free port): N executions each hold an activity task a
+worker took, N Glue job runs are RUNNING, and the runner's table tracks all N. Then the fault mode adds
+`--latency` to every call, and one run of the real runner code (`etlrunner.run` with `GlueRunner`, a Lambda
+context of 300 s) checks them: a GetJobRun and a SendTaskHeartbeat per job, Query pages of 50.
+
+Printed per N: the run's wall time, jobs checked per second, and whether every job was checked inside the run
+(the issue's target: 10,000 jobs at 30 ms a call inside one 300 s run). It stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "lambda"), str(ROOT / "lambda" / "gluerunner")]
+
+from localaws import faults  # noqa: E402
+from localaws.server import LocalAws  # noqa: E402
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+JOB = "BenchJob"
+TABLE = "GlueRunnerActiveJobs"
+LAMBDA_TIMEOUT_MS = 300_000
+
+
+class LambdaContext:
+    """What the runner reads of a Lambda context: the time left of a 300 s invocation."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def client(ctx, service: str, pool: int = 10):
+    return boto3.client(
+        service,
+        endpoint_url=ctx.endpoint_url,
+        region_name=ctx.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=pool),
+    )
+
+
+def waiting_tasks(ctx, n: int) -> list[str]:
+    """N running executions, each holding an activity task a worker took: N live task tokens."""
+    sfn = client(ctx, "stepfunctions")
+    activity = sfn.create_activity(name="BenchActivity")["activityArn"]
+    definition = {
+        "StartAt": "Run",
+        "States": {"Run": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 86400, "End": True}},
+    }
+    machine = sfn.create_state_machine(name="Bench", definition=json.dumps(definition), roleArn=ROLE_ARN)[
+        "stateMachineArn"
+    ]
+    tokens: list[str] = []
+
+    def start_and_take(first: int, count: int) -> None:
+        own = client(ctx, "stepfunctions")
+        for k in range(first, first + count):
+            own.start_execution(stateMachineArn=machine, name=f"run-{k}", input="{}")
+            token = own.get_activity_task(activityArn=activity, workerName="bench").get("taskToken")
+            if token:
+                tokens.append(token)
+
+    workers = 4
+    threads = [
+        threading.Thread(
+            target=start_and_take, args=(w * n // workers, (w + 1) * n // workers - w * n // workers)
+        )
+        for w in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return tokens
+
+
+def running_job_runs(ctx, n: int) -> list[str]:
+    """N Glue job runs that stay RUNNING (moto's own runs, not executed by the Glue bridge)."""
+    from moto.glue.models import GlueBackend, glue_backends
+    from moto.moto_api import state_manager
+
+    client(ctx, "glue").create_job(
+        Name=JOB,
+        Role=ROLE_ARN,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://bench/none.py"},
+        ExecutionProperty={"MaxConcurrentRuns": n + 1},
+    )
+    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
+    backend = glue_backends[ctx.account_id][ctx.region]
+    start = getattr(GlueBackend.start_job_run, "_localaws_original", GlueBackend.start_job_run)
+    runs = []
+    for _ in range(n):
+        runs.append(start(backend, JOB, None, None, None, None, None, None, None, None, None))
+    return runs
+
+
+def track(ctx, activity_arn: str, tokens: list[str], runs: list[str]) -> None:
+    ddb = client(ctx, "dynamodb")
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
+            {"AttributeName": "glue_job_run_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "sfn_activity_arn", "AttributeType": "S"},
+            {"AttributeName": "glue_job_run_id", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    items = [
+        {
+            "sfn_activity_arn": {"S": activity_arn},
+            "glue_job_run_id": {"S": run_id},
+            "glue_job_name": {"S": JOB},
+            "sfn_task_token": {"S": token},
+            "started_at": {"S": "2026-01-01T00:00:00+00:00"},
+        }
+        for run_id, token in zip(runs, tokens, strict=False)
+    ]
+    for start in range(0, len(items), 25):
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        ddb.batch_write_item(RequestItems={TABLE: batch})
+
+
+def check_run(endpoint_url: str, activity_arn: str) -> None:
+    """One run of the real runner code against the endpoint; prints its summary and wall time."""
+    import etlrunner
+    import gluerunner
+
+    def own_client(service: str, config: Config) -> object:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=config,
+        )
+
+    config = etlrunner.RunnerConfig(
+        sfn_activity_arn=activity_arn,
+        sfn_worker_name="gluerunner",
+        ddb_table=TABLE,
+        ddb_query_limit=50,
+        source="bench",
+    )
+    # The clients a deployed runner builds (etlrunner.default_clients, gluerunner.build_runner), pointed here.
+    clients = etlrunner.Clients(
+        sfn=own_client("stepfunctions", etlrunner.SFN_CLIENT_CONFIG),
+        dynamodb=own_client("dynamodb", etlrunner.clients.DYNAMODB_CLIENT_CONFIG),
+    )
+    runner = gluerunner.GlueRunner(own_client("glue", gluerunner.GLUE_CLIENT_CONFIG), None)
+    began = time.perf_counter()
+    summary = etlrunner.run(runner, config, clients, LambdaContext(LAMBDA_TIMEOUT_MS))
+    print(json.dumps({"summary": summary, "seconds": time.perf_counter() - began}), flush=True)
+
+
+def measure(n: int, latency: str, concurrency: int) -> dict:
+    # Each waiting execution holds a few engine threads; small stacks keep N=10,000 within memory.
+    threading.stack_size(512 * 1024)
+    with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
+        tokens = waiting_tasks(ctx, n)
+        runs = running_job_runs(ctx, len(tokens))
+        activity_arn = f"arn:aws:states:{ctx.region}:{ctx.account_id}:activity:BenchActivity"
+        track(ctx, activity_arn, tokens, runs)
+        faults.configure(ctx, f"latency:{latency}")
+        # The run happens in its own process, as in a Lambda: the endpoint's work is not its CPU.
+        command = [sys.executable, __file__, "--check-run", ctx.endpoint_url, activity_arn]
+        env = {**os.environ, "CHECK_CONCURRENCY": str(concurrency)}
+        done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    summary, seconds = result["summary"], result["seconds"]
+    return {
+        "n": len(tokens),
+        "seconds": round(seconds, 1),
+        "per_second": round(summary["running"] / seconds, 1),
+        "checked": summary["running"],
+        "all_checked": summary["running"] == len(tokens) and not summary["out_of_time"],
+        "errors": summary["check_errors"] + summary["report_errors"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated N (default %(default)s)")
+    parser.add_argument("--latency", default="30ms", help="added to every call (default %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=16, help="CHECK_CONCURRENCY (default %(default)s)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one N, in this process
+    parser.add_argument("--check-run", nargs=2, help=argparse.SUPPRESS)  # the runner's own process
+    args = parser.parse_args()
+    if args.check_run:
+        check_run(*args.check_run)
+        return 0
+    if args.one:
+        print(json.dumps(measure(args.one, args.latency, args.concurrency)), flush=True)
+        return 0
+    print(f"latency {args.latency} per call, CHECK_CONCURRENCY={args.concurrency}, Lambda timeout 300 s")
+    print(f"{'N':>7}  {'run (s)':>8}  {'jobs/s':>8}  {'checked':>8}  all within the run")
+    for size in args.sizes.split(","):
+        # A process per N: moto's state (and the executions still waiting) must not carry over.
+        command = [sys.executable, __file__, "--one", size, "--latency", args.latency]
+        command += ["--concurrency", str(args.concurrency)]
+        done = subprocess.run(command, check=False, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return 1
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        verdict = "yes" if row["all_checked"] else "NO"
+        if row["errors"]:
+            verdict += f" ({row['errors']} errors)"
+        figures = f"{row['n']:>7}  {row['seconds']:>8.1f}  {row['per_second']:>8.1f}  {row['checked']:>8}"
+        print(f"{figures}  {verdict}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
