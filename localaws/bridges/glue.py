@@ -20,7 +20,9 @@ runs execute in parallel. What the script prints goes to CloudWatch Logs (``/aws
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import importlib
 import io
 import logging
 import shutil
@@ -28,9 +30,11 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from moto.core.utils import utcnow
@@ -312,25 +316,51 @@ def _stage_extra_py_files(stager: Any, uris: str, dest: Path) -> tuple[list[str]
 
 
 @contextlib.contextmanager
-def _on_sys_path(entries: list[str], modules: list[str]) -> Any:
-    """The run's extra files importable for its duration; modules of the same name imported earlier (an older
-    deployment, another run) are forgotten so the script imports the files this run was given."""
+def _on_sys_path(entries: list[str], modules: list[str]) -> Iterator[dict[str, ModuleType]]:
+    """The run's extra files importable for its duration, and its extra modules, already imported.
+
+    sys.modules is one per process while runs are parallel: two runs importing a module of the same name
+    from their own ``--extra-py-files`` raced (one forgot the module while the other's import was in flight:
+    KeyError), and either could get the other's copy. So the run's modules are imported here, under the
+    lock, from the run's own files first on sys.path, and the script gets exactly these (``_run_script``).
+    """
     with _sys_path_lock:
         position = 1 if sys.path and sys.path[0] == str(GLUE_RUNTIME_DIR) else 0
         for entry in reversed(entries):
             sys.path.insert(position, entry)
-        for name in modules:
-            sys.modules.pop(name, None)
+        try:
+            for name in modules:
+                sys.modules.pop(name, None)  # an older deployment's, or another run's: import this run's
+            loaded = {name: importlib.import_module(name) for name in modules}
+        except BaseException:
+            _remove_from_sys_path(entries)
+            raise
     try:
-        yield
+        yield loaded
     finally:
         with _sys_path_lock:
-            for entry in entries:
-                with contextlib.suppress(ValueError):
-                    sys.path.remove(entry)
+            _remove_from_sys_path(entries)
 
 
-def _run_script(script_path: Path) -> None:
+def _remove_from_sys_path(entries: list[str]) -> None:
+    for entry in entries:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def _run_builtins(run_modules: dict[str, ModuleType]) -> dict[str, Any]:
+    """Builtins whose ``__import__`` answers the run's own extra modules, whatever sys.modules holds now."""
+    process_import = builtins.__import__
+
+    def run_import(name: str, globals=None, locals=None, fromlist=(), level: int = 0) -> Any:  # noqa: A002
+        if level == 0 and name in run_modules:
+            return run_modules[name]
+        return process_import(name, globals, locals, fromlist, level)
+
+    return {**vars(builtins), "__import__": run_import}
+
+
+def _run_script(script_path: Path, run_modules: dict[str, ModuleType] | None = None) -> None:
     """Execute the script as ``__main__`` without touching ``sys.modules['__main__']``.
 
     runpy.run_path would swap the process-wide ``sys.modules['__main__']`` for the script's duration; with
@@ -342,7 +372,7 @@ def _run_script(script_path: Path) -> None:
     namespace: dict[str, Any] = {
         "__name__": "__main__",
         "__file__": str(script_path),
-        "__builtins__": __builtins__,
+        "__builtins__": _run_builtins(run_modules or {}),
         "__package__": None,
         "__spec__": None,
     }
@@ -387,12 +417,12 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
         record.set_state("RUNNING")
         with (
             _OutputCapture.capture() as (out, err),
-            _on_sys_path(entries, modules),
+            _on_sys_path(entries, modules) as run_modules,
             _localrun.activate(run_context),
         ):
             try:
                 spark.sparkContext.setJobGroup(record.run_id, f"Glue job {record.job_name}")
-                _run_script(files[0])
+                _run_script(files[0], run_modules)
             except SystemExit as exc:
                 if exc.code not in (None, 0):
                     raise RuntimeError(f"script exited with status {exc.code}") from exc

@@ -154,8 +154,24 @@ def test_run_reads_a_catalog_table_and_writes_parquet(local_aws, aws_client, buc
     assert ends and ends[0]["state"] == "SUCCEEDED" and ends[0]["job"] == job and ends[0]["duration_s"] > 0
     assert any(kind == "glue.run.start" and f["run_id"] == run_id for kind, f in events)
 
-    output = aws_client("logs").get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)
-    assert any("rows read: 3" in e["message"] for e in output["events"]), "script output not in CloudWatch"
+    assert wait_for_log_line(aws_client("logs"), "/aws-glue/jobs/output", run_id, "rows read: 3"), (
+        "script output not in CloudWatch"
+    )
+
+
+def wait_for_log_line(logs, group: str, stream: str, text: str, timeout_s: float = 60) -> bool:
+    """True once a CloudWatch Logs event of ``group``/``stream`` contains ``text``; False after the deadline.
+    Under load the group or stream may not exist yet when the run is seen ended: that is waited for too."""
+    give_up = time.monotonic() + timeout_s
+    while time.monotonic() < give_up:
+        try:
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            events = []
+        if any(text in event["message"] for event in events):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def test_failing_script_fails_the_run_with_glue_error_message(local_aws, aws_client, bucket, events):
@@ -354,3 +370,31 @@ def test_process_sales_data_script_runs_through_the_bridge(local_aws, aws_client
     finally:
         stager.cleanup()
     assert result == {"2024-01-02": (150, 2), "2024-01-03": (30, 1)}
+
+
+def test_parallel_runs_with_the_same_extra_module_name_each_import_their_own(local_aws, aws_client, bucket):
+    """Two jobs whose ``--extra-py-files`` provide a module of the same name (as every script here imports
+    ``glue_etl_common``) run in parallel, many times: no run fails (it used to fail with KeyError: the other
+    run forgot the module while this run's import was in flight) and each gets its own copy."""
+    glue, s3 = aws_client("glue"), aws_client("s3")
+    module = f"common_{uuid.uuid4().hex[:8]}"
+    jobs = []
+    for flavour in ("a", "b"):
+        # A slow import widens the window in which the other run used to drop the module.
+        body = f"import time\ntime.sleep(0.05)\nFLAVOUR = {flavour!r}\n"
+        s3.put_object(Bucket=bucket, Key=f"lib-{flavour}/{module}.py", Body=body.encode())
+        script = f"""
+        import {module}
+        assert {module}.FLAVOUR == {flavour!r}, {module}.FLAVOUR
+        """
+        jobs.append(
+            make_job(
+                aws_client, bucket, script, {"--extra-py-files": f"s3://{bucket}/lib-{flavour}/{module}.py"}
+            )
+        )
+
+    for _ in range(8):
+        run_ids = [(job, glue.start_job_run(JobName=job)["JobRunId"]) for job in jobs]
+        for job, run_id in run_ids:
+            run, _ = wait_for_run(glue, job, run_id)
+            assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
