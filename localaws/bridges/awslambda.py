@@ -34,6 +34,12 @@ environment built as a clean Lambda environment (nothing of the parent's), its l
   runtime catches it, reports it and serves the next invocation in the same environment.
 
 Async (``Event``) invocations run in a daemon thread, without AWS's two retries.
+
+Reserved concurrency (``PutFunctionConcurrency`` / the ``ReservedConcurrentExecutions`` property), which moto
+only stores: at most that many invocations of a function run at once (0: none). A synchronous Invoke beyond
+it fails ``TooManyRequestsException`` (HTTP 429) as Lambda's API does; an asynchronous one is throttled and
+retried by Lambda until a slot frees, as AWS does for up to 6 hours (``MAX_EVENT_AGE_S``, scaled by
+``ctx.scaled``), then dropped. Without reserved concurrency invocations run side by side.
 """
 
 from __future__ import annotations
@@ -62,7 +68,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from localaws import faults
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,9 @@ REAP_INTERVAL_S = 5.0  # how often idle workers are looked at
 MAX_IDLE_WORKERS = 32  # a laptop's limit, not AWS's: beyond it the longest idle worker goes at once
 DRAIN_TIMEOUT_S = 2.0  # longest wait, after a worker answered, for the rest of that invocation's output
 LOG_TAIL_BYTES = 4096
+# Lambda retries a throttled asynchronous event for up to 6 hours (its maximum event age).
+MAX_EVENT_AGE_S = 6 * 3600.0
+THROTTLE_RETRY_S = 0.5  # at the latest, a throttled async event looks for a free slot this often
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 _lock = threading.Lock()
@@ -97,6 +105,60 @@ class InvocationResult:
     @property
     def error(self) -> dict[str, Any] | None:
         return json.loads(self.payload) if self.function_error else None
+
+
+class Throttled(Exception):
+    """The function's reserved concurrency is all in use (a synchronous Invoke: TooManyRequestsException)."""
+
+
+class _ConcurrencyGate:
+    """Running invocations per function, bounded by its reserved concurrency (moto stores it, never applies
+    it). Keyed by account, region and name: reserved concurrency holds for every version of a function."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._running: dict[tuple[str, str, str], int] = {}
+
+    @staticmethod
+    def _key(fn: Any) -> tuple[str, str, str]:
+        return (str(getattr(fn, "account_id", "")), str(getattr(fn, "region", "")), fn.function_name)
+
+    @staticmethod
+    def limit(fn: Any) -> int | None:
+        """The function's reserved concurrency now (set on its unqualified function), or None."""
+        reserved = getattr(fn, "reserved_concurrency", None)
+        with contextlib.suppress(Exception):  # a version object keeps the value it was published with
+            from moto.awslambda.utils import get_backend
+
+            reserved = (
+                get_backend(fn.account_id, fn.region).get_function(fn.function_name).reserved_concurrency
+            )
+        return None if reserved is None or reserved == "" else int(reserved)
+
+    def try_enter(self, fn: Any) -> bool:
+        key, limit = self._key(fn), self.limit(fn)
+        with self._condition:
+            if limit is not None and self._running.get(key, 0) >= limit:
+                return False
+            self._running[key] = self._running.get(key, 0) + 1
+            return True
+
+    def enter_waiting(self, fn: Any, deadline: float, cancelled: Callable[[], bool]) -> bool:
+        """Enter once a slot frees (Lambda's retries of a throttled async event); False at the deadline."""
+        while not self.try_enter(fn):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or cancelled():
+                return False
+            with self._condition:
+                # Woken by leave(); the timeout also notices a raised limit or a stop.
+                self._condition.wait(min(remaining, THROTTLE_RETRY_S))
+        return True
+
+    def leave(self, fn: Any) -> None:
+        key = self._key(fn)
+        with self._condition:
+            self._running[key] = max(0, self._running.get(key, 0) - 1)
+            self._condition.notify_all()
 
 
 class _WorkerExited(Exception):
@@ -247,7 +309,7 @@ class _Worker:
             ended: str | None = None
             at = text.find(self.marker)
             if at >= 0:
-                ended = text[at + len(self.marker):].rstrip("\x1e")
+                ended = text[at + len(self.marker) :].rstrip("\x1e")
                 text = text[:at]
             if ended is None or text:
                 self._emit_line(text)
@@ -282,6 +344,7 @@ class LocalLambdaRuntime:
         self._generation = 0  # bumped by stop(): workers of an earlier generation are not kept
         self._reaper: threading.Thread | None = None
         self._reaper_stop = threading.Event()
+        self.concurrency = _ConcurrencyGate()
 
     # -- package ---------------------------------------------------------------------------------------
     def code_dir(self, fn: Any) -> Path:
@@ -340,7 +403,6 @@ class LocalLambdaRuntime:
                 "_HANDLER": fn.handler or "",
             }
         )
-        env.update(faults.worker_environment(self.ctx, fn.function_name, fn.handler))  # kills, if any
         return env
 
     @staticmethod
@@ -503,7 +565,19 @@ class LocalLambdaRuntime:
 
     # -- invoke ----------------------------------------------------------------------------------------
     def invoke(self, fn: Any, event: bytes | str, request_id: str | None = None) -> InvocationResult:
-        """Run one invocation to its end and return its result (never raises for the function's errors)."""
+        """Run one invocation to its end and return its result (never raises for the function's errors).
+
+        Raises Throttled when the function's reserved concurrency is all in use."""
+        if not self.concurrency.try_enter(fn):
+            raise Throttled(fn.function_name)
+        try:
+            return self._invoke_admitted(fn, event, request_id)
+        finally:
+            self.concurrency.leave(fn)
+
+    def _invoke_admitted(
+        self, fn: Any, event: bytes | str, request_id: str | None = None
+    ) -> InvocationResult:
         request_id = request_id or str(uuid.uuid4())
         if isinstance(event, bytes):
             event = event.decode("utf-8")
@@ -534,8 +608,10 @@ class LocalLambdaRuntime:
             except Exception as exc:  # a bug here must end the invocation as an error, not hang the caller
                 log.exception("local Lambda runtime failed for %s", fn.function_name)
                 outcome.discard = True
-                error = {"errorMessage": f"Local Lambda runtime failed: {exc}",
-                         "errorType": "Runtime.Unknown"}
+                error = {
+                    "errorMessage": f"Local Lambda runtime failed: {exc}",
+                    "errorType": "Runtime.Unknown",
+                }
             duration_s = time.monotonic() - started
             handler_s = outcome.handler_s
             self._log(fn, log_stream, request_id, lines, f"END RequestId: {request_id}")
@@ -587,12 +663,28 @@ class LocalLambdaRuntime:
         request_id = str(uuid.uuid4())
 
         def run() -> None:
-            result = self.invoke(fn, event, request_id)
+            generation = self._generation
+            deadline = time.monotonic() + self.ctx.scaled(MAX_EVENT_AGE_S)
+            if not self.concurrency.enter_waiting(fn, deadline, lambda: self._generation != generation):
+                log.warning(
+                    "async invocation %s of %s dropped: throttled past its maximum event age, or stop()",
+                    request_id,
+                    fn.function_name,
+                )
+                return
+            try:
+                result = self._invoke_admitted(fn, event, request_id)
+            finally:
+                self.concurrency.leave(fn)
             if result.ended_by_stop:  # the endpoint is going away; nothing failed that anyone waits for
                 log.info("async invocation %s of %s ended by stop()", request_id, fn.function_name)
             elif result.function_error:
-                log.warning("async invocation %s of %s failed: %s", request_id, fn.function_name,
-                            result.payload.decode("utf-8", "replace"))
+                log.warning(
+                    "async invocation %s of %s failed: %s",
+                    request_id,
+                    fn.function_name,
+                    result.payload.decode("utf-8", "replace"),
+                )
             if on_done is not None:
                 try:
                     on_done(result)
@@ -786,7 +878,14 @@ def _bridged_function_invoke(self: Any, body: Any, request_headers: Any, respons
     if invocation_type == "Event":
         runtime().invoke_async(self, body)
         return b""
-    result = runtime().invoke(self, body)
+    try:
+        result = runtime().invoke(self, body)
+    except Throttled as exc:
+        from moto.awslambda.exceptions import LambdaClientError
+
+        error = LambdaClientError("TooManyRequestsException", "Rate Exceeded.")
+        error.code = 429  # as Lambda's API answers a throttled Invoke
+        raise error from exc
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     tail = "\n".join(result.log_lines).encode("utf-8")[-LOG_TAIL_BYTES:]

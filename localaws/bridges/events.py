@@ -18,8 +18,9 @@ Targets: a Lambda function ARN gets an asynchronous invocation through the awsla
 scheduled-event payload (or the target's ``Input``, ``InputPath``, ``InputTransformer``); a Step Functions
 state machine ARN gets a ``StartExecution``. Other targets are ignored (logged once).
 
-Local simplification: a new firing of a rule+target is skipped (and logged) while its previous Lambda
-invocation or state machine execution still runs; AWS would start it anyway.
+Overlapping runs, as on AWS: every firing invokes its targets, even while the previous invocation or
+execution still runs. Only a function's reserved concurrency limits how many of its invocations run at once
+(the awslambda bridge throttles an invocation beyond it and retries it later, as Lambda does).
 """
 
 from __future__ import annotations
@@ -215,7 +216,6 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._rules: dict[str, _RuleState] = {}
-        self._running: dict[tuple[str, str], Any] = {}  # (rule ARN, target Id) -> True | execution ARN
         self._reported: set[str] = set()
         self._anchor_real = time.time()
         self._anchor_virtual = datetime.now(UTC)
@@ -297,66 +297,39 @@ class Scheduler:
         event = scheduled_event(rule)
         for target in list(rule.targets):
             target_arn = target.get("Arn", "")
-            key = (rule.arn, target.get("Id", target_arn))
             service = target_arn.split(":")[2] if target_arn.count(":") >= 5 else ""
             if service not in ("lambda", "states"):
                 if target_arn not in self._reported:
                     self._reported.add(target_arn)
-                    log.warning("rule %s: target %s is not fired locally (only Lambda, Step Functions)",
-                                rule.name, target_arn)
-                continue
-            if self._still_running(key):
-                log.info("rule %s: tick skipped for target %s, its previous run is still going",
-                         rule.name, target_arn)
+                    log.warning(
+                        "rule %s: target %s is not fired locally (only Lambda, Step Functions)",
+                        rule.name,
+                        target_arn,
+                    )
                 continue
             try:
                 payload = target_input(target, event)
                 if service == "lambda":
-                    self._invoke_lambda(key, target_arn, payload)
+                    self._invoke_lambda(target_arn, payload)
                 else:
-                    self._start_execution(key, target_arn, payload)
+                    self._start_execution(target_arn, payload)
             except Exception:
-                self._running.pop(key, None)
                 log.warning("rule %s: could not fire target %s", rule.name, target_arn, exc_info=True)
                 continue
             self.ctx.emit("events.fire", rule=rule.name, target=target_arn)
 
-    def _still_running(self, key: tuple[str, str]) -> bool:
-        marker = self._running.get(key)
-        if marker is None:
-            return False
-        if marker is True:  # a Lambda invocation: cleared by its on_done callback
-            return True
-        try:
-            from moto.stepfunctions.responses import get_backend
-
-            region, account = marker.split(":")[3], marker.split(":")[4]
-            status = get_backend(account, region).describe_execution(marker).status
-            status = getattr(status, "value", status)
-        except Exception:
-            status = None
-        if status == "RUNNING":
-            return True
-        self._running.pop(key, None)
-        return False
-
-    def _invoke_lambda(self, key: tuple[str, str], function_arn: str, payload: str) -> None:
+    def _invoke_lambda(self, function_arn: str, payload: str) -> None:
         from localaws.bridges import awslambda
 
-        def done(_result: Any) -> None:
-            self._running.pop(key, None)
+        awslambda.invoke_function(function_arn, payload, asynchronous=True)
 
-        self._running[key] = True
-        awslambda.invoke_function(function_arn, payload, asynchronous=True, on_done=done)
-
-    def _start_execution(self, key: tuple[str, str], state_machine_arn: str, payload: str) -> None:
+    def _start_execution(self, state_machine_arn: str, payload: str) -> None:
         from moto.stepfunctions.responses import get_backend
 
         region, account = state_machine_arn.split(":")[3], state_machine_arn.split(":")[4]
-        execution = get_backend(account, region).start_execution(
+        get_backend(account, region).start_execution(
             state_machine_arn, name=str(uuid.uuid4()), execution_input=payload
         )
-        self._running[key] = execution.execution_arn
 
 
 _install_lock = threading.Lock()

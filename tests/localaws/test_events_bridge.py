@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import logging
 import threading
 import time
 import zipfile
@@ -85,14 +84,14 @@ def test_rate_interval(expression, seconds):
 
 
 # -- rules firing on the endpoint --------------------------------------------------------------------------
-HANDLER = '''
+HANDLER = """
 import json, time
 
 def handler(event, context):
     print("EVENT " + json.dumps(event))
     time.sleep(float(event.get("sleep", 0)) if isinstance(event, dict) else 0)
     return "ok"
-'''
+"""
 
 
 class Recorder:
@@ -106,13 +105,19 @@ class Recorder:
 
     def of(self, kind: str, **match: object) -> list[tuple[float, dict]]:
         with self._lock:
-            return [(t, f) for t, k, f in self.events
-                    if k == kind and all(f.get(n) == v for n, v in match.items())]
+            return [
+                (t, f)
+                for t, k, f in self.events
+                if k == kind and all(f.get(n) == v for n, v in match.items())
+            ]
 
     def payloads(self, function: str) -> list[object]:
         prefix = "EVENT "
-        return [json.loads(f["line"][len(prefix):]) for _, f in self.of("lambda.log", function=function)
-                if f["line"].startswith(prefix)]
+        return [
+            json.loads(f["line"][len(prefix) :])
+            for _, f in self.of("lambda.log", function=function)
+            if f["line"].startswith(prefix)
+        ]
 
     def wait(self, predicate, timeout: float):
         deadline = time.monotonic() + timeout
@@ -142,8 +147,11 @@ def fast_schedules(local_aws):
 
 @pytest.fixture(scope="module")
 def role_arn(aws_client) -> str:
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
     return aws_client("iam").create_role(
         RoleName=f"events-bridge-test-{time.time_ns()}", AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]["Arn"]
@@ -228,19 +236,68 @@ def test_disabled_rule_never_fires(fast_schedules, recorder, rules, function, un
     assert not recorder.of("lambda.invoke.start", function=name_of(function))
 
 
-def test_no_second_invocation_while_the_previous_one_runs(
-    fast_schedules, recorder, rules, function, unique_name, caplog
+def spans(recorder, fn_name: str) -> list[tuple[float, float]]:
+    """(start, end) of every ended invocation of the function, by request id."""
+    starts = {f["request_id"]: t for t, f in recorder.of("lambda.invoke.start", function=fn_name)}
+    ends = {f["request_id"]: t for t, f in recorder.of("lambda.invoke.end", function=fn_name)}
+    return sorted((starts[r], ends[r]) for r in ends if r in starts)
+
+
+def overlapping(pairs: list[tuple[float, float]]) -> bool:
+    return any(later[0] < earlier[1] for earlier, later in zip(pairs, pairs[1:], strict=False))
+
+
+def test_overlapping_firings_run_side_by_side_without_reserved_concurrency(
+    fast_schedules, recorder, rules, function, unique_name
 ):
-    caplog.set_level(logging.INFO, logger="localaws.bridges.events")
+    """As on AWS, a firing invokes its target even while the previous invocation still runs."""
     rules(unique_name("slow"), "rate(1 minute)", [{"Id": "fn", "Arn": function, "Input": '{"sleep": 1.5}'}])
     fn_name = name_of(function)
-    assert recorder.wait(lambda: len(recorder.of("lambda.invoke.end", function=fn_name)) >= 1, timeout=6), GAP
-    time.sleep(0.8)
-    starts = sorted(t for t, _ in recorder.of("lambda.invoke.start", function=fn_name))
-    ends = sorted(t for t, _ in recorder.of("lambda.invoke.end", function=fn_name))
-    for index in range(1, len(starts)):
-        assert starts[index] >= ends[index - 1], "a scheduled invocation overlapped the previous one"
-    assert any("tick skipped" in record.getMessage() for record in caplog.records)
+    assert recorder.wait(lambda: overlapping(spans(recorder, fn_name)), timeout=20), (
+        f"no two scheduled invocations overlapped: {spans(recorder, fn_name)}"
+    )
+
+
+def test_reserved_concurrency_1_never_overlaps_and_loses_no_firing(
+    fast_schedules, recorder, rules, function, unique_name, aws_client
+):
+    """With ReservedConcurrentExecutions 1 the invocations run one at a time; the throttled ones wait and run
+    later (Lambda retries throttled async events), so every firing gets its invocation."""
+    aws_client("lambda").put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=1)
+    name = unique_name("one-at-a-time")
+    rules(name, "rate(1 minute)", [{"Id": "fn", "Arn": function, "Input": '{"sleep": 1.0}'}])
+    fn_name = name_of(function)
+    assert recorder.wait(lambda: len(recorder.of("events.fire", target=function)) >= 4, timeout=20), GAP
+    aws_client("events").disable_rule(Name=name)
+    fired = len(recorder.of("events.fire", target=function))
+
+    assert recorder.wait(lambda: len(spans(recorder, fn_name)) >= fired, timeout=60), (
+        f"{fired} firings, {len(spans(recorder, fn_name))} invocations ended"
+    )
+    assert not overlapping(spans(recorder, fn_name)), spans(recorder, fn_name)
+
+
+def test_reserved_concurrency_0_throttles_sync_invoke_and_holds_async_until_allowed(
+    recorder, function, aws_client
+):
+    """0 = always throttled: a synchronous Invoke fails TooManyRequestsException (429); an Event invocation is
+    accepted and runs once the limit is lifted, as Lambda retries a throttled async event."""
+    from botocore.exceptions import ClientError
+
+    client = aws_client("lambda")
+    client.put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=0)
+    with pytest.raises(ClientError) as raised:
+        client.invoke(FunctionName=function, Payload=b"{}")
+    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+    assert client.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+    fn_name = name_of(function)
+    assert not recorder.wait(lambda: recorder.of("lambda.invoke.start", function=fn_name), timeout=1.0)
+    client.delete_function_concurrency(FunctionName=function)
+    assert recorder.wait(lambda: recorder.of("lambda.invoke.end", function=fn_name), timeout=20), (
+        "the throttled async invocation never ran"
+    )
 
 
 def test_rule_starts_a_state_machine_execution(fast_schedules, aws_client, rules, unique_name):
