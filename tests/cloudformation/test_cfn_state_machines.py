@@ -122,6 +122,11 @@ def test_activities_and_their_names():
     }
 
 
+# A runner killed between GetActivityTask and recording the task leaves no one to answer it: the heartbeat
+# timeout queues it again (twice at most), and the runner stops any job whose task is gone.
+RUNNER_RETRY = [{"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 2}]
+
+
 def test_main_flow_matches_the_seed():
     machine = definition(MAIN, {"SourceDataBucketName": "bkt"})
     arns = declared_activity_arns({"SourceDataBucketName": "bkt"})
@@ -188,6 +193,7 @@ def test_main_flow_matches_the_seed():
         assert s[process]["Type"] == "Task"
         assert s[process]["Resource"] == arns["GlueRunnerActivity"]
         assert (s[process]["HeartbeatSeconds"], s[process]["TimeoutSeconds"]) == (900, 172800)
+        assert s[process]["Retry"] == RUNNER_RETRY
         assert s[process]["End"] is True
         for state in s.values():
             assert "Catch" not in state, "a Catch inside a branch cannot reach the fallback"
@@ -202,6 +208,7 @@ def test_main_flow_matches_the_seed():
     assert join["Type"] == "Task"
     assert join["Resource"] == arns["GlueRunnerActivity"]
     assert (join["HeartbeatSeconds"], join["TimeoutSeconds"]) == (900, 172800)
+    assert join["Retry"] == RUNNER_RETRY
     assert join["Catch"] == [{"ErrorEquals": GLUE_ERRORS, "Next": FALLBACK}]
     assert join["End"] is True
 
@@ -239,6 +246,7 @@ def test_athena_flow():
     assert execute["Type"] == "Task"
     assert execute["Resource"] == arns["AthenaRunnerActivity"]
     assert (execute["HeartbeatSeconds"], execute["TimeoutSeconds"]) == (900, 172800)
+    assert execute["Retry"] == RUNNER_RETRY
     assert execute["Catch"] == [{"ErrorEquals": ATHENA_ERRORS, "Next": FALLBACK}]
     assert execute["End"] is True
 
