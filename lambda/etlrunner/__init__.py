@@ -5,16 +5,24 @@ scheduled run of a runner:
 
 1. calls ``GetActivityTask(activityArn, workerName)`` until no task comes back (empty token), stopping early
    when the Lambda has too little time left for another 60 s long poll;
-2. for each task: parses the input (a JSON string holding an object, or a plain object), asks the runner to
-   start the job, and stores ``{sfn_activity_arn, <id attribute>, sfn_task_token, started_at, + the runner's
-   fields}`` in DynamoDB. Bad input → ``SendTaskFailure(<Runner>.InvalidInput)``; a refused or crashed
-   start → ``SendTaskFailure(<Runner>.StartFailed)``; the cause is a JSON object whose ``ErrorMessage`` says
-   exactly what was wrong. A claimed task is always answered;
-3. reads every tracked item of the activity (paginated Query, ``ddb_query_limit`` per page) and asks the
-   runner to check each: running → ``SendTaskHeartbeat``; succeeded → ``SendTaskSuccess(output)`` and delete;
-   failed → ``SendTaskFailure(<failure_error>, cause)`` and delete. A token Step Functions no longer knows
-   (``TaskTimedOut``, ``InvalidToken``, ``TaskDoesNotExist``) deletes the item; any other error on one item is
-   logged and the item is retried on the next run.
+2. for each task: FIRST records it in DynamoDB (a ``starting`` item: the token and the raw input), THEN parses
+   the input and asks the runner to start the job, then swaps the ``starting`` item for the tracked job
+   ``{sfn_activity_arn, <id attribute>, sfn_task_token, started_at, + the runner's fields}`` in one
+   transaction. Bad input → ``SendTaskFailure(<Runner>.InvalidInput)``; a refused or crashed start →
+   ``SendTaskFailure(<Runner>.StartFailed)``; a task that cannot be recorded is failed before anything starts,
+   and a job whose record cannot be written is stopped and its task failed. A claimed task is always answered;
+3. visits every item of the activity (paginated Query, ``ddb_query_limit`` per page, ``CHECK_CONCURRENCY``
+   items at once, resuming after the last item a run that ran out of time reached):
+   - a tracked job: the runner checks it; running → ``SendTaskHeartbeat``; ended → the item enters
+     ``reporting`` by a conditional write (so of two overlapping runs only one answers), the outcome is
+     sent (``SendTaskSuccess(output)`` / ``SendTaskFailure(<failure_error>, cause)``) and the item deleted.
+     An outcome that cannot be sent stays in the item and a later run sends it;
+   - a ``starting`` item whose run died (its lease ran out): ``find_started`` tells whether the job was
+     started after all (Glue: the run's ``--etlrunner-task-ref`` argument; Athena: the query's
+     ClientRequestToken); the job is tracked, or started now. Never started twice;
+   - a token Step Functions no longer knows (``TaskTimedOut``, ``InvalidToken``, ``TaskDoesNotExist``): the
+     job is stopped (nobody wants its result) and the item deleted. A check that raises is retried by later
+     runs, with heartbeats, and after ``MAX_CHECK_FAILURES`` (5) in a row the task is failed.
 
 How to add a runner (e.g. EMR steps or DMS tasks)
 --------------------------------------------------
@@ -42,6 +50,8 @@ and a handler::
         config = etlrunner.load_config(Path(__file__).with_name("emrrunner-config.json"))
         return etlrunner.run(EmrRunner(boto3.client("emr")), config, etlrunner.default_clients(), context)
 
+and, optionally, ``find_started(task_input, task_token)`` and ``stop(fields)`` (see
+:class:`etlrunner.interface.Recoverable`) so that a run that died mid-start is recovered without a second job,
 plus ``emrrunner-config.json`` with the common keys (``sfn_activity_arn``, ``sfn_worker_name``, ``ddb_table``,
 ``ddb_query_limit``; the env vars ``SFN_ACTIVITY_ARN``, ``SFN_WORKER_NAME``, ``DDB_TABLE`` and
 ``DDB_QUERY_LIMIT`` win over the file).
