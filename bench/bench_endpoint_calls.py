@@ -5,7 +5,8 @@
 For each N it starts one local endpoint (127.0.0.1, a free port) and prints the median time of
 - one DynamoDB Query page (hash key = an activity ARN with N items, Limit 50, ConsistentRead, paging with
   ExclusiveStartKey), sampled at evenly spaced start keys;
-- SendTaskHeartbeat with N running executions, each holding an activity task a worker took.
+- SendTaskHeartbeat with N running executions, each holding an activity task a worker took (N up to
+  ``--heartbeat-max``: moto runs each waiting execution on its own threads).
 The figures should stay flat in N. It stops by itself; the exit code is 0 unless the endpoint fails.
 """
 
@@ -125,13 +126,13 @@ def heartbeat_ms(ctx, n: int, samples: int) -> float:
     return median_ms(lambda: sfn.send_task_heartbeat(taskToken=next(picks)), samples)
 
 
-def measure(n: int, samples: int) -> None:
+def measure(n: int, samples: int, heartbeat_max: int) -> None:
     # Each waiting execution holds a few engine threads; small stacks keep N=10,000 within memory.
     threading.stack_size(512 * 1024)
     with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
         page = query_page_ms(ctx, n, samples)
-        heartbeat = heartbeat_ms(ctx, n, samples)
-    print(f"{n:>7}  {page:>16.2f}  {heartbeat:>23.2f}", flush=True)
+        heartbeat = f"{heartbeat_ms(ctx, n, samples):.2f}" if n <= heartbeat_max else "-"
+    print(f"{n:>7}  {page:>16.2f}  {heartbeat:>23}", flush=True)
 
 
 def main() -> int:
@@ -140,15 +141,23 @@ def main() -> int:
     parser.add_argument(
         "--samples", type=int, default=20, help="timed calls per figure (default %(default)s)"
     )
+    # moto runs each waiting execution on ~4 threads of its own: 10,000 exceed a small machine's limit.
+    parser.add_argument(
+        "--heartbeat-max",
+        type=int,
+        default=5000,
+        help="largest N for SendTaskHeartbeat (default %(default)s)",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one N, in this process
     args = parser.parse_args()
     if args.one:
-        measure(args.one, args.samples)
+        measure(args.one, args.samples, args.heartbeat_max)
         return 0
     print(f"{'N':>7}  {'Query page (ms)':>16}  {'SendTaskHeartbeat (ms)':>23}", flush=True)
     for size in args.sizes.split(","):
         # A process per N: moto's state (and the executions still waiting) must not carry over.
         command = [sys.executable, __file__, "--one", size, "--samples", str(args.samples)]
+        command += ["--heartbeat-max", str(args.heartbeat_max)]
         if subprocess.run(command, check=False).returncode != 0:
             return 1
     return 0
