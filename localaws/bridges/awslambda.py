@@ -68,6 +68,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
+from localaws import faults
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -403,6 +404,7 @@ class LocalLambdaRuntime:
                 "_HANDLER": fn.handler or "",
             }
         )
+        env.update(faults.worker_environment(self.ctx, fn.function_name, fn.handler))  # kills, if any
         return env
 
     @staticmethod
