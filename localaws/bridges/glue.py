@@ -37,8 +37,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
+from moto.glue.responses import GlueResponse
 
 from localaws.context import LocalAwsContext
 
@@ -73,8 +75,11 @@ class BridgedRun:
     started_monotonic: float = field(default_factory=time.monotonic)
     finished_monotonic: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    stop_requested: bool = False
 
     def set_state(self, state: str, error: str | None = None) -> None:
+        if self.stop_requested and state == "RUNNING":
+            return  # stopped while staging: it stays STOPPING until the run ends
         self.state = state
         self.last_modified_on = utcnow()
         if error is not None:
@@ -186,6 +191,95 @@ def _patch_job_run_as_dict() -> None:
     FakeJobRun.as_dict = as_dict  # type: ignore[method-assign]
 
 
+_STOPPABLE = frozenset({"STARTING", "RUNNING", "WAITING"})
+
+
+def _patch_get_job_run_index() -> None:
+    """FakeJob.get_job_run: a dict lookup instead of a walk over every run of the job.
+
+    WHY: a runner checks each tracked run with GetJobRun; with N runs of one job moto's walk made each call
+    O(N) and a check cycle O(N²). The index is rebuilt when runs were added (runs are only ever appended).
+    """
+    original = FakeJob.get_job_run
+
+    def get_job_run(self: FakeJob, run_id: str) -> FakeJobRun:
+        index = self.__dict__.get("_localaws_run_index")
+        if index is None or index[0] != len(self.job_runs):
+            index = (len(self.job_runs), {run.job_run_id: run for run in self.job_runs})
+            self.__dict__["_localaws_run_index"] = index
+        job_run = index[1].get(run_id)
+        if job_run is None:
+            return original(self, run_id)  # moto's own JobRunNotFound answer
+        job_run.advance()
+        return job_run
+
+    FakeJob.get_job_run = get_job_run  # type: ignore[method-assign]
+
+
+def stop_job_run(backend: GlueBackend, job_name: str, run_id: str) -> dict[str, Any] | None:
+    """Stop one run; None when it was submitted for stopping, else its BatchStopJobRunError."""
+
+    def refused(code: str, message: str) -> dict[str, Any]:
+        return {
+            "JobName": job_name,
+            "JobRunId": run_id,
+            "ErrorDetail": {"ErrorCode": code, "ErrorMessage": message},
+        }
+
+    job = backend.jobs.get(job_name)
+    if job is None:
+        return refused("EntityNotFoundException", f"Job {job_name} not found")
+    try:
+        job_run = job.get_job_run(run_id)
+    except Exception:  # moto's JobRunNotFoundException
+        return refused("EntityNotFoundException", f"Job run {run_id} not found")
+    record = bridged_run(job_run)
+    state = record.state if record is not None else job_run.status
+    if state not in _STOPPABLE:
+        return refused("InvalidInputException", f"Job run {run_id} is {state} and cannot be stopped")
+    if record is None:
+        job_run.status = "STOPPED"
+        return None
+    record.stop_requested = True
+    record.set_state("STOPPING")
+    threading.Thread(
+        target=_cancel_until_done, args=(record,), name=f"glue-stop-{run_id[:11]}", daemon=True
+    ).start()
+    return None
+
+
+def _cancel_until_done(record: BridgedRun) -> None:
+    """Cancel the run's Spark jobs until its script ends: cancelJobGroup only reaches jobs already submitted,
+    and a script keeps submitting new ones."""
+    from localaws import spark as shared
+
+    while not record.done.is_set():
+        if shared.is_started():
+            with contextlib.suppress(Exception):  # best effort, tried again
+                shared.get_spark().sparkContext.cancelJobGroup(record.run_id)
+        record.done.wait(0.5)
+
+
+def _patch_batch_stop_job_run() -> None:
+    """GlueResponse.batch_stop_job_run: stop runs as Glue does (STOPPING, then STOPPED once the script ends).
+
+    WHY: moto has no BatchStopJobRun (it answered 500); the runner stops a run whose task is gone.
+    """
+
+    def batch_stop_job_run(self: GlueResponse) -> ActionResult:
+        job_name = self._get_param("JobName")
+        submitted, errors = [], []
+        for run_id in self._get_param("JobRunIds") or []:
+            error = stop_job_run(self.glue_backend, job_name, run_id)
+            if error is None:
+                submitted.append({"JobName": job_name, "JobRunId": run_id})
+            else:
+                errors.append(error)
+        return ActionResult({"SuccessfulSubmissions": submitted, "Errors": errors})
+
+    GlueResponse.batch_stop_job_run = batch_stop_job_run  # type: ignore[attr-defined]
+
+
 def install(ctx: LocalAwsContext) -> None:
     """Patch moto's Glue job runs (once per process); the latest ``ctx`` is the one runs report to."""
     with _install_lock:
@@ -197,6 +291,8 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_start_job_run()
         _patch_job_run_status()
         _patch_job_run_as_dict()
+        _patch_get_job_run_index()
+        _patch_batch_stop_job_run()
         _state["installed"] = True
 
 
@@ -421,7 +517,9 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
             _localrun.activate(run_context),
         ):
             try:
-                spark.sparkContext.setJobGroup(record.run_id, f"Glue job {record.job_name}")
+                spark.sparkContext.setJobGroup(
+                    record.run_id, f"Glue job {record.job_name}", interruptOnCancel=True
+                )
                 _run_script(files[0], run_modules)
             except SystemExit as exc:
                 if exc.code not in (None, 0):
@@ -440,7 +538,11 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
     finally:
         stager.cleanup()
         shutil.rmtree(run_dir, ignore_errors=True)
-    final = "FAILED" if error else "SUCCEEDED"
+    # A stopped run ends STOPPED whatever its script did once Spark cancelled its jobs (Glue: STOPPING,
+    # then STOPPED).
+    final = "STOPPED" if record.stop_requested else "FAILED" if error else "SUCCEEDED"
+    if record.stop_requested:
+        error = None
     duration_s = round(time.monotonic() - record.started_monotonic, 3)
     # Logs and the end event first, the final state last: whoever sees the run end finds its logs there.
     _publish_logs(ctx, record, final, error, out_text, err_text)

@@ -398,3 +398,35 @@ def test_parallel_runs_with_the_same_extra_module_name_each_import_their_own(loc
         for job, run_id in run_ids:
             run, _ = wait_for_run(glue, job, run_id)
             assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+
+
+SLOW_SCRIPT = """
+    import time
+    from pyspark.context import SparkContext
+
+    sc = SparkContext.getOrCreate()
+    # A Spark job that runs until it is cancelled (or 5 minutes pass): stopping must cancel it.
+    sc.parallelize(range(4), 2).map(lambda x: time.sleep(300) or x).collect()
+"""
+
+
+def test_batch_stop_job_run_stops_a_running_run_and_refuses_an_ended_one(local_aws, aws_client, bucket):
+    """moto has no BatchStopJobRun (500); the runner stops a run whose task is gone. As on Glue: STOPPING,
+    then STOPPED; a run that already ended is an error entry, the call itself succeeds."""
+    glue = aws_client("glue")
+    job = make_job(aws_client, bucket, SLOW_SCRIPT)
+    run_id = glue.start_job_run(JobName=job)["JobRunId"]
+    give_up = time.monotonic() + 120
+    while glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"] != "RUNNING":
+        assert time.monotonic() < give_up, "the run never started"
+        time.sleep(0.1)
+
+    answer = glue.batch_stop_job_run(JobName=job, JobRunIds=[run_id, "jr_unknown"])
+
+    assert answer["SuccessfulSubmissions"] == [{"JobName": job, "JobRunId": run_id}]
+    assert [e["ErrorDetail"]["ErrorCode"] for e in answer["Errors"]] == ["EntityNotFoundException"]
+    run, states = wait_for_run(glue, job, run_id, timeout_s=120)
+    assert run["JobRunState"] == "STOPPED" and "ErrorMessage" not in run, states
+    again = glue.batch_stop_job_run(JobName=job, JobRunIds=[run_id])
+    assert again["SuccessfulSubmissions"] == []
+    assert again["Errors"][0]["ErrorDetail"]["ErrorCode"] == "InvalidInputException"
