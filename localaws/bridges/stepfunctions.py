@@ -29,6 +29,9 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    on an activity stayed RUNNING and its queued task was still handed out. Now its task is dequeued, its
    waits are woken, the execution ends ABORTED (history ends with ExecutionAborted, carrying the request's
    error/cause) before StopExecution answers its stopDate.
+10. ``_patch_heartbeat_timeout_name``: an activity task whose heartbeat timed out failed with a plain
+   ``States.Timeout``, which a ``Retry``/``Catch`` on ``States.HeartbeatTimeout`` never matched. As on AWS,
+   the error (``States.Timeout`` in the history and the caught ``Error``) now matches both names.
 
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
@@ -59,6 +62,9 @@ from moto.stepfunctions.parser.api import (
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     iteration_worker as sfn_iteration_worker,
 )
@@ -97,6 +103,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_reserved_error_names()
     _patch_task_token_index()
     _patch_stop_waiting_execution()
+    _patch_heartbeat_timeout_name()
 
 
 def _long_poll_seconds() -> float:
@@ -577,3 +584,33 @@ def _patch_stop_waiting_execution() -> None:
                     raise
 
         StateTaskActivity._evaluate_with_timeout = _mark(_evaluate_with_timeout)
+
+
+# --- 10. a heartbeat timeout matches States.HeartbeatTimeout as well as States.Timeout ---------------------
+
+
+class _HeartbeatTimeoutName(StatesErrorName):
+    """``States.Timeout`` that also matches ``States.HeartbeatTimeout`` in ErrorEquals (AWS: that name exists
+    only in Catch and Retry; the history and the caught Error say States.Timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__(typ=StatesErrorNameType.StatesTimeout)
+
+    def matches(self, error_name: str | None) -> bool:
+        return error_name in ("States.Timeout", "States.HeartbeatTimeout")
+
+
+def _patch_heartbeat_timeout_name() -> None:
+    # moto gap: StateTaskActivity._from_error maps every TimeoutError to StatesErrorName(StatesTimeout), so a
+    # wait state's Retry on States.HeartbeatTimeout never fired locally.
+    if _already_patched(StateTaskActivity, "_from_error"):
+        return
+    original_from_error = StateTaskActivity._from_error
+
+    def _from_error(self, env, ex):
+        event = original_from_error(self, env, ex)
+        if isinstance(ex, sfn_callback.HeartbeatTimeoutError):
+            event.error_name = _HeartbeatTimeoutName()
+        return event
+
+    StateTaskActivity._from_error = _mark(_from_error)

@@ -382,3 +382,41 @@ def test_gap_token_index_task_token_calls_do_not_walk_the_executions(
     sfn.send_task_success(taskToken=answer["taskToken"], output="{}")
     assert wait_for_end(sfn, execution_arn)["status"] == "SUCCEEDED"
     assert walks == []
+
+
+def test_gap_heartbeat_timeout_is_retried_by_a_retry_on_states_heartbeat_timeout(
+    sfn, unique_name, activity_arn
+):
+    """A worker claims the task and dies: AWS's heartbeat timeout matches a Retry on States.HeartbeatTimeout
+    (moto raised a plain States.Timeout, so the wait states' Retry never fired locally) and queues the task
+    again; a Catch on States.Timeout still sees the error as States.Timeout."""
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": activity_arn,
+                "HeartbeatSeconds": 1,
+                "Retry": [
+                    {"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 1}
+                ],
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=unique_name("Machine"), definition=json.dumps(definition), roleArn=ROLE_ARN
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    first = sfn.get_activity_task(activityArn=activity_arn, workerName="dies")["taskToken"]  # never answered
+    second = sfn.get_activity_task(activityArn=activity_arn, workerName="lives")["taskToken"]  # the retry's
+    assert second != first
+    # The retried task times out too: the retrier is spent, and the Catch sees States.Timeout.
+    ended = wait_for_end(sfn, execution, timeout=30)
+    assert ended["status"] == "SUCCEEDED"
+    assert json.loads(ended["output"])["Error"] == "States.Timeout"
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    timed_out = [e["activityTimedOutEventDetails"] for e in events if e["type"] == "ActivityTimedOut"]
+    assert [d["error"] for d in timed_out] == ["States.Timeout", "States.Timeout"]
