@@ -16,6 +16,7 @@ _DROPPED_VARIABLES = (
     "AWS_ENDPOINT_URL",
     "AWS_SESSION_TOKEN",
     "LOCALAWS_TIME_SCALE",
+    "LOCALAWS_FAULTS",  # a user's fault mode must not leak into a test's child
 )
 
 

@@ -48,6 +48,7 @@ def local_aws() -> Iterator[LocalAwsContext]:
     with pytest.MonkeyPatch.context() as env:
         for name in _REAL_AWS_VARIABLES:
             env.delenv(name, raising=False)
+        env.delenv("LOCALAWS_FAULTS", raising=False)  # a user's fault mode must not change the tests
         env.setenv("AWS_CONFIG_FILE", os.devnull)
         env.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
         with LocalAws(time_scale=time_scale) as ctx:
