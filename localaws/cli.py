@@ -58,6 +58,8 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
         port_number = int(port)
     except ValueError as exc:
         raise CommandError(f"port must be a number, got {port!r}") from exc
+    if not 0 <= port_number <= 65535:  # the socket layer answers with an OverflowError traceback otherwise
+        raise CommandError(f"port must be between 0 and 65535, got {port_number}")
     scale = _time_scale(time_scale or os.environ.get("LOCALAWS_TIME_SCALE"), 1.0)
     # The endpoint's own Lambda processes and Glue jobs talk to it with fake credentials.
     os.environ.update(FAKE_CREDENTIALS)
