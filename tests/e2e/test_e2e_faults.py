@@ -222,7 +222,8 @@ def _run_point(env: Any, point: str, folder: Path) -> dict[str, Any]:
         )
     except demo.DemoFailed as exc:  # the deadline: the execution was stopped
         status = f"NOT DONE after {POINT_DEADLINE_S} s ({exc})"
-    failure = execution_failure(list(execution_events(env.sfn, execution_arn)))
+    events = list(execution_events(env.sfn, execution_arn))
+    failure = execution_failure(events)
     after = _settled_glue_runs(glue)
     observed: dict[str, Any] = {
         "ran": True,
@@ -234,6 +235,8 @@ def _run_point(env: Any, point: str, folder: Path) -> dict[str, Any]:
             job: [s for i, s in runs.items() if i not in before[job]] for job, runs in after.items()
         },
         "fired": (faults.report(env.ctx) or {"kills": {"fired": []}})["kills"]["fired"],
+        # Tasks that came back only through their heartbeat timeout and the state's Retry.
+        "heartbeat_timeouts": sum(1 for event in events if event.get("type") == "ActivityTimedOut"),
         "progress": progress.getvalue() if status != "SUCCEEDED" else "",
     }
     if status == "SUCCEEDED":
