@@ -64,7 +64,15 @@ def waiting_tasks(ctx, n: int) -> list[str]:
     activity = sfn.create_activity(name="BenchActivity")["activityArn"]
     definition = {
         "StartAt": "Run",
-        "States": {"Run": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 86400, "End": True}},
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": activity,
+                "HeartbeatSeconds": 900,
+                "TimeoutSeconds": 172800,  # moto (unlike AWS) times a task out after 60 s without it
+                "End": True,
+            }
+        },
     }
     machine = sfn.create_state_machine(name="Bench", definition=json.dumps(definition), roleArn=ROLE_ARN)[
         "stateMachineArn"
