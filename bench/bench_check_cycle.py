@@ -26,12 +26,13 @@ import boto3
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "lambda"), str(ROOT / "lambda" / "gluerunner")]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "lambda"), str(ROOT / "lambda" / "gluerunner")]
+
+from bench_support import ROLE_ARN, client, waiting_tasks  # noqa: E402
 
 from localaws import faults  # noqa: E402
 from localaws.server import LocalAws  # noqa: E402
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
 JOB = "BenchJob"
 TABLE = "GlueRunnerActiveJobs"
 LAMBDA_TIMEOUT_MS = 300_000
@@ -45,60 +46,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return int((self.deadline - time.monotonic()) * 1000)
-
-
-def client(ctx, service: str, pool: int = 10):
-    return boto3.client(
-        service,
-        endpoint_url=ctx.endpoint_url,
-        region_name=ctx.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=pool),
-    )
-
-
-def waiting_tasks(ctx, n: int) -> list[str]:
-    """N running executions, each holding an activity task a worker took: N live task tokens."""
-    sfn = client(ctx, "stepfunctions")
-    activity = sfn.create_activity(name="BenchActivity")["activityArn"]
-    definition = {
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": activity,
-                "HeartbeatSeconds": 900,
-                "TimeoutSeconds": 172800,  # moto (unlike AWS) times a task out after 60 s without it
-                "End": True,
-            }
-        },
-    }
-    machine = sfn.create_state_machine(name="Bench", definition=json.dumps(definition), roleArn=ROLE_ARN)[
-        "stateMachineArn"
-    ]
-    tokens: list[str] = []
-
-    def start_and_take(first: int, count: int) -> None:
-        own = client(ctx, "stepfunctions")
-        for k in range(first, first + count):
-            own.start_execution(stateMachineArn=machine, name=f"run-{k}", input="{}")
-            token = own.get_activity_task(activityArn=activity, workerName="bench").get("taskToken")
-            if token:
-                tokens.append(token)
-
-    workers = 4
-    threads = [
-        threading.Thread(
-            target=start_and_take, args=(w * n // workers, (w + 1) * n // workers - w * n // workers)
-        )
-        for w in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return tokens
 
 
 def running_job_runs(ctx, n: int) -> list[str]:
@@ -187,7 +134,7 @@ def measure(n: int, latency: str, concurrency: int) -> dict:
     # Each waiting execution holds a few engine threads; small stacks keep N=10,000 within memory.
     threading.stack_size(512 * 1024)
     with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
-        tokens = waiting_tasks(ctx, n)
+        _, tokens = waiting_tasks(ctx, n, "BenchActivity")
         runs = running_job_runs(ctx, len(tokens))
         activity_arn = f"arn:aws:states:{ctx.region}:{ctx.account_id}:activity:BenchActivity"
         track(ctx, activity_arn, tokens, runs)

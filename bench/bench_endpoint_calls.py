@@ -13,7 +13,6 @@ The figures should stay flat in N. It stops by itself; the exit code is 0 unless
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -22,26 +21,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench_support import client, waiting_tasks  # noqa: E402
 
 from localaws.server import LocalAws  # noqa: E402
 
 PAGE_LIMIT = 50
 ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
-
-
-def client(ctx, service: str):
-    return boto3.client(
-        service,
-        endpoint_url=ctx.endpoint_url,
-        region_name=ctx.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=16),
-    )
 
 
 def median_ms(call: Callable[[], object], samples: int) -> float:
@@ -99,29 +86,7 @@ def query_page_ms(ctx, n: int, samples: int) -> float:
 
 def heartbeat_ms(ctx, n: int, samples: int) -> float:
     sfn = client(ctx, "stepfunctions")
-    activity = sfn.create_activity(name=f"Bench{n}")["activityArn"]
-    definition = {"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": activity, "End": True}}}
-    machine = sfn.create_state_machine(name=f"Bench{n}", definition=json.dumps(definition), roleArn=ROLE_ARN)[
-        "stateMachineArn"
-    ]
-    tokens: list[str] = []
-
-    def start_and_take(first: int, count: int) -> None:
-        own = client(ctx, "stepfunctions")
-        for k in range(first, first + count):
-            own.start_execution(stateMachineArn=machine, name=f"run-{k}", input="{}")
-            # A poll that ends empty (a task lost between queueing and the worker) just takes the next one.
-            token = own.get_activity_task(activityArn=activity, workerName="bench").get("taskToken")
-            if token:
-                tokens.append(token)
-
-    workers = 4
-    shares = [(w * n // workers, (w + 1) * n // workers - w * n // workers) for w in range(workers)]
-    threads = [threading.Thread(target=start_and_take, args=share) for share in shares]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, tokens = waiting_tasks(ctx, n, f"Bench{n}")
     picks = iter(tokens[(k * len(tokens)) // samples] for k in range(samples))
     return median_ms(lambda: sfn.send_task_heartbeat(taskToken=next(picks)), samples)
 

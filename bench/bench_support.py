@@ -1,0 +1,59 @@
+"""Setup shared by the endpoint benchmarks: clients of an in-process endpoint, and N live activity tasks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+
+
+def client(ctx: Any, service: str, pool: int = 16) -> Any:
+    """A plain client of the endpoint: no retries (a benchmark must see every error), a long read timeout."""
+    return boto3.client(
+        service,
+        endpoint_url=ctx.endpoint_url,
+        region_name=ctx.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=pool),
+    )
+
+
+def waiting_tasks(ctx: Any, n: int, name: str) -> tuple[str, list[str]]:
+    """N running executions, each holding an activity task a worker took: (activity ARN, N task tokens)."""
+    sfn = client(ctx, "stepfunctions")
+    activity = sfn.create_activity(name=name)["activityArn"]
+    # As the templates' runner tasks: moto (unlike AWS) times a task out after 60 s without TimeoutSeconds.
+    task = {
+        "Type": "Task",
+        "Resource": activity,
+        "HeartbeatSeconds": 900,
+        "TimeoutSeconds": 172800,
+        "End": True,
+    }
+    definition = {"StartAt": "Run", "States": {"Run": task}}
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE_ARN)
+    tokens: list[str] = []
+
+    def start_and_take(first: int, count: int) -> None:
+        own = client(ctx, "stepfunctions")
+        for k in range(first, first + count):
+            own.start_execution(stateMachineArn=machine["stateMachineArn"], name=f"run-{k}", input="{}")
+            # A poll that ends empty (a task lost between queueing and the worker) just takes the next one.
+            token = own.get_activity_task(activityArn=activity, workerName="bench").get("taskToken")
+            if token:
+                tokens.append(token)
+
+    workers = 4
+    shares = [(w * n // workers, (w + 1) * n // workers - w * n // workers) for w in range(workers)]
+    threads = [threading.Thread(target=start_and_take, args=share) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return activity, tokens
