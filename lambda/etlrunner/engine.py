@@ -289,24 +289,27 @@ class _Work:
         if not lease_expired(item):
             self.summary.add("starting")  # its run is alive and starting it now
             return
-        if not self.store.take_over(item, self.lease()):
+        lease = self.lease()
+        if not self.store.take_over(item, lease):
             return
+        item[LEASE_UNTIL] = lease
         token = str(item[TOKEN])
         if not _call_sfn(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
             logger.warning("%s: %s is gone; dropping its unfinished start", self.runner.name, task_ref(token))
             self.summary.add("expired")
             self.store.delete(item)
             return
-        item[LEASE_UNTIL] = self.lease()
         raw_input = item.get(TASK_INPUT) or None
         find_started = getattr(self.runner, "find_started", None)
         if find_started is not None:
             try:
                 fields = find_started(parse_task_input(raw_input), token)
-            except (InvalidInput, StartFailed, ClientError, Exception) as exc:
+            except (InvalidInput, StartFailed) as exc:
                 kind, cause = _start_refusal(self.runner, token, exc)
                 self.report(item, _failure(f"{self.runner.name}.{kind}", cause), rejected=True)
                 return
+            # Any other error (a throttled lookup) propagates: the item stays, and once the lease runs out
+            # a later run looks again; the task's heartbeat timeout bounds how long.
             if fields is not None:
                 self.record_started(item, fields, recovered=True)
                 return

@@ -331,3 +331,21 @@ def test_overlapping_runs_answer_every_task_once(world, monkeypatch):
     }
     assert sum(result["succeeded"] for result in results) == 20
     assert table_items(TABLE) == []
+
+
+def test_a_failing_lookup_of_an_interrupted_start_is_retried_not_failed(world):
+    """A run died after StartJobRun; the next run's GetJobRuns is throttled: the task must not be failed
+    (the job runs), and a later run finds and tracks the job."""
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    with pytest.raises(Killed):
+        one_run(world, [], kill=Point("glue", "start_job_run", 1, "after"))
+    leases_run_out(world)
+
+    summary = one_run(world, [], throttle=lambda operation: operation == "get_job_runs")
+
+    assert summary["check_errors"] == 1 and "T1" not in world["sfn"].answers
+    leases_run_out(world)
+    for _ in range(2):
+        one_run(world, [])
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+    assert len(glue_runs()) == 1
