@@ -33,7 +33,11 @@ environment built as a clean Lambda environment (nothing of the parent's), its l
   (``LocalAws.stop``). An unhandled exception in the handler does NOT discard the worker: AWS's Python
   runtime catches it, reports it and serves the next invocation in the same environment.
 
-Async (``Event``) invocations run in a daemon thread, without AWS's two retries.
+Async (``Event``) invocations run in a daemon thread. One that ends in a function error (an exception, a
+timeout, a crash) is run again twice, one and then two minutes later on the scaled clock, with the same
+request id, as Lambda retries asynchronous events by default (``ASYNC_RETRY_DELAYS_S``); ``stop()`` cancels
+the retries still waiting. The on-failure destination of an EventInvokeConfig is not wired (moto's
+CloudFormation skips that resource): an event that fails every attempt is logged and dropped.
 
 Reserved concurrency (``PutFunctionConcurrency`` / the ``ReservedConcurrentExecutions`` property), which moto
 only stores: at most that many invocations of a function run at once (0: none). A synchronous Invoke beyond
@@ -87,6 +91,8 @@ DRAIN_TIMEOUT_S = 2.0  # longest wait, after a worker answered, for the rest of 
 LOG_TAIL_BYTES = 4096
 # Lambda retries a throttled asynchronous event for up to 6 hours (its maximum event age).
 MAX_EVENT_AGE_S = 6 * 3600.0
+# Lambda runs a failed asynchronous event again after 1 minute, then after 2 more (MaximumRetryAttempts 2).
+ASYNC_RETRY_DELAYS_S = (60.0, 120.0)
 THROTTLE_RETRY_S = 0.5  # at the latest, a throttled async event looks for a free slot this often
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -666,25 +672,37 @@ class LocalLambdaRuntime:
 
         def run() -> None:
             generation = self._generation
+            stopped = lambda: self._generation != generation  # noqa: E731
             deadline = time.monotonic() + self.ctx.scaled(MAX_EVENT_AGE_S)
-            if not self.concurrency.enter_waiting(fn, deadline, lambda: self._generation != generation):
+            for attempt in range(len(ASYNC_RETRY_DELAYS_S) + 1):
+                if attempt and not self._wait_for_retry(ASYNC_RETRY_DELAYS_S[attempt - 1], stopped):
+                    log.info(
+                        "retry of async invocation %s of %s cancelled by stop()", request_id, fn.function_name
+                    )
+                    return
+                if not self.concurrency.enter_waiting(fn, deadline, stopped):
+                    log.warning(
+                        "async invocation %s of %s dropped: throttled past its maximum event age, or stop()",
+                        request_id,
+                        fn.function_name,
+                    )
+                    return
+                try:
+                    result = self._invoke_admitted(fn, event, request_id)
+                finally:
+                    self.concurrency.leave(fn)
+                if result.ended_by_stop:  # the endpoint is going away; nothing failed that anyone waits for
+                    log.info("async invocation %s of %s ended by stop()", request_id, fn.function_name)
+                    break
+                if not result.function_error:
+                    break
+                retrying = attempt < len(ASYNC_RETRY_DELAYS_S)
                 log.warning(
-                    "async invocation %s of %s dropped: throttled past its maximum event age, or stop()",
+                    "async invocation %s of %s failed (attempt %d%s): %s",
                     request_id,
                     fn.function_name,
-                )
-                return
-            try:
-                result = self._invoke_admitted(fn, event, request_id)
-            finally:
-                self.concurrency.leave(fn)
-            if result.ended_by_stop:  # the endpoint is going away; nothing failed that anyone waits for
-                log.info("async invocation %s of %s ended by stop()", request_id, fn.function_name)
-            elif result.function_error:
-                log.warning(
-                    "async invocation %s of %s failed: %s",
-                    request_id,
-                    fn.function_name,
+                    attempt + 1,
+                    ", Lambda retries it" if retrying else ", no retry left: the event is dropped",
                     result.payload.decode("utf-8", "replace"),
                 )
             if on_done is not None:
@@ -695,6 +713,16 @@ class LocalLambdaRuntime:
 
         threading.Thread(target=run, name=f"lambda-{fn.function_name}-{request_id[:8]}", daemon=True).start()
         return request_id
+
+    def _wait_for_retry(self, delay_s: float, stopped: Callable[[], bool]) -> bool:
+        """Sleep a retry delay on the scaled clock; False when stop() came first."""
+        until = time.monotonic() + self.ctx.scaled(delay_s)
+        while not stopped():
+            left = until - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, 0.05))
+        return False
 
     def _run(self, worker: _Worker, fn: Any, event: str, request_id: str, lines: list[str]) -> _ChildOutcome:
         """One invocation on ``worker``: starts it first (the init phase) when it is new."""

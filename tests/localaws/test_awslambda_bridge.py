@@ -555,3 +555,34 @@ def test_stop_terminates_every_worker(lam, make_function):
 
     after = invoke(lam, name)[1]  # the endpoint still serves: a new worker
     assert after["count"] == 1
+
+
+def test_a_failed_async_invocation_is_retried_twice_with_the_same_request_id(
+    lam, make_function, recorder, local_aws
+):
+    """Lambda runs a failed asynchronous event again after 1 and 2 minutes (scaled here); an S3 event whose
+    invocation crashed is delivered again, so nothing is lost. A success ends the retries."""
+    rt = awslambda.runtime()
+    name = make_function("counter")
+    fn = awslambda.get_function(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    done = threading.Event()
+    finals: list[awslambda.InvocationResult] = []
+
+    def keep(result: awslambda.InvocationResult) -> None:
+        finals.append(result)
+        done.set()
+
+    started = time.monotonic()
+    request_id = rt.invoke_async(fn, json.dumps({"raise": True}), on_done=keep)
+    assert done.wait(60), "the retried invocation never ended"
+
+    attempts = recorder.of("lambda.invoke.end", function=name, request_id=request_id)
+    assert len(attempts) == 3 and all(a["error"] for a in attempts)
+    assert finals[0].function_error and len(finals) == 1
+    # The delays are AWS's 60 s and 120 s on the endpoint's clock.
+    assert time.monotonic() - started >= local_aws.scaled(180) * 0.9
+
+    done.clear()
+    request_id = rt.invoke_async(fn, json.dumps({}), on_done=keep)
+    assert done.wait(30)
+    assert len(recorder.of("lambda.invoke.end", function=name, request_id=request_id)) == 1
