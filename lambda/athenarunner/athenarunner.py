@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import etlrunner
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -206,5 +205,5 @@ class AthenaRunner:
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled entry point; the event carries nothing the runner needs."""
     config = etlrunner.load_config(CONFIG_FILE)
-    athena = boto3.client("athena", config=ATHENA_CLIENT_CONFIG)
+    athena = etlrunner.reused_client("athena", ATHENA_CLIENT_CONFIG)
     return etlrunner.run(AthenaRunner(athena), config, etlrunner.default_clients(), context)

@@ -64,7 +64,14 @@ from __future__ import annotations
 import logging
 import os
 
-from etlrunner.clients import MAX_POOL_CONNECTIONS, SFN_CLIENT_CONFIG, Clients, default_clients, sfn_client
+from etlrunner.clients import (
+    MAX_POOL_CONNECTIONS,
+    SFN_CLIENT_CONFIG,
+    Clients,
+    default_clients,
+    reused_client,
+    sfn_client,
+)
 from etlrunner.config import NO_DEFAULT, ConfigError, RunnerConfig, load_config
 from etlrunner.engine import RunSummary, client_error_message, iso8601, run, task_ref
 from etlrunner.inputs import optional_int, optional_str, parse_task_input, require_str
@@ -94,6 +101,7 @@ __all__ = [
     "optional_str",
     "parse_task_input",
     "require_str",
+    "reused_client",
     "run",
     "sfn_client",
     "task_ref",

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import etlrunner
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -232,7 +231,7 @@ def build_runner(
     env = os.environ if environ is None else environ
     capacity = config.int_setting("glue_job_capacity", MIN_CAPACITY, allow_null=True)
     return GlueRunner(
-        glue if glue is not None else boto3.client("glue", config=GLUE_CLIENT_CONFIG),
+        glue if glue is not None else etlrunner.reused_client("glue", GLUE_CLIENT_CONFIG),
         capacity,
         allowed_jobs=allow_list(env.get(ALLOWED_JOBS_ENV)),
         allowed_arguments=allow_list(env.get(ALLOWED_ARGUMENTS_ENV), prefix="--"),

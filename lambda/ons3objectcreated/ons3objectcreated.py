@@ -91,21 +91,31 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     return Settings(targets, table, release)
 
 
+SFN_CONFIG = Config(
+    read_timeout=SFN_READ_TIMEOUT_S,
+    connect_timeout=10,
+    retries={"mode": "standard"},
+    max_pool_connections=10,  # one connection per object released in parallel
+)
+DDB_CONFIG = Config(retries={"mode": "standard"})
+_reused: dict[tuple[str, str | None, str | None], Any] = {}
+
+
+def _reused_client(service: str, config: Config) -> Any:
+    """Kept for later invocations of this warm environment (AWS's advice; one costs tens of ms to build),
+    per endpoint and region so that a changed environment gets a new one."""
+    key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+    if key not in _reused:
+        _reused[key] = boto3.client(service, config=config)
+    return _reused[key]
+
+
 def sfn_client() -> Any:
-    return boto3.client(
-        "stepfunctions",
-        config=Config(
-            read_timeout=SFN_READ_TIMEOUT_S,
-            connect_timeout=10,
-            retries={"mode": "standard"},
-            # One connection per object released in parallel.
-            max_pool_connections=10,
-        ),
-    )
+    return _reused_client("stepfunctions", SFN_CONFIG)
 
 
 def ddb_client() -> Any:
-    return boto3.client("dynamodb", config=Config(retries={"mode": "standard"}))
+    return _reused_client("dynamodb", DDB_CONFIG)
 
 
 def is_scheduled_event(event: Mapping[str, Any]) -> bool:

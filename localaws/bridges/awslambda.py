@@ -681,10 +681,12 @@ class LocalLambdaRuntime:
                     )
                     return
                 if not self.concurrency.enter_waiting(fn, deadline, stopped):
-                    log.warning(
-                        "async invocation %s of %s dropped: throttled past its maximum event age, or stop()",
+                    # At stop() a waiting event goes with the endpoint; past its age it is lost, as on AWS.
+                    (log.info if stopped() else log.warning)(
+                        "async invocation %s of %s dropped: %s",
                         request_id,
                         fn.function_name,
+                        "the endpoint stopped" if stopped() else "throttled past its maximum event age",
                     )
                     return
                 try:

@@ -15,7 +15,7 @@ EXPECTED = {
         ("AthenaRunnerActivityName", "AthenaRunnerActivity"),
         ("WeeklyScheduleEnabled", "false"),
         ("ArrivalsTableName", "WaitForDataArrivals"),
-        ("ArrivalSweepSchedule", "rate(1 minute)"),
+        ("ArrivalSweepSchedule", "rate(3 minutes)"),
     ],
     "glue-resources": [
         ("S3ETLScriptPath", NO_DEFAULT),

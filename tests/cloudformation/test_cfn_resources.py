@@ -442,7 +442,7 @@ def test_failed_asynchronous_invocations_go_to_an_encrypted_queue():
 
 def test_sweep_schedule_invokes_ons3objectcreated():
     template = load_template("step-functions-resources")
-    assert template["Parameters"]["ArrivalSweepSchedule"]["Default"] == "rate(1 minute)"
+    assert template["Parameters"]["ArrivalSweepSchedule"]["Default"] == "rate(3 minutes)"
     rule = template["Resources"]["ArrivalSweepRule"]
     assert "Condition" not in rule
     assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ArrivalSweepSchedule"}
