@@ -163,7 +163,8 @@ def _wait_for_glue_runs_to_settle(env: demo.DemoEnvironment, timeout_s: float = 
 
 
 def scenario_glue_missing_job(env: demo.DemoEnvironment, work: Path) -> dict[str, Any]:
-    """A Glue runner task naming a job that does not exist must fail, not hang."""
+    """A Glue runner task naming a job that does not exist (so not among AllowedGlueJobNames either) must fail
+    at once, not hang and not reach Glue."""
     return _run_small_machine(env, "E2eGlueMissingJob", {"GlueJobName": MISSING_JOB}, "GlueRunnerActivity")
 
 

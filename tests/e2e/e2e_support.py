@@ -30,6 +30,7 @@ DRIVER = Path(__file__).resolve().parent / "e2e_driver.py"
 PYNT = Path(sys.executable).parent / "pynt"
 SUBPROCESS_TIMEOUT_S = 600
 
+
 @dataclass
 class ChildRun:
     command: list[str]

@@ -189,10 +189,13 @@ def test_athena_query_on_a_missing_column_fails_with_athena_query_failed_error(d
     assert observed["seconds"] < QUICK_S, observed
 
 
-def test_glue_task_naming_a_missing_job_fails_quickly_with_start_failed(driver: DriverRun) -> None:
+def test_glue_task_naming_a_job_outside_the_allow_list_fails_quickly_as_invalid_input(
+    driver: DriverRun,
+) -> None:
     observed = driver.scenario("glue_missing_job")
     assert observed["status"] == "FAILED", observed
-    assert observed["error"] == "GlueRunner.StartFailed"
-    assert "NoSuchJob" in _cause(observed)["ErrorMessage"]
+    # The deployed runner only starts the jobs of its AllowedGlueJobNames: refused before any Glue call.
+    assert observed["error"] == "GlueRunner.InvalidInput"
+    assert "Glue job NoSuchJob not allowed" in _cause(observed)["ErrorMessage"]
     assert observed["seconds"] < QUICK_S, observed
     assert "ActivityTimedOut" not in observed["event_types"]
