@@ -17,14 +17,14 @@ import pytest
 GAP_ASYNC = "moto gap 'S3 notifications invoke Lambda synchronously' is no longer bridged"
 GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
 
-HANDLER = '''
+HANDLER = """
 import json, time
 
 def handler(event, context):
     time.sleep(0.6)
     print("EVENT " + json.dumps(event))
     return "ok"
-'''
+"""
 
 
 class Recorder:
@@ -51,8 +51,11 @@ def recorder(local_aws) -> Recorder:
 @pytest.fixture(scope="module")
 def notified_function(aws_client) -> str:
     iam, lam = aws_client("iam"), aws_client("lambda")
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole"}]}
+    trust = {
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+    }
     suffix = time.time_ns()
     role = iam.create_role(RoleName=f"s3-bridge-test-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))
     buffer = io.BytesIO()
@@ -104,7 +107,7 @@ def test_csv_upload_invokes_the_function_asynchronously_with_an_s3_event(
     assert ends[0]["error"] is None
 
     lines = [f["line"] for f in recorder.of("lambda.log", function=function_name)]
-    event = json.loads(next(line for line in lines if line.startswith("EVENT "))[len("EVENT "):])
+    event = json.loads(next(line for line in lines if line.startswith("EVENT "))[len("EVENT ") :])
     record = event["Records"][0]
     assert record["eventSource"] == "aws:s3"
     assert record["eventName"] == "ObjectCreated:Put"
