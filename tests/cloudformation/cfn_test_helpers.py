@@ -81,6 +81,21 @@ def parameter_values(template: dict, overrides: dict[str, str] | None = None) ->
 RefHook = Callable[[str, str | None], Any]
 
 
+# The state machines' log delivery to CloudWatch Logs (vended logs): these actions have no resource types.
+LOG_DELIVERY_ACTIONS = frozenset(
+    {
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    }
+)
+
+
 class Resolver:
     """Resolves the intrinsics used in our templates against parameter values.
 

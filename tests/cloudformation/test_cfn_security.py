@@ -9,6 +9,7 @@ from pathlib import Path
 import cfnlint
 import pytest
 from cfn_test_helpers import (
+    LOG_DELIVERY_ACTIONS,
     STACKS,
     Resolver,
     allow_statements,
@@ -22,16 +23,6 @@ from cfn_test_helpers import (
 # task token), so IAM accepts nothing narrower. test_star_exceptions_really_have_no_resource_type proves it.
 STAR_ALLOWED_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
 # The state machines' log delivery to CloudWatch Logs (vended logs): no resource types either.
-LOG_DELIVERY_ACTIONS = {
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
-}
 STAR_ALLOWED_ACTIONS |= LOG_DELIVERY_ACTIONS
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from cfn_test_helpers import (
+    LOG_DELIVERY_ACTIONS,
     Resolver,
     activity_arn,
     declared_activity_arns,
@@ -298,16 +299,7 @@ def test_state_machine_role_is_assumable_by_step_functions_in_any_region():
     (policy,) = role["Policies"]
     (grant,) = policy["PolicyDocument"]["Statement"]
     assert grant["Resource"] == "*"
-    assert set(grant["Action"]) == {
-        "logs:CreateLogDelivery",
-        "logs:GetLogDelivery",
-        "logs:UpdateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:ListLogDeliveries",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-        "logs:DescribeLogGroups",
-    }
+    assert set(grant["Action"]) == LOG_DELIVERY_ACTIONS
 
 
 @pytest.mark.parametrize("logical_id", [MAIN, ATHENA])
