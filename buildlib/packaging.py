@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import shutil
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -61,15 +63,20 @@ def zip_entries(project: Project, function: str) -> list[tuple[str, Path]]:
 def write_zip(target: Path, entries: Iterable[tuple[str, Path]]) -> None:
     """Write a zip whose bytes depend only on the names and contents (fixed dates, modes and order)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".zip.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name, path in entries:
-            info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so the mode below is honoured
-            info.external_attr = 0o100644 << 16
-            zf.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    tmp.replace(target)
+    # A temporary name of this process and thread: two builds in one checkout (two demos, the e2e tests'
+    # children) must not rename each other's half-written file; the replace itself is atomic.
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            for name, path in entries:
+                info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3  # unix, so the mode below is honoured
+                info.external_attr = 0o100644 << 16
+                zf.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def package_function(project: Project, function: str) -> Path:

@@ -112,3 +112,32 @@ def test_real_lambda_sources_package(tmp_path):
             assert f"{fn}-config.json" in names
         else:
             assert not any(n.startswith("etlrunner/") for n in names)
+
+
+def test_concurrent_builds_of_one_zip_do_not_rename_each_others_file(tmp_path):
+    """Two builds in one checkout (the e2e tests' children deploy at once) each write their own temporary
+    file; both end with the same complete zip, and no temporary file is left."""
+    import threading
+
+    from buildlib.packaging import write_zip
+
+    source = tmp_path / "handler.py"
+    source.write_text("def handler(event, context):\n    return 1\n" * 2000)
+    target = tmp_path / "build" / "fn.zip"
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            for _ in range(20):
+                write_zip(target, [("handler.py", source)])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _names(target) == ["handler.py"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["fn.zip"]
