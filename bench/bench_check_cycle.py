@@ -28,7 +28,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "lambda"), str(ROOT / "lambda" / "gluerunner")]
 
-from bench_support import ROLE_ARN, client, waiting_tasks  # noqa: E402
+from bench_support import ROLE_ARN, client, tracking_table, waiting_tasks  # noqa: E402
 
 from localaws import faults  # noqa: E402
 from localaws.server import LocalAws  # noqa: E402
@@ -69,19 +69,6 @@ def running_job_runs(ctx, n: int) -> list[str]:
 
 
 def track(ctx, activity_arn: str, tokens: list[str], runs: list[str]) -> None:
-    ddb = client(ctx, "dynamodb")
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[
-            {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
-            {"AttributeName": "glue_job_run_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "sfn_activity_arn", "AttributeType": "S"},
-            {"AttributeName": "glue_job_run_id", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
     items = [
         {
             "sfn_activity_arn": {"S": activity_arn},
@@ -92,9 +79,7 @@ def track(ctx, activity_arn: str, tokens: list[str], runs: list[str]) -> None:
         }
         for run_id, token in zip(runs, tokens, strict=False)
     ]
-    for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        ddb.batch_write_item(RequestItems={TABLE: batch})
+    tracking_table(ctx, TABLE, "glue_job_run_id", items)
 
 
 def check_run(endpoint_url: str, activity_arn: str) -> None:

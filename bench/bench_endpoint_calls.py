@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-from bench_support import client, waiting_tasks  # noqa: E402
+from bench_support import client, tracking_table, waiting_tasks  # noqa: E402
 
 from localaws.server import LocalAws  # noqa: E402
 
@@ -43,29 +43,9 @@ def median_ms(call: Callable[[], object], samples: int) -> float:
 def query_page_ms(ctx, n: int, samples: int) -> float:
     ddb = client(ctx, "dynamodb")
     table, arn = f"Jobs{n}", f"arn:aws:states:us-east-1:123456789012:activity:Bench{n}"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
-            {"AttributeName": "job_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "sfn_activity_arn", "AttributeType": "S"},
-            {"AttributeName": "job_id", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
     ids = [f"jr_{k:08d}" for k in range(n)]
-    for start in range(0, n, 25):
-        items = [
-            {
-                "PutRequest": {
-                    "Item": {"sfn_activity_arn": {"S": arn}, "job_id": {"S": i}, "token": {"S": i * 4}}
-                }
-            }
-            for i in ids[start : start + 25]
-        ]
-        ddb.batch_write_item(RequestItems={table: items})
+    items = [{"sfn_activity_arn": {"S": arn}, "job_id": {"S": i}, "token": {"S": i * 4}} for i in ids]
+    tracking_table(ctx, table, "job_id", items)
     request = {
         "TableName": table,
         "KeyConditionExpression": "sfn_activity_arn = :arn",

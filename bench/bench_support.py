@@ -57,3 +57,23 @@ def waiting_tasks(ctx: Any, n: int, name: str) -> tuple[str, list[str]]:
     for thread in threads:
         thread.join()
     return activity, tokens
+
+
+def tracking_table(ctx: Any, name: str, range_key: str, items: list[dict[str, Any]]) -> None:
+    """A runner-shaped table (hash `sfn_activity_arn`, range `range_key`) holding `items` (DynamoDB JSON)."""
+    ddb = client(ctx, "dynamodb")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
+            {"AttributeName": range_key, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "sfn_activity_arn", "AttributeType": "S"},
+            {"AttributeName": range_key, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for start in range(0, len(items), 25):  # BatchWriteItem takes 25 at most
+        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        ddb.batch_write_item(RequestItems={name: batch})
