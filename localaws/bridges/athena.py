@@ -42,6 +42,7 @@ from typing import Any
 
 from moto.athena.models import AthenaBackend, Execution, QueryResults
 from moto.athena.responses import AthenaResponse
+from moto.core.exceptions import JsonRESTError
 
 from localaws.context import LocalAwsContext
 
@@ -74,14 +75,75 @@ class BridgedQuery:
     service_ms: int = 0
     data_scanned: int = 0
     done: threading.Event = field(default_factory=threading.Event)
+    # Where its "Athena Query State Change" events go (none when account_id is empty), and what they say.
+    account_id: str = ""
+    region: str = ""
+    workgroup: str = "primary"
+    statement_type: str = "DML"
+    sequence: int = 0
+    previous_state: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_running(self) -> bool:
+        """QUEUED -> RUNNING, unless the query was cancelled meanwhile (then False)."""
+        with self.lock:
+            if self.done.is_set():
+                return False
+            self.running_at = time.time()
+            self._move_to("RUNNING")
+            return True
 
     def finish(self, state: str, reason: str | None = None, athena_error: dict | None = None) -> None:
-        if self.done.is_set():  # e.g. cancelled meanwhile: the first final state stays
+        with self.lock:
+            if self.done.is_set():  # e.g. cancelled meanwhile: the first final state stays
+                return
+            self.finished_at = time.time()
+            self.reason, self.athena_error = reason, athena_error
+            self.done.set()
+            self._move_to(state)
+
+    def announce_queued(self) -> None:
+        """The first event of a query: QUEUED (no previousState), sequence number 1."""
+        with self.lock:
+            if self.sequence == 0:
+                self._emit()
+
+    def _move_to(self, state: str) -> None:
+        # State first, event after: a target that calls GetQueryExecution on the event sees the new state.
+        self.previous_state, self.state = self.state, state
+        self._emit()
+
+    def _emit(self) -> None:
+        self.sequence += 1
+        if not self.account_id:
             return
-        self.finished_at = time.time()
-        self.reason, self.athena_error = reason, athena_error
-        self.state = state
-        self.done.set()
+        from localaws.bridges import events
+
+        events.emit(
+            self.account_id, self.region, "aws.athena", "Athena Query State Change", self.event_detail(), []
+        )
+
+    def event_detail(self) -> dict[str, Any]:
+        """The ``detail`` of the current "Athena Query State Change" event, as Athena documents it."""
+        detail: dict[str, Any] = {}
+        if self.state == "FAILED" and self.athena_error:
+            error = self.athena_error
+            # Athena's documented event writes the two codes as JSON numbers with a fraction (2.0, 1306.0).
+            detail["athenaError"] = {
+                "errorCategory": float(error.get("ErrorCategory", 3)),
+                "errorType": float(error.get("ErrorType", 0)),
+                "errorMessage": error.get("ErrorMessage", ""),
+                "retryable": bool(error.get("Retryable", False)),
+            }
+        detail["versionId"] = "0"
+        detail["currentState"] = self.state
+        if self.sequence > 1:  # the first (QUEUED) event has no previousState
+            detail["previousState"] = self.previous_state
+        detail["statementType"] = self.statement_type
+        detail["queryExecutionId"] = self.query_execution_id
+        detail["workgroupName"] = self.workgroup
+        detail["sequenceNumber"] = str(self.sequence)
+        return detail
 
     def statistics(self) -> dict[str, Any]:
         end = self.finished_at or time.time()
@@ -96,6 +158,14 @@ class BridgedQuery:
             "ServiceProcessingTimeInMillis": self.service_ms,
             "ResultReuseInformation": {"ReusedPreviousResult": False},
         }
+
+
+_DDL_PREFIXES = ("ALTER", "CREATE", "DESCRIBE", "DROP", "MSCK", "SHOW")
+
+
+def statement_type(query: str) -> str:
+    """DDL or DML, decided as moto's GetQueryExecution does, so that the event and the API agree."""
+    return "DDL" if (query or "").upper().startswith(_DDL_PREFIXES) else "DML"
 
 
 def bridged_query(execution: Execution) -> BridgedQuery | None:
@@ -131,8 +201,16 @@ def _patch_start_query_execution() -> None:
     def start_query_execution(self: AthenaBackend, *args: Any, **kwargs: Any) -> str:
         exec_id = original(self, *args, **kwargs)
         execution = self.executions[exec_id]
-        record = BridgedQuery(query_execution_id=exec_id, submitted=execution.start_time)
+        record = BridgedQuery(
+            query_execution_id=exec_id,
+            submitted=execution.start_time,
+            account_id=self.account_id,
+            region=self.region_name,
+            workgroup=execution.workgroup.name if execution.workgroup is not None else "primary",
+            statement_type=statement_type(execution.query),
+        )
         execution._localaws_query = record
+        record.announce_queued()
         threading.Thread(
             target=_execute_query,
             args=(_state["ctx"], self, execution, record),
@@ -247,6 +325,41 @@ def _patch_client_request_token() -> None:
     AthenaResponse.start_query_execution = start_query_execution  # type: ignore[method-assign]
 
 
+class QueryExecutionNotFound(JsonRESTError):
+    """Athena's answer for an unknown QueryExecutionId (HTTP 400, InvalidRequestException)."""
+
+    code = 400
+
+    def __init__(self, exec_id: str) -> None:
+        message = f"QueryExecution {exec_id} was not found"
+        super().__init__("InvalidRequestException", message)
+        self.description = json.dumps(
+            {"__type": "InvalidRequestException", "AthenaErrorCode": "INVALID_INPUT", "Message": message}
+        )
+
+
+def _patch_unknown_query_execution() -> None:
+    """GetQueryExecution, GetQueryResults, StopQueryExecution: an unknown id is InvalidRequestException.
+
+    WHY: moto looked the id up with ``executions[exec_id]``; the KeyError became an HTTP 500 HTML page (the
+    AWS CLI: "invalid XML received"), and GetQueryResults answered an empty result set.
+    """
+    for name in ("get_query_execution", "get_query_results", "stop_query_execution"):
+        original = getattr(AthenaBackend, name)
+
+        def checked(
+            self: AthenaBackend, exec_id: str, *args: Any, _original: Any = original, **kw: Any
+        ) -> Any:
+            known = exec_id in self.executions or exec_id in self.query_results
+            # moto's static results API (a queue of results for any id) keeps working.
+            if not known and not (_original.__name__ == "get_query_results" and self.query_results_queue):
+                raise QueryExecutionNotFound(exec_id)
+            return _original(self, exec_id, *args, **kw)
+
+        checked.__name__ = name
+        setattr(AthenaBackend, name, checked)
+
+
 def install(ctx: LocalAwsContext) -> None:
     """Patch moto's Athena query executions (once per process); the latest ``ctx`` is the one queries use."""
     with _install_lock:
@@ -258,6 +371,7 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_execution_status()
         _patch_get_query_execution_response()
         _patch_client_request_token()
+        _patch_unknown_query_execution()
         _state["installed"] = True
 
 
@@ -522,9 +636,7 @@ def _execute_query(
     outcome: tuple[str, str | None, dict[str, Any] | None] = ("CANCELLED", "Query cancelled by user", None)
     try:
         with _query_lock:
-            if not record.done.is_set():  # not cancelled while queued
-                record.running_at = time.time()
-                record.state = "RUNNING"
+            if record.start_running():  # not cancelled while queued
                 outcome = _run_sql(backend, execution, record, database, stager)
     except Exception as exc:
         outcome = ("FAILED", *athena_failure(exc, database))

@@ -76,23 +76,62 @@ class BridgedRun:
     finished_monotonic: float | None = None
     done: threading.Event = field(default_factory=threading.Event)
     stop_requested: bool = False
+    account_id: str = ""  # where its "Glue Job State Change" event goes (none when empty)
+    region: str = ""
 
     def set_state(self, state: str, error: str | None = None) -> None:
         if self.stop_requested and state == "RUNNING":
             return  # stopped while staging: it stays STOPPING until the run ends
+        ended_now = state in _TERMINAL_STATES and not self.done.is_set()
         self.state = state
         self.last_modified_on = utcnow()
         if error is not None:
             self.error_message = error[:_MAX_ERROR_MESSAGE]
-        if state in ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR"):
+        if state in _TERMINAL_STATES:
             self.completed_on = self.last_modified_on
             self.finished_monotonic = time.monotonic()
             self.done.set()
+        if ended_now and state in _EVENT_STATES:
+            # After the state is visible: a target that calls GetJobRun on the event sees the run ended.
+            self.emit_state_change()
+
+    def emit_state_change(self) -> None:
+        """Glue's "Glue Job State Change" event for the run's terminal state, on the default bus."""
+        if not self.account_id:
+            return
+        from localaws.bridges import events
+
+        events.emit(
+            self.account_id,
+            self.region,
+            "aws.glue",
+            "Glue Job State Change",
+            job_state_change_detail(self.job_name, self.run_id, self.state, self.error_message),
+            [],
+        )
 
     @property
     def execution_seconds(self) -> int:
         end = self.finished_monotonic if self.finished_monotonic is not None else time.monotonic()
         return int(round(end - self.started_monotonic))
+
+
+_TERMINAL_STATES = ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR")
+# Glue sends "Glue Job State Change" for these four only; severity and message as in Glue's documented events.
+_EVENT_STATES = {
+    "SUCCEEDED": ("INFO", "Job run succeeded"),
+    "FAILED": ("ERROR", None),
+    "TIMEOUT": ("WARN", "Job run timed out"),
+    "STOPPED": ("INFO", "Job run stopped"),
+}
+
+
+def job_state_change_detail(job_name: str, run_id: str, state: str, error: str | None) -> dict[str, str]:
+    """The ``detail`` of a "Glue Job State Change" event (field order as Glue sends it)."""
+    severity, message = _EVENT_STATES[state]
+    if message is None:
+        message = f"JobName:{job_name} and JobRunId:{run_id} failed to execute with exception {error or ''}"
+    return {"jobName": job_name, "severity": severity, "state": state, "jobRunId": run_id, "message": message}
 
 
 def bridged_run(job_run: FakeJobRun) -> BridgedRun | None:
@@ -128,7 +167,13 @@ def _patch_start_job_run() -> None:
         run_id = original(self, name, *args, **kwargs)  # EntityNotFound, ConcurrentRunsExceeded, arg merge
         job = self.get_job(name)
         job_run = next(r for r in job.job_runs if r.job_run_id == run_id)
-        record = BridgedRun(job_name=name, run_id=run_id, glue_version=job.glue_version)
+        record = BridgedRun(
+            job_name=name,
+            run_id=run_id,
+            glue_version=job.glue_version,
+            account_id=self.account_id,
+            region=self.region_name,
+        )
         job_run._localaws_run = record
         ctx = _state["ctx"]
         threading.Thread(

@@ -10,6 +10,7 @@ import json
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from localaws.bridges.athena import _java_double, athena_csv, format_value, referenced_tables
 
@@ -234,3 +235,20 @@ def test_a_repeated_client_request_token_returns_the_first_query(local_aws, aws_
         athena.start_query_execution(**{**request, "QueryString": "SELECT name FROM people"})
     other = athena.start_query_execution(**{**request, "ClientRequestToken": "b" * 64})["QueryExecutionId"]
     assert other != first
+
+
+@pytest.mark.parametrize(
+    ("operation", "extra"),
+    [("get_query_execution", {}), ("get_query_results", {}), ("stop_query_execution", {})],
+)
+def test_an_unknown_query_execution_id_is_invalid_request(local_aws, aws_client, operation, extra):
+    """moto answered HTTP 500 with an HTML page (the AWS CLI: "invalid XML received"); Athena says
+    InvalidRequestException, HTTP 400, in its JSON error shape."""
+    unknown = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ClientError) as caught:
+        getattr(aws_client("athena"), operation)(QueryExecutionId=unknown, **extra)
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400, error
+    assert error["Error"]["Code"] == "InvalidRequestException", error
+    assert error["Error"]["Message"] == f"QueryExecution {unknown} was not found"
+    assert error.get("AthenaErrorCode") == "INVALID_INPUT", error
