@@ -6,6 +6,7 @@ it matters, and deleted. Each test names the moto gap it guards.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -389,3 +390,131 @@ def test_gap_definition_object_keeps_null_result_path(clients, unique_name):
             time.sleep(0.05)
         assert described["status"] == "SUCCEEDED", described
         assert json.loads(described["output"]) == {"a": 1, "greeting": "hello us-east-1"}
+
+
+# --- stack resources: their own status, time and events -------------------------------------------------
+
+
+def small_template(queue_name: str, kept_name: str, visibility: int = 30) -> str:
+    """A queue, a retained queue, an activity, and a queue whose Condition is false by default."""
+    return json.dumps(
+        {
+            "Parameters": {"MakeExtra": {"Type": "String", "Default": "no"}},
+            "Conditions": {"Extra": {"Fn::Equals": [{"Ref": "MakeExtra"}, "yes"]}},
+            "Resources": {
+                "Queue": {
+                    "Type": "AWS::SQS::Queue",
+                    "Properties": {"QueueName": queue_name, "VisibilityTimeout": visibility},
+                },
+                "Kept": {
+                    "Type": "AWS::SQS::Queue",
+                    "DeletionPolicy": "Retain",
+                    "Properties": {"QueueName": kept_name},
+                },
+                "Worker": {
+                    "Type": "AWS::StepFunctions::Activity",
+                    "Properties": {"Name": f"{queue_name}-activity"},
+                },
+                "ExtraQueue": {"Type": "AWS::SQS::Queue", "Condition": "Extra"},
+            },
+        }
+    )
+
+
+@pytest.fixture
+def small_stack(clients, aws_client, unique_name):
+    """A created small_template stack: (cfn, stack name, template args); deleted (and its retained queue)."""
+    cfn, sqs = clients["cloudformation"], aws_client("sqs")
+    name = unique_name("small")
+    args = (unique_name("q"), unique_name("kept"))
+    cfn.create_stack(StackName=name, TemplateBody=small_template(*args))
+    yield cfn, name, args
+    cfn.delete_stack(StackName=name)
+    for queue in args:
+        with contextlib.suppress(ClientError):  # the stack deleted the one it did not retain
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
+
+
+def test_describe_stack_resource_of_a_logical_id_the_stack_lacks_is_a_validation_error(small_stack):
+    """AWS: ValidationError "Resource <id> does not exist for stack <name>" (local before: HTTP 500 and an
+    HTML page), also for a resource whose Condition is false."""
+    cfn, name, _ = small_stack
+    for logical_id in ("NoSuchResource", "ExtraQueue"):
+        with pytest.raises(ClientError) as refused:
+            cfn.describe_stack_resource(StackName=name, LogicalResourceId=logical_id)
+        error = refused.value.response["Error"]
+        assert error["Code"] == "ValidationError", error
+        assert error["Message"] == f"Resource {logical_id} does not exist for stack {name}"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    detail = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Queue")["StackResourceDetail"]
+    assert detail["ResourceStatus"] == "CREATE_COMPLETE" and detail["LastUpdatedTimestamp"].year > 2010
+
+
+def test_list_stack_resources_omits_resources_whose_condition_is_false(small_stack):
+    """Local before: one blank entry (no logical id, type or physical id) per false-Condition resource."""
+    cfn, name, _ = small_stack
+    summaries = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    assert sorted(s["LogicalResourceId"] for s in summaries) == ["Kept", "Queue", "Worker"]
+    for summary in summaries:
+        assert summary["ResourceType"] and summary["PhysicalResourceId"], summary
+        assert summary["ResourceStatus"] == "CREATE_COMPLETE"
+        assert summary["DriftInformation"] == {"StackResourceDriftStatus": "NOT_CHECKED"}
+    described = cfn.describe_stack_resources(StackName=name)["StackResources"]
+    assert sorted(r["LogicalResourceId"] for r in described) == ["Kept", "Queue", "Worker"]
+
+
+def test_describe_stack_resources_dates_each_resource_when_it_was_created(small_stack):
+    """Local before: every resource dated 2010-07-27T22:27:28Z."""
+    cfn, name, _ = small_stack
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    completed = {
+        e["LogicalResourceId"]: e["Timestamp"]
+        for e in events
+        if e["ResourceStatus"] == "CREATE_COMPLETE" and e["ResourceType"] != "AWS::CloudFormation::Stack"
+    }
+    for resource in cfn.describe_stack_resources(StackName=name)["StackResources"]:
+        assert resource["Timestamp"] >= stack["CreationTime"], resource
+        assert resource["Timestamp"] == completed[resource["LogicalResourceId"]], (resource, completed)
+    summaries = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    assert all(s["LastUpdatedTimestamp"] == completed[s["LogicalResourceId"]] for s in summaries)
+
+
+def test_describe_stack_events_has_each_resource_s_events_newest_first(small_stack):
+    """Create, update and delete: per-resource *_IN_PROGRESS then *_COMPLETE (DELETE_SKIPPED for a retained
+    resource) between the stack's own events, newest first (local before: the stack's events only)."""
+    cfn, name, (queue, kept) = small_stack
+    stack_id = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+
+    def history() -> list[tuple[str, str]]:
+        events = cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        times = [e["Timestamp"] for e in events]
+        assert times == sorted(times, reverse=True), "newest first"
+        assert all(e["StackId"] == stack_id and e["StackName"] == name and e["EventId"] for e in events)
+        return [(e["LogicalResourceId"], e["ResourceStatus"]) for e in reversed(events)]
+
+    created = history()
+    assert created[0] == (name, "CREATE_IN_PROGRESS") and created[-1] == (name, "CREATE_COMPLETE")
+    for logical_id in ("Queue", "Kept", "Worker"):
+        mine = [status for resource, status in created if resource == logical_id]
+        assert mine == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"], (logical_id, created)
+    assert not any(resource == "ExtraQueue" for resource, _ in created)
+
+    cfn.update_stack(StackName=name, TemplateBody=small_template(queue, kept, visibility=60))
+    updated = history()[len(created) :]
+    assert updated == [
+        (name, "UPDATE_IN_PROGRESS"),
+        ("Queue", "UPDATE_IN_PROGRESS"),
+        ("Queue", "UPDATE_COMPLETE"),
+        (name, "UPDATE_COMPLETE"),
+    ], updated
+    queue_now = cfn.describe_stack_resource(StackName=name, LogicalResourceId="Queue")["StackResourceDetail"]
+    assert queue_now["ResourceStatus"] == "UPDATE_COMPLETE"
+
+    cfn.delete_stack(StackName=name)
+    deleted = history()[len(created) + len(updated) :]
+    assert deleted[0] == (name, "DELETE_IN_PROGRESS") and deleted[-1] == (name, "DELETE_COMPLETE"), deleted
+    assert ("Kept", "DELETE_SKIPPED") in deleted
+    for logical_id in ("Queue", "Worker"):
+        mine = [status for resource, status in deleted if resource == logical_id]
+        assert mine == ["DELETE_IN_PROGRESS", "DELETE_COMPLETE"], (logical_id, deleted)
