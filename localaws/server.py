@@ -16,6 +16,7 @@ from werkzeug.serving import make_server
 
 from localaws import faults
 from localaws.bridges import BRIDGES
+from localaws.console.app import mount as mount_console
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
     """werkzeug's make_server, whose server loop sees a shutdown request within SHUTDOWN_POLL_S."""
     server = make_server(*args, **kwargs)
     server.app = faults.FaultMiddleware(server.app)  # passes every request through while faults are off
+    server.app = mount_console(server.app)  # the local console at /_console/ (localaws/console/)
     server.serve_forever = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
     return server
 
