@@ -14,7 +14,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from localaws import faults
+from localaws import error_shapes, faults
 from localaws.bridges import BRIDGES
 from localaws.console.app import mount as mount_console
 from localaws.context import LocalAwsContext
@@ -28,6 +28,7 @@ SHUTDOWN_POLL_S = 0.05
 def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
     """werkzeug's make_server, whose server loop sees a shutdown request within SHUTDOWN_POLL_S."""
     server = make_server(*args, **kwargs)
+    server.app = error_shapes.ServiceShapedErrors(server.app)  # unmapped errors in the service's protocol
     server.app = faults.FaultMiddleware(server.app)  # passes every request through while faults are off
     server.app = mount_console(server.app)  # the local console at /_console/ (localaws/console/)
     server.serve_forever = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
