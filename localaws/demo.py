@@ -6,7 +6,6 @@ import contextlib
 import csv
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -343,12 +342,10 @@ def _fake_aws_environment(endpoint_url: str) -> None:
 
 
 def require_java() -> None:
-    if shutil.which("java") is None:
-        raise DemoFailed(
-            "Spark needs a Java 17 runtime and `java` is not on PATH: install one "
-            "(Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) "
-            "and run the demo again"
-        )
+    from localaws.spark import JAVA_INSTALL_HINT, find_java  # a system Java 17, else the packaged one
+
+    if find_java() is None:
+        raise DemoFailed(JAVA_INSTALL_HINT)
 
 
 @dataclass
@@ -370,17 +367,17 @@ def deployed_environment(
     """Start a local endpoint in this process and deploy the project on it with `pynt deployall`'s code.
 
     ``faults``: the endpoint's fault mode (localaws/faults.py); None leaves it to ``LOCALAWS_FAULTS``."""
-    from localaws.server import LocalAws
+    from localaws.spark import warm_up
 
     require_java()
+    warm_up()  # the JVM starts now, while moto is imported and the stacks are created
+    from localaws.server import LocalAws
+
     glue_clock, athena_clock = IntervalClock(), IntervalClock()
     with LocalAws(time_scale=time_scale, **({} if faults is None else {"faults": faults})) as ctx:
         _fake_aws_environment(ctx.endpoint_url)
         ctx.subscribe(_clock_listener(glue_clock, athena_clock))
         _say(out, f"Local AWS endpoint: {ctx.endpoint_url} (waits scaled ×{time_scale:g})")
-        from localaws.spark import warm_up
-
-        warm_up()  # the JVM starts while the stacks are created, not when the first Glue job needs it
         deploy_began = time.monotonic()
         deploy_project(out)
         yield DemoEnvironment(
