@@ -29,7 +29,7 @@ HEADER_H = 30  # a Parallel's name above its branches
 BRANCH_GAP = 24
 GROUP_PAD = 14
 X_SPACE = 36  # between two nodes of a layer
-Y_SPACE = 44  # between layers (room for edge labels)
+Y_SPACE = 36  # between layers (room for edge labels)
 COMPONENT_GAP = 40
 
 
