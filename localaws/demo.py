@@ -25,6 +25,7 @@ from buildlib.execution_progress import (
     first_failure,
     state_progress,
 )
+from localaws.console.app import url as console_url
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
 from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
 from localaws.faults import parse_spec as parse_fault_spec
@@ -397,9 +398,13 @@ def run_demo(
     time_scale: float = DEFAULT_TIME_SCALE,
     out: TextIO = sys.stdout,
     faults: str | None = None,
+    hold: Callable[[str, DemoReport], None] | None = None,
 ) -> DemoReport:
     """Deploy on a fresh local endpoint, run both workflows, collect the outputs. Raises DemoFailed, or
-    DemoInputError (before anything is deployed or written) for unusable input files or output folder."""
+    DemoInputError (before anything is deployed or written) for unusable input files or output folder.
+
+    ``hold(console_url, report)``, when given, is called once the workflows ended (succeeded or not), before
+    the endpoint stops: ``pynt demo[console=true]`` keeps the endpoint and its console open there."""
     report = DemoReport()
     began = time.monotonic()
     datasets = demo_datasets(sales, marketing)
@@ -418,6 +423,8 @@ def run_demo(
     with deployed_environment(time_scale, out, **({} if faults is None else {"faults": faults})) as env:
         report.deploy_s = env.deploy_s
         phase_done("start endpoint and deploy")
+        if hold is not None:
+            _say(out, f"Console: {console_url(env.ctx.endpoint_url)} (watch the workflows run)")
         try:
             run_main_workflow(env.sfn, env.s3, datasets, out)
             phase_done(MAIN_MACHINE)
@@ -446,6 +453,8 @@ def run_demo(
             if report.faults is None:
                 del summary["faults"]
             (output_dir / DEMO_SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
+            if hold is not None:
+                hold(console_url(env.ctx.endpoint_url), report)
     return report
 
 
