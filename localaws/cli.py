@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
 
@@ -34,24 +34,65 @@ def demo_command(
     output: str | None = None,
     time_scale: str | None = None,
     out: TextIO = sys.stdout,
+    console: str | None = None,
 ) -> None:
-    """Run the demo and print its summary; raise CommandError naming the failed state and cause."""
+    """Run the demo and print its summary; raise CommandError naming the failed state and cause.
+
+    ``console=true`` keeps the endpoint and its console open after the workflows, until Ctrl-C."""
     from localaws.demo import DEFAULT_OUTPUT_DIR, DEFAULT_TIME_SCALE, DemoFailed, print_summary, run_demo
     from localaws.demo_inputs import DemoInputError
 
     output_dir = Path(output) if output else DEFAULT_OUTPUT_DIR
     scale = _time_scale(time_scale or os.environ.get("LOCALAWS_TIME_SCALE"), DEFAULT_TIME_SCALE)
+    keep_open = _flag(console, "console")
+    printed = []
+
+    def hold(console_url: str, report: Any) -> None:
+        if report.status == "SUCCEEDED":
+            print_summary(report, out)
+            printed.append(True)
+        print(f"\nConsole: {console_url} (the endpoint stays up; Ctrl-C stops it)", file=out, flush=True)
+        _wait_for_stop()
+
     try:
-        report = run_demo(sales=sales, marketing=marketing, output_dir=output_dir, time_scale=scale, out=out)
+        report = run_demo(
+            sales=sales,
+            marketing=marketing,
+            output_dir=output_dir,
+            time_scale=scale,
+            out=out,
+            **({"hold": hold} if keep_open else {}),
+        )
     except DemoInputError as exc:
         raise CommandError(str(exc)) from exc
     except DemoFailed as exc:
         raise CommandError(f"the demo workflow failed: {exc}") from exc
-    print_summary(report, out)
+    if not printed:
+        print_summary(report, out)
+
+
+def _flag(raw: str | None, name: str) -> bool:
+    if raw is None or raw.strip().lower() in ("", "false", "0", "no"):
+        return False
+    if raw.strip().lower() in ("true", "1", "yes"):
+        return True
+    raise CommandError(f"{name} must be true or false, got {raw!r}")
+
+
+def _wait_for_stop() -> None:
+    """Until Ctrl-C or SIGTERM."""
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
 
 
 def localaws_command(port: str | int = 4566, time_scale: str | None = None, out: TextIO = sys.stdout) -> None:
     """Serve the local endpoint in the foreground until Ctrl-C."""
+    from localaws.console.app import url as console_url
     from localaws.server import LocalAws
 
     try:
@@ -78,6 +119,7 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
         file=out,
     )
     print("  pynt deployall && pynt startexecution && pynt uploaddata && pynt executionstatus", file=out)
+    print(f"Console: {console_url(ctx.endpoint_url)}", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
