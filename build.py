@@ -198,8 +198,10 @@ def lint():
 
 @task()
 @_reported
-def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None):
-    """Deploy on an embedded local AWS and run both workflows for real: demo[sales=a.csv,marketing=b.csv]"""
+# console only by name: six values by position stay a mistake the command line refuses.
+def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None, *, console=None):
+    """Deploy on an embedded local AWS and run both workflows for real: demo[sales=a.csv,marketing=b.csv]
+    (console=true: keep the endpoint and its console open afterwards, until Ctrl-C)"""
     from localaws.cli import CommandError, demo_command
     from localaws.faults import ENV_VAR, FaultSpecError, parse_spec
 
@@ -210,7 +212,7 @@ def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None):
             raise BuildError(str(exc)) from exc
         os.environ[ENV_VAR] = faults
     try:
-        demo_command(sales=sales, marketing=marketing, output=output, time_scale=time_scale)
+        demo_command(sales=sales, marketing=marketing, output=output, time_scale=time_scale, console=console)
     except CommandError as exc:
         raise BuildError(str(exc)) from exc
     finally:
