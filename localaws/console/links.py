@@ -44,7 +44,7 @@ def state_links(run: StateRun) -> list[dict[str, str]]:
         links.append({"label": f"Glue job runs of {job}", "href": f"glue?{urlencode({'job': job})}{anchor}"})
     if run.worker:
         query = {"function": run.worker, **({"text": run_id} if run_id else {})}
-        label = f"{run.worker} log lines about {run_id}" if run_id else f"{run.worker} Lambda logs"
+        label = f"{run.worker} log lines about this job run" if run_id else f"{run.worker} Lambda logs"
         links.append({"label": label, "href": f"logs?{urlencode(query)}"})
     bucket = _first("S3BucketName", produced) or _first("ExpectedS3Bucket", given)
     key = _first("S3Key", produced)

@@ -31,7 +31,8 @@ th{background:#fafafa} td.num{text-align:right}
 .swatch.st-waiting,.swatch.st-cancelled{border-style:dashed}
 .layout{display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap}
 .graph-card{overflow:auto} g.state{cursor:pointer} g.state.selected > rect.shape{stroke-width:4}
-#details{min-width:340px;max-width:560px;flex:1} pre{white-space:pre-wrap;word-break:break-all;
+#details{min-width:340px;max-width:560px;flex:1} #details a{word-break:break-all}
+pre{white-space:pre-wrap;word-break:break-all;
 background:#f7f7f7;padding:6px;margin:2px 0 8px;font-size:12px;max-height:260px;overflow:auto}
 form label{display:block;margin:6px 0 2px;font-size:13px} textarea{width:100%;max-width:560px;height:90px}
 input[type=text],select{width:100%;max-width:560px} button{margin-top:8px;padding:6px 14px}

@@ -107,6 +107,13 @@ def _iso(stamp: Any) -> str:
     return str(stamp)
 
 
+def _clock(stamp: Any) -> str:
+    """``14:02:03.123 UTC``: the event table's time (the date is the execution's, in the page header)."""
+    if isinstance(stamp, dt.datetime):
+        return stamp.astimezone(dt.UTC).strftime("%H:%M:%S.%f")[:-3] + " UTC"
+    return str(stamp)
+
+
 def _details(event: dict[str, Any]) -> dict[str, Any]:
     for key, value in event.items():
         if key.endswith("EventDetails") and isinstance(value, dict):
@@ -247,7 +254,7 @@ def _row(event: dict[str, Any], state: str | None, details: dict[str, Any], star
         detail = str(details["resource"])
     return {
         "id": event["id"],
-        "time": _iso(stamp),
+        "time": _clock(stamp),
         "elapsed_ms": elapsed_ms,
         "type": event["type"],
         "state": state,
