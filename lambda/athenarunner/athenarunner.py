@@ -150,6 +150,15 @@ class AthenaRunner:
             raise
         return str(named["QueryString"]), str(named["Database"]), named.get("WorkGroup")
 
+    @staticmethod
+    def job_id_from_event(event: Mapping[str, Any]) -> str | None:
+        """The query id of an "Athena Query State Change" event (the runner stack's rule sends end states)."""
+        if event.get("source") != "aws.athena" or event.get("detail-type") != "Athena Query State Change":
+            return None
+        detail = event.get("detail")
+        query_id = detail.get("queryExecutionId") if isinstance(detail, Mapping) else None
+        return query_id if isinstance(query_id, str) and query_id else None
+
     def check(self, item: Mapping[str, Any]) -> CheckResult:
         execution_id = str(item["athena_query_execution_id"])
         try:
@@ -203,7 +212,7 @@ class AthenaRunner:
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Scheduled entry point; the event carries nothing the runner needs."""
+    """Entry point for the schedule, a query's state-change event and nudges (etlrunner/triggers.py)."""
     config = etlrunner.load_config(CONFIG_FILE)
     athena = etlrunner.reused_client("athena", ATHENA_CLIENT_CONFIG)
-    return etlrunner.run(AthenaRunner(athena), config, etlrunner.default_clients(), context)
+    return etlrunner.run(AthenaRunner(athena), config, etlrunner.default_clients(), context, event)

@@ -29,13 +29,20 @@ DYNAMODB_CLIENT_CONFIG = Config(
     max_pool_connections=MAX_POOL_CONNECTIONS,
 )
 
+# A nudge is best effort and must not hold a run up: few retries, short timeouts.
+EVENTS_CLIENT_CONFIG = Config(
+    connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
+)
+
 
 @dataclass(frozen=True)
 class Clients:
-    """Step Functions and DynamoDB clients (botocore low-level clients)."""
+    """Step Functions, DynamoDB and EventBridge clients (botocore low-level clients). `events` None: no
+    nudge events are sent (tests that drive one runner alone)."""
 
     sfn: Any
     dynamodb: Any
+    events: Any = None
 
 
 _reused: dict[tuple[str, str | None, str | None], Any] = {}
@@ -60,4 +67,8 @@ def sfn_client() -> Any:
 
 def default_clients() -> Clients:
     """The clients a deployed runner uses."""
-    return Clients(sfn=sfn_client(), dynamodb=reused_client("dynamodb", DYNAMODB_CLIENT_CONFIG))
+    return Clients(
+        sfn=sfn_client(),
+        dynamodb=reused_client("dynamodb", DYNAMODB_CLIENT_CONFIG),
+        events=reused_client("events", EVENTS_CLIENT_CONFIG),
+    )

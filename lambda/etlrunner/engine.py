@@ -1,4 +1,4 @@
-"""Poll → start → track → check → report: one scheduled run of a runner."""
+"""Poll → start → track → check → report: one run of a runner, as its trigger asks (see triggers.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -22,6 +22,8 @@ from etlrunner.clients import SFN_READ_TIMEOUT_S, Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.inputs import parse_task_input
 from etlrunner.interface import Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
+from etlrunner.nudge import send_nudge
+from etlrunner.poller import PollerLease
 from etlrunner.settings import RunSettings, load_settings
 from etlrunner.store import (
     CHECK_FAILURES,
@@ -36,6 +38,7 @@ from etlrunner.store import (
     ItemStore,
     lease_expired,
 )
+from etlrunner.triggers import classify
 
 logger = logging.getLogger("etlrunner")
 
@@ -72,9 +75,12 @@ class RunSummary:
     started/recovered: jobs started (recovered: started by a run that died, tracked by this one);
     rejected: tasks failed before their job ran (bad input, refused start); succeeded/failed: outcomes
     reported; running: heartbeats; expired: tasks Step Functions no longer knew; starting: tasks another
-    live run is starting;
-    check_errors/report_errors: items left for a later run.
+    live run is starting; not_tracked: a job event about a job this runner does not track (any more);
+    check_errors/report_errors: items left for a later run. trigger: what woke the run; polled: whether it
+    polled the activity (False: another run was polling, and polls again for it); nudged: nudge events sent.
     """
+
+    trigger: str = "schedule"
 
     started: int = 0
     recovered: int = 0
@@ -86,6 +92,9 @@ class RunSummary:
     starting: int = 0
     check_errors: int = 0
     report_errors: int = 0
+    not_tracked: int = 0
+    nudged: int = 0
+    polled: bool = False
     poll_error: str | None = None
     out_of_time: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -130,28 +139,148 @@ def has_time(context: Any, reserve_ms: int) -> bool:
     return left is None or left >= reserve_ms
 
 
-def run(runner: Runner, config: RunnerConfig, clients: Clients, context: Any = None) -> dict[str, Any]:
-    """One scheduled run: claim and start every waiting task, then check every tracked job."""
-    summary = RunSummary()
-    poll_and_start(runner, config, clients, context, summary)
-    check_active(runner, config, clients, context, summary)
+def run(
+    runner: Runner, config: RunnerConfig, clients: Clients, context: Any = None, event: Any = None
+) -> dict[str, Any]:
+    """One run: a job event checks that job; a nudge polls; the schedule checks every job, then polls."""
+    trigger = classify(runner, event)
+    summary = RunSummary(trigger=trigger.kind)
+    if trigger.kind == "job-ended":
+        check_job(runner, config, clients, context, summary, str(trigger.job_id))
+    else:
+        started = poll_with_lease(runner, config, clients, context, summary)
+        if trigger.kind == "schedule":
+            check_active(runner, config, clients, context, summary)  # the jobs just started among them
+        else:
+            look_at_started(runner, config, clients, context, summary, started)
+    _nudge(runner, config, clients, summary)
     logger.info("%s run finished: %s", runner.name, json.dumps(summary.as_dict()))
     return summary.as_dict()
+
+
+def _nudge(runner: Runner, config: RunnerConfig, clients: Clients, summary: RunSummary) -> None:
+    """Send one nudge for the answers of this run not yet announced."""
+    answered = summary.succeeded + summary.failed + summary.rejected
+    fresh = answered - summary.nudged
+    if fresh > 0 and send_nudge(clients.events, runner.name, config.sfn_activity_arn, fresh):
+        summary.nudged = answered
+
+
+def check_job(
+    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary, job_id: str
+) -> None:
+    """The job an event named: check it now (and answer its task if it ended)."""
+    work = _Work(runner, config, clients, context, summary)
+    try:
+        item = work.store.get(job_id)
+    except (ClientError, BotoCoreError) as exc:  # the schedule checks it later
+        summary.add("check_errors")
+        logger.error("cannot read %s=%s from %s: %s", runner.id_attribute, job_id, config.ddb_table, exc)
+        return
+    if item is None:
+        # Another runner's job, an already answered one, or one whose event came before its item was
+        # written (the run that started it looks at it once right after tracking it).
+        summary.add("not_tracked")
+        logger.info("%s: no tracked item for %s=%s: nothing to do", runner.name, runner.id_attribute, job_id)
+        return
+    _visit_safely(work, item)
+
+
+def poll_with_lease(
+    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
+) -> list[dict[str, Any]]:
+    """Poll the activity unless another run is polling it (see poller.py); poll again when woken. Returns
+    the items of the jobs this run started."""
+    started: list[dict[str, Any]] = []
+    lease = PollerLease(clients, config, runner.id_attribute)
+    try:
+        lease.wake()
+        if not lease.acquire(_poll_lease_until(context)):
+            logger.info(
+                "%s: another run is polling %s; it polls again for this one",
+                runner.name,
+                config.sfn_activity_arn,
+            )
+            return started
+    except (ClientError, BotoCoreError) as exc:
+        # The lease only saves duplicate polls; correctness lies in the item writes. Poll without it.
+        logger.warning("%s: poll lease unavailable (%s); polling anyway", runner.name, _error_text(exc))
+        return poll_and_start(runner, config, clients, context, summary)
+    try:
+        while True:
+            started += poll_and_start(
+                runner, config, clients, context, summary, before_poll=lambda: _renew(lease, context)
+            )
+            if summary.out_of_time or summary.poll_error:
+                lease.release(force=True)
+                return started
+            if lease.release():
+                return started
+            # Woken while polling (or the lease was taken over): poll again if the lease is still ours.
+            if not lease.renew(_poll_lease_until(context)):
+                return started
+    except (ClientError, BotoCoreError) as exc:
+        # The lease runs out by itself; the next nudge or scheduled run polls.
+        logger.warning("%s: could not update the poll lease: %s", runner.name, _error_text(exc))
+    return started
+
+
+def look_at_started(
+    runner: Runner,
+    config: RunnerConfig,
+    clients: Clients,
+    context: Any,
+    summary: RunSummary,
+    started: list[dict[str, Any]],
+) -> None:
+    """One look at the jobs this run started: one that ended already (a query that failed at once) may have
+    sent its end event before its item existed, and that event found nothing to answer."""
+    work = _Work(runner, config, clients, context, summary)
+    for item in started:
+        try:
+            work.check(item, just_started=True)
+        except Exception as exc:  # the schedule checks it later
+            summary.add("check_errors")
+            logger.error("%s: error looking at %s: %s", runner.name, item.get(runner.id_attribute), exc)
+
+
+def _renew(lease: PollerLease, context: Any) -> None:
+    """Extend the lease before another long poll; a failure only risks a second poller, which is safe."""
+    try:
+        lease.renew(_poll_lease_until(context))
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("could not renew the poll lease: %s", _error_text(exc))
+
+
+def _poll_lease_until(context: Any) -> float:
+    """A long poll and a start, never past the Lambda's own end (a dead run's lease must run out)."""
+    until = time.time() + SFN_READ_TIMEOUT_S + 30
+    left = remaining_ms(context)
+    return until if left is None else min(until, time.time() + left / 1000)
 
 
 # --- poll and start -------------------------------------------------------------------------------------
 
 
 def poll_and_start(
-    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
-) -> None:
-    """Claim tasks until none is waiting or the Lambda is running out of time."""
+    runner: Runner,
+    config: RunnerConfig,
+    clients: Clients,
+    context: Any,
+    summary: RunSummary,
+    before_poll: Callable[[], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Claim tasks until none is waiting or the Lambda is running out of time; returns the items of the
+    jobs started."""
     work = _Work(runner, config, clients, context, summary)
     while True:
         if not has_time(context, poll_reserve_ms()):
             summary.out_of_time = True
             logger.info("stop polling %s: %s ms left", config.sfn_activity_arn, remaining_ms(context))
-            return
+            return work.started
+        summary.polled = True
+        if before_poll is not None:
+            before_poll()
         try:
             response = clients.sfn.get_activity_task(
                 activityArn=config.sfn_activity_arn, workerName=config.sfn_worker_name
@@ -161,11 +290,11 @@ def poll_and_start(
             # need their heartbeats and reports.
             summary.poll_error = _error_text(exc)
             logger.error("GetActivityTask on %s failed: %s", config.sfn_activity_arn, summary.poll_error)
-            return
+            return work.started
         token = response.get("taskToken")
         if not token:
             logger.info("no waiting task on %s", config.sfn_activity_arn)
-            return
+            return work.started
         work.claimed(token, response.get("input"))
 
 
@@ -179,6 +308,7 @@ class _Work:
     context: Any
     summary: RunSummary
     settings: RunSettings = field(default_factory=load_settings)
+    started: list[dict[str, Any]] = field(default_factory=list)  # items of the jobs this run started
 
     @property
     def store(self) -> ItemStore:
@@ -240,7 +370,7 @@ class _Work:
             }
             self.report(item, _failure(f"{runner.name}.StartFailed", cause), rejected=True)
             return
-        if not tracked:
+        if tracked is None:
             logger.info(
                 "%s: %s=%s is tracked by another run already", runner.name, runner.id_attribute, job_id
             )
@@ -255,6 +385,7 @@ class _Work:
             task_ref(token),
             _describe_fields(runner, fields),
         )
+        self.started.append(tracked)
 
     def _stop(self, fields: Mapping[str, Any]) -> str:
         stop = getattr(self.runner, "stop", None)
@@ -324,8 +455,9 @@ class _Work:
             return
         self.deliver(item, dict(item.get(OUTCOME) or {}))
 
-    def check(self, item: dict[str, Any]) -> None:
-        """Check one tracked job: heartbeat while it runs, report it once when it ended."""
+    def check(self, item: dict[str, Any], just_started: bool = False) -> None:
+        """Check one tracked job: heartbeat while it runs, report it once when it ended. `just_started`: the
+        look right after tracking, where only an ended job matters (no heartbeat, errors left to later)."""
         runner = self.runner
         token = str(item[TOKEN])
         ref = task_ref(token)
@@ -335,7 +467,14 @@ class _Work:
             if not isinstance(result, Running | Succeeded | Failed):
                 raise TypeError(f"{runner.name}.check returned {result!r}, not Running/Succeeded/Failed")
         except Exception as exc:
+            if just_started:
+                logger.info(
+                    "%s: first look at %s failed (checked later): %s", runner.name, job, _error_text(exc)
+                )
+                return
             self.check_failed(item, job, exc)
+            return
+        if just_started and isinstance(result, Running):
             return
         if item.get(CHECK_FAILURES):
             self.store.reset_check_failures(item)

@@ -87,3 +87,12 @@ class Recoverable(Protocol):
     def stop(self, fields: Mapping[str, Any]) -> None:
         """Stop a job the core started but could not record, so that nothing runs that nobody tracks."""
         ...
+
+
+class EventAware(Protocol):
+    """Optional runner method with which a run woken by the service's own state-change event checks that one
+    job at once (instead of waiting for the schedule). See triggers.py."""
+
+    def job_id_from_event(self, event: Mapping[str, Any]) -> str | None:
+        """The id (`id_attribute`) of the job a state-change event is about, or None if it is not one."""
+        ...

@@ -127,8 +127,21 @@ class ItemStore:
             raise
         return True
 
-    def track(self, starting: Mapping[str, Any], fields: Mapping[str, Any], started_at: str) -> bool:
-        """Swap the `starting` item for the tracked job, atomically; False if the job is tracked already."""
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """The item of one job (by its id, e.g. from the service's state-change event), or None."""
+        response = self.clients.dynamodb.get_item(
+            TableName=self.table,
+            Key={ACTIVITY: {"S": self.config.sfn_activity_arn}, self.id_attribute: {"S": job_id}},
+            ConsistentRead=True,
+        )
+        raw = response.get("Item")
+        return None if raw is None else decode(raw)
+
+    def track(
+        self, starting: Mapping[str, Any], fields: Mapping[str, Any], started_at: str
+    ) -> dict[str, Any] | None:
+        """Swap the `starting` item for the tracked job, atomically; returns it, or None if the job is tracked
+        already."""
         tracked = {
             **fields,
             ACTIVITY: self.config.sfn_activity_arn,
@@ -152,9 +165,9 @@ class ItemStore:
         except ClientError as exc:
             if is_condition_failure(exc):
                 self.delete(starting)  # another run tracked it: only the starting record is left to remove
-                return False
+                return None
             raise
-        return True
+        return tracked
 
     # -- reporting -----------------------------------------------------------------------------------------
     def claim_report(self, item: Mapping[str, Any], outcome: Mapping[str, Any], lease: float) -> bool:

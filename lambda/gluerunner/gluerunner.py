@@ -184,6 +184,15 @@ class GlueRunner:
             detail = errors[0].get("ErrorDetail", {})
             raise RuntimeError(f"BatchStopJobRun: {detail.get('ErrorCode')}: {detail.get('ErrorMessage')}")
 
+    @staticmethod
+    def job_id_from_event(event: Mapping[str, Any]) -> str | None:
+        """The run id of a "Glue Job State Change" event (the runner stack's rule sends the end states)."""
+        if event.get("source") != "aws.glue" or event.get("detail-type") != "Glue Job State Change":
+            return None
+        detail = event.get("detail")
+        run_id = detail.get("jobRunId") if isinstance(detail, Mapping) else None
+        return run_id if isinstance(run_id, str) and run_id else None
+
     def check(self, item: Mapping[str, Any]) -> CheckResult:
         job_name = str(item["glue_job_name"])
         run_id = str(item["glue_job_run_id"])
@@ -239,6 +248,6 @@ def build_runner(
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Scheduled entry point; the event carries nothing the runner needs."""
+    """Entry point for the schedule, a job's state-change event and nudges (etlrunner/triggers.py)."""
     config = etlrunner.load_config(CONFIG_FILE, extra_keys=CONFIG_EXTRA_KEYS)
-    return etlrunner.run(build_runner(config), config, etlrunner.default_clients(), context)
+    return etlrunner.run(build_runner(config), config, etlrunner.default_clients(), context, event)

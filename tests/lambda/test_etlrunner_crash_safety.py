@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import etlrunner
 import gluerunner
 import pytest
-from botocore.exceptions import ClientError
+from fake_sfn import FakeStepFunctions, client_error
 from lambda_support import (
     ACCOUNT,
     GLUE_ACTIVITY_ARN,
@@ -25,7 +25,6 @@ from lambda_support import (
     create_table,
     make_config,
     table_items,
-    task_input,
 )
 from moto.glue.models import glue_backends
 
@@ -35,53 +34,6 @@ JOB = "ProcessSalesData"
 
 class Killed(BaseException):  # noqa: N818 - not an error the code under test may catch: the process is gone
     """The Lambda died here (a timeout or a crash): no line of the run goes on."""
-
-
-def client_error(code: str, operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
-
-
-@dataclass
-class FakeStepFunctions:
-    """Activity tasks as Step Functions keeps them: queued, claimed once, answered once."""
-
-    queued: list[tuple[str, str]] = field(default_factory=list)
-    open_tokens: set[str] = field(default_factory=set)
-    answers: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
-    heartbeats: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add_task(self, token: str, payload: dict[str, Any]) -> None:
-        self.queued.append((token, task_input(payload)))
-
-    def get_activity_task(self, activityArn: str, workerName: str) -> dict[str, Any]:  # noqa: N803
-        with self.lock:
-            if not self.queued:
-                return {}
-            token, raw = self.queued.pop(0)
-            self.open_tokens.add(token)
-            return {"taskToken": token, "input": raw}
-
-    def _answer(self, token: str, kind: str, value: Any, operation: str) -> dict:
-        with self.lock:
-            if token not in self.open_tokens:
-                raise client_error("TaskTimedOut", operation)
-            self.open_tokens.discard(token)
-            self.answers.setdefault(token, []).append((kind, value))
-            return {}
-
-    def send_task_success(self, taskToken: str, output: str) -> dict:  # noqa: N803
-        return self._answer(taskToken, "success", output, "SendTaskSuccess")
-
-    def send_task_failure(self, taskToken: str, error: str, cause: str = "") -> dict:  # noqa: N803
-        return self._answer(taskToken, "failure", (error, cause), "SendTaskFailure")
-
-    def send_task_heartbeat(self, taskToken: str) -> dict:  # noqa: N803
-        with self.lock:
-            if taskToken not in self.open_tokens:
-                raise client_error("TaskTimedOut", "SendTaskHeartbeat")
-            self.heartbeats[taskToken] = self.heartbeats.get(taskToken, 0) + 1
-            return {}
 
 
 @dataclass(frozen=True)

@@ -344,8 +344,9 @@ def test_several_tasks_in_one_run(sfn, glue, stub):
 
 
 def test_stops_polling_when_time_runs_out(sfn, glue, stub, manual_states):
-    # 200 s left for the first poll, then 50 s: no second long poll, but the check pass still runs.
-    context = FakeContext(remaining=[200_000, 50_000])
+    # 200 s left until the first task is claimed (the poll lease, the poll and the task's lease each read the
+    # time left), then 50 s: no second long poll, but the check pass still runs.
+    context = FakeContext(remaining=[200_000] * 4 + [50_000])
     stub.add_response(
         "get_activity_task", {"taskToken": "T1", "input": task_input({"GlueJobName": JOB})}, GAT
     )

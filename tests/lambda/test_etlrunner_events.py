@@ -1,0 +1,257 @@
+"""Event-driven runs: a job's end event answers its task at once, nudges poll, one poller at a time.
+
+Glue and DynamoDB are moto; Step Functions is the fake with real token semantics (fake_sfn.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import etlrunner
+import gluerunner
+import pytest
+from athenarunner import AthenaRunner
+from botocore.exceptions import ClientError
+from etlrunner.nudge import nudge_entry
+from etlrunner.poller import PollerLease
+from etlrunner.triggers import classify
+from fake_sfn import FakeStepFunctions
+from lambda_support import ACCOUNT, GLUE_ACTIVITY_ARN, REGION, create_table, make_config, table_items
+from moto.glue.models import glue_backends
+
+TABLE = "GlueRunnerActiveJobs"
+JOB = "ProcessSalesData"
+SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+NUDGE = {"source": "etl-orchestrator", "detail-type": "ETL Task Answered", "detail": {"answered": 1}}
+
+
+def glue_event(run_id: str, state: str = "SUCCEEDED") -> dict[str, Any]:
+    return {
+        "source": "aws.glue",
+        "detail-type": "Glue Job State Change",
+        "detail": {"jobName": JOB, "jobRunId": run_id, "state": state, "severity": "INFO"},
+    }
+
+
+class FakeEvents:
+    """EventBridge PutEvents: records the entries, or fails when told to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        if self.fail:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "PutEvents")
+        self.entries += Entries
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(len(self.entries))}]}
+
+
+class CountingSfn:
+    """Wraps the fake: counts calls per operation, and can run a hook when a poll comes back empty."""
+
+    def __init__(self, sfn: FakeStepFunctions, on_empty_poll: Any = None) -> None:
+        self.sfn, self.on_empty_poll, self.calls = sfn, on_empty_poll, {}
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.sfn, name)
+
+        def call(**params: Any) -> Any:
+            self.calls[name] = self.calls.get(name, 0) + 1
+            result = method(**params)
+            if name == "get_activity_task" and not result and self.on_empty_poll is not None:
+                hook, self.on_empty_poll = self.on_empty_poll, None
+                hook()
+            return result
+
+        return call
+
+
+@pytest.fixture
+def world(aws: None) -> dict[str, Any]:
+    glue = boto3.client("glue", region_name=REGION)
+    glue.create_job(
+        Name=JOB,
+        Role=f"arn:aws:iam::{ACCOUNT}:role/glue",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://b/s.py"},
+        ExecutionProperty={"MaxConcurrentRuns": 100},
+    )
+    create_table(TABLE, "glue_job_run_id")
+    return {
+        "glue": glue,
+        "dynamodb": boto3.client("dynamodb", region_name=REGION),
+        "sfn": FakeStepFunctions(),
+        "events": FakeEvents(),
+        "config": make_config(GLUE_ACTIVITY_ARN, TABLE, "gluerunner"),
+    }
+
+
+def one_run(world: dict[str, Any], event: Any = None, sfn: Any = None) -> dict[str, Any]:
+    clients = etlrunner.Clients(sfn=sfn or world["sfn"], dynamodb=world["dynamodb"], events=world["events"])
+    return etlrunner.run(gluerunner.GlueRunner(world["glue"], None), world["config"], clients, None, event)
+
+
+def set_state(run_id: str, state: str) -> None:
+    for run in glue_backends[ACCOUNT][REGION].jobs[JOB].job_runs:
+        if run.job_run_id == run_id:
+            run.status = state  # held there by manual_states; GetJobRun answers it
+
+
+def started_run_id() -> str:
+    (run,) = glue_backends[ACCOUNT][REGION].jobs[JOB].job_runs
+    return run.job_run_id
+
+
+def test_triggers_are_read_from_the_event():
+    glue = gluerunner.GlueRunner(None, None)
+    athena = AthenaRunner(None)
+    query_event = {
+        "source": "aws.athena",
+        "detail-type": "Athena Query State Change",
+        "detail": {"queryExecutionId": "q-1", "currentState": "SUCCEEDED"},
+    }
+    started = {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"status": "RUNNING"},
+    }
+    ended = {**started, "detail": {"status": "SUCCEEDED"}}
+    assert classify(glue, glue_event("jr_1")).kind == "job-ended"
+    assert classify(glue, glue_event("jr_1")).job_id == "jr_1"
+    assert classify(athena, query_event).job_id == "q-1"
+    assert classify(athena, glue_event("jr_1")).kind == "schedule"  # another service's event: a full run
+    assert classify(glue, NUDGE).kind == "nudge"
+    assert classify(glue, started).kind == "nudge"
+    assert classify(glue, ended).kind == "schedule"
+    assert classify(glue, SCHEDULED).kind == "schedule"
+    assert classify(glue, None).kind == "schedule"
+    assert classify(glue, {**glue_event("jr_1"), "detail": {"jobName": JOB}}).kind == "schedule"
+
+
+def test_a_job_end_event_answers_its_task_at_once_without_polling(world, manual_states):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    assert one_run(world, NUDGE)["started"] == 1
+    run_id = started_run_id()
+    set_state(run_id, "SUCCEEDED")
+    counting = CountingSfn(world["sfn"])
+
+    summary = one_run(world, glue_event(run_id), sfn=counting)
+
+    assert summary["trigger"] == "job-ended" and summary["succeeded"] == 1
+    assert counting.calls == {"send_task_success": 1}  # no poll, no heartbeat of other jobs
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+    assert table_items(TABLE) == []
+    (entry,) = world["events"].entries
+    assert entry == nudge_entry("GlueRunner", GLUE_ACTIVITY_ARN, 1)
+    assert json.loads(entry["Detail"]) == {
+        "sender": "GlueRunner",
+        "activityArn": GLUE_ACTIVITY_ARN,
+        "answered": 1,
+    }
+
+
+def test_an_event_about_a_job_nobody_tracks_changes_nothing(world):
+    counting = CountingSfn(world["sfn"])
+    summary = one_run(world, glue_event("jr_not_ours", "FAILED"), sfn=counting)
+    assert summary["not_tracked"] == 1 and counting.calls == {}
+    assert world["events"].entries == [] and table_items(TABLE) == []
+
+
+def test_a_duplicate_end_event_answers_once(world, manual_states):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, NUDGE)
+    run_id = started_run_id()
+    set_state(run_id, "FAILED")
+    one_run(world, glue_event(run_id, "FAILED"))
+    second = one_run(world, glue_event(run_id, "FAILED"))
+    assert second["not_tracked"] == 1
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["failure"]
+
+
+def test_a_nudge_polls_but_does_not_check_other_jobs(world, manual_states):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, NUDGE)
+    world["sfn"].add_task("T2", {"GlueJobName": JOB})
+    counting = CountingSfn(world["sfn"])
+
+    summary = one_run(world, NUDGE, sfn=counting)
+
+    assert summary["trigger"] == "nudge" and summary["started"] == 1
+    assert counting.calls == {"get_activity_task": 2}  # T2, then empty; T1 gets no heartbeat from a nudge
+
+
+def test_a_job_that_ended_before_its_item_existed_is_answered_by_the_run_that_started_it(world, monkeypatch):
+    """Its end event came before the item was written and found nothing: the starting run looks once."""
+    real_start = gluerunner.GlueRunner.start
+
+    def start_and_fail_at_once(self, task_input, task_token):
+        fields = real_start(self, task_input, task_token)
+        set_state(fields["glue_job_run_id"], "FAILED")
+        assert one_run(world, glue_event(fields["glue_job_run_id"], "FAILED"))["not_tracked"] == 1
+        return fields
+
+    monkeypatch.setattr(gluerunner.GlueRunner, "start", start_and_fail_at_once)
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+
+    summary = one_run(world, NUDGE)
+
+    assert summary["failed"] == 1
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["failure"]
+    assert table_items(TABLE) == []
+
+
+def test_a_nudge_that_cannot_be_sent_loses_nothing(world, manual_states):
+    world["events"].fail = True
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, NUDGE)
+    run_id = started_run_id()
+    set_state(run_id, "SUCCEEDED")
+    summary = one_run(world, glue_event(run_id))
+    assert summary["succeeded"] == 1 and summary["nudged"] == 0
+
+
+def lease(world: dict[str, Any]) -> PollerLease:
+    return PollerLease(
+        world["dynamodb"] and etlrunner.Clients(None, world["dynamodb"]), world["config"], "glue_job_run_id"
+    )
+
+
+def test_one_poller_at_a_time_and_a_woken_holder_polls_again(world):
+    holder, other = lease(world), lease(world)
+    holder.wake()
+    assert holder.acquire(9e9)
+    other.wake()
+    assert not other.acquire(9e9)  # the holder polls for it
+    assert not holder.release()  # woken since it last looked: poll again
+    assert holder.renew(9e9)
+    assert holder.release()
+    assert table_items(TABLE) == []  # an idle activity leaves nothing behind
+
+
+def test_an_expired_lease_is_taken_over(world):
+    dead, alive = lease(world), lease(world)
+    dead.wake()
+    assert dead.acquire(0)  # its lease ran out long ago: the run died
+    alive.wake()
+    assert alive.acquire(9e9)
+    assert not dead.renew(9e9)  # the dead run, had it lived on, would learn it lost the lease
+    assert alive.release()
+
+
+def test_a_nudge_while_another_run_polls_is_served_by_that_run(world, manual_states):
+    """The task becomes ready just after the holder's poll came back empty; the nudge for it finds the lease
+    taken and ends at once; the holder sees the wakeup when it tries to leave, polls again and starts it."""
+
+    def task_ready_and_a_nudge_arrives() -> None:
+        world["sfn"].add_task("T2", {"GlueJobName": JOB})
+        nudged = one_run(world, NUDGE)
+        assert nudged["polled"] is False and nudged["started"] == 0
+
+    counting = CountingSfn(world["sfn"], on_empty_poll=task_ready_and_a_nudge_arrives)
+    summary = one_run(world, NUDGE, sfn=counting)
+
+    assert summary["started"] == 1
+    assert counting.calls["get_activity_task"] == 3  # empty, T2, empty
+    assert [item["glue_job_run_id"] for item in table_items(TABLE)] == [started_run_id()]
