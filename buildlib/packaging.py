@@ -2,7 +2,7 @@
 
 A runner's zip holds the `etlrunner` package (lambda/etlrunner/ as the folder etlrunner/) plus the files of
 lambda/<runner>/ at the zip root, so the handler `<runner>.handler` imports both. ons3objectcreated's zip
-holds its own folder only.
+holds its own folder and the same package (it sends the runners' nudge event).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from buildlib.errors import BuildError
-from buildlib.project import RUNNER_CORE, RUNNERS, Project, check_functions
+from buildlib.project import CORE_USERS, RUNNER_CORE, Project, check_functions
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "tests", ".git"}
@@ -43,12 +43,12 @@ def zip_entries(project: Project, function: str) -> list[tuple[str, Path]]:
     if not module.is_file():
         raise BuildError(f"{project.rel(module)} not found: the handler {function}.handler needs it")
     entries = {path.relative_to(folder).as_posix(): path for path in _files(folder)}
-    if function in RUNNERS:
+    if function in CORE_USERS:
         core = project.lambda_dir / RUNNER_CORE
         if not (core / "__init__.py").is_file():
             raise BuildError(
                 f"{project.rel(core / '__init__.py')} not found: "
-                f"every runner zip includes the {RUNNER_CORE} package"
+                f"the {function} zip includes the {RUNNER_CORE} package"
             )
         for path in _files(core):
             name = f"{RUNNER_CORE}/{path.relative_to(core).as_posix()}"

@@ -22,6 +22,8 @@ STACKS = ("step-functions-resources", "glue-resources", "gluerunner-lambda", "at
 FUNCTIONS = ("gluerunner", "athenarunner", "ons3objectcreated")
 RUNNERS = ("gluerunner", "athenarunner")
 RUNNER_CORE = "etlrunner"
+# Functions whose zip holds the core package: the runners, and ons3objectcreated for its nudge event.
+CORE_USERS = (*RUNNERS, "ons3objectcreated")
 
 # Which stack deploys which function (its SourceS3BucketName/SourceS3Key must match the descriptor).
 FUNCTION_STACK = {

@@ -9,13 +9,19 @@ Contract (docs/DESIGN.md):
 - An S3 ObjectCreated notification: each record of an expected object is first recorded durably as the
   pending arrival of that object (ordered and de-duplicated by its ``sequencer``, then ``versionId``), then
   the pending arrivals of the event's objects are released (wait_release.py), in parallel.
-- An EventBridge scheduled event (``"detail-type": "Scheduled Event"``): the sweep. Every expected object
-  with a pending arrival or a claimed token is released, so an upload that landed before its wait began
-  releases that wait within one schedule period.
+- The sweep: every expected object with a pending arrival or a claimed token is released. It runs on an
+  execution's start ("Step Functions Execution Status Change", RUNNING), on every answered task (the
+  runners' "ETL Task Answered" nudge: a wait later in a workflow may have just begun), and on the schedule
+  (``"detail-type": "Scheduled Event"``, the safety net for lost events). So an upload that landed before
+  its wait began releases that wait as soon as the wait begins.
+- After releasing a wait it sends the same nudge, so that the runner whose task is next (e.g. PSD after
+  "Wait For Sales Data") claims it within seconds (etlrunner/nudge.py).
 - Success output sent to the wait task: ``{"S3BucketName", "S3Key", "SFNActivityArn", "S3VersionId",
   "S3ETag", "S3Sequencer"}``. A task whose input names another object fails with ``WaitForData.MisWired``.
 - Records of other objects, and malformed records, are logged once with the reason and never raised
-  (raising makes S3 retry for nothing). The handler raises when an arrival could not be stored or a release
+  (raising makes S3 retry for nothing); an upload outside the expected folders says where it should go.
+  Keys under ``QUIET_PREFIXES`` (comma-separated; the template sets Athena's result folder) are skipped
+  without a warning. The handler raises when an arrival could not be stored or a release
   failed, so that Lambda retries the event and finally sends it to the on-failure destination; a stored
   arrival is also retried by the next sweep.
 """
@@ -35,12 +41,16 @@ import boto3
 from arrival_store import Arrival, ArrivalStore, normalize_sequencer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from etlrunner.nudge import send_nudge
+from etlrunner.triggers import is_nudge
 from wait_release import FAILED_STATUSES, Releaser, ReleaseSettings, WaitTarget
 
 WAIT_ACTIVITIES_ENV = "WAIT_ACTIVITIES"
 ARRIVALS_TABLE_ENV = "ARRIVALS_TABLE"
 HEARTBEAT_ENV = "WAIT_HEARTBEAT_SECONDS"
 POLL_RESERVE_ENV = "SFN_POLL_RESERVE_MS"
+QUIET_PREFIXES_ENV = "QUIET_PREFIXES"
+SENDER = "ons3objectcreated"
 # GetActivityTask long-polls for up to 60 s; the read timeout must outlast it.
 SFN_READ_TIMEOUT_S = 70
 
@@ -57,6 +67,7 @@ class Settings:
     targets: dict[str, WaitTarget]  # by s3://bucket/key
     table: str
     release: ReleaseSettings
+    quiet_prefixes: tuple[str, ...] = ()
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -88,7 +99,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         release = replace(release, heartbeat_seconds=int(heartbeat))
     if reserve.isdigit():
         release = replace(release, poll_reserve_ms=int(reserve))
-    return Settings(targets, table, release)
+    quiet = tuple(p.strip() for p in environ.get(QUIET_PREFIXES_ENV, "").split(",") if p.strip())
+    return Settings(targets, table, release, quiet)
 
 
 SFN_CONFIG = Config(
@@ -98,6 +110,8 @@ SFN_CONFIG = Config(
     max_pool_connections=10,  # one connection per object released in parallel
 )
 DDB_CONFIG = Config(retries={"mode": "standard"})
+# A nudge is best effort: it must not hold the release up.
+EVENTS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 _reused: dict[tuple[str, str | None, str | None], Any] = {}
 
 
@@ -118,8 +132,17 @@ def ddb_client() -> Any:
     return _reused_client("dynamodb", DDB_CONFIG)
 
 
+def events_client() -> Any:
+    return _reused_client("events", EVENTS_CONFIG)
+
+
 def is_scheduled_event(event: Mapping[str, Any]) -> bool:
     return event.get("detail-type") == "Scheduled Event" and event.get("source") == "aws.events"
+
+
+def is_sweep_event(event: Mapping[str, Any]) -> bool:
+    """The schedule, an execution's start or an answered task: release what is pending."""
+    return is_scheduled_event(event) or is_nudge(event)
 
 
 def parse_record(record: Mapping[str, Any]) -> tuple[str, str, Arrival | None, str]:
@@ -154,8 +177,13 @@ def unexpected_reason(bucket: str, key: str, settings: Settings) -> str:
     expected = sorted(settings.targets)
     name = key.rsplit("/", 1)[-1]
     same_name = [t.s3_object for t in settings.targets.values() if t.key.rsplit("/", 1)[-1] == name]
+    folders = sorted({t.key.rsplit("/", 1)[0] + "/" for t in settings.targets.values() if "/" in t.key})
     if same_name:
         why = f"same file name as {', '.join(same_name)} but not the same key: only the exact key counts"
+        if "/" not in key:
+            why = f"uploaded to the bucket's root; upload it as {', '.join(same_name)}"
+    elif not any(key.startswith(folder) for folder in folders):
+        why = f"not in {' or '.join(folders)}: a wait is released only by a file uploaded there"
     else:
         why = "not an expected object"
     return f"{why}; the objects that release a wait are {', '.join(expected)}"
@@ -177,6 +205,10 @@ def record_arrivals(
             logger.error("skipping an S3 record: %s: %s", problem, json.dumps(record, default=str)[:500])
             continue
         target = settings.targets.get(f"s3://{bucket}/{key}")
+        if target is None and key.startswith(settings.quiet_prefixes):
+            summary.update(status="ignored", detail="under a folder that releases nothing (QUIET_PREFIXES)")
+            logger.info("s3://%s/%s: %s", bucket, key, summary["detail"])
+            continue
         if target is None:
             summary.update(status="unexpected-key", detail=unexpected_reason(bucket, key, settings))
             logger.warning("s3://%s/%s releases no wait: %s", bucket, key, summary["detail"])
@@ -218,8 +250,21 @@ def sweep_targets(settings: Settings, store: ArrivalStore) -> list[WaitTarget]:
     return due
 
 
-def handler(event: Mapping[str, Any], context: Any, sfn: Any | None = None, ddb: Any | None = None) -> dict:
-    """S3 notification or scheduled sweep; see the module docstring."""
+def nudge_after_releases(releases: list[dict[str, Any]], events: Any) -> None:
+    """Tell the runners that a task may be ready: a released wait moves its workflow on."""
+    released = [r for r in releases if r.get("status") == "released"]
+    if released:
+        send_nudge(events, SENDER, ",".join(str(r.get("s3_object")) for r in released), len(released))
+
+
+def handler(
+    event: Mapping[str, Any],
+    context: Any,
+    sfn: Any | None = None,
+    ddb: Any | None = None,
+    events: Any | None = None,
+) -> dict:
+    """S3 notification or sweep; see the module docstring."""
     settings = load_settings(os.environ)
     store = ArrivalStore(ddb if ddb is not None else ddb_client(), settings.table)
     releaser = Releaser(
@@ -228,17 +273,20 @@ def handler(event: Mapping[str, Any], context: Any, sfn: Any | None = None, ddb:
         settings=settings.release,
         remaining_ms=getattr(context, "get_remaining_time_in_millis", None),
     )
-    if is_scheduled_event(event):
+    if is_sweep_event(event):
         result: dict[str, Any] = {"sweep": release_all(releaser, sweep_targets(settings, store))}
-        failed = [r for r in result["sweep"] if r["status"] in FAILED_STATUSES]
+        releases = result["sweep"]
+        failed = [r for r in releases if r["status"] in FAILED_STATUSES]
     elif isinstance(event.get("Records"), list):
         records, targets = record_arrivals(event["Records"], settings, store)
-        result = {"records": records, "releases": release_all(releaser, targets)}
+        releases = release_all(releaser, targets)
+        result = {"records": records, "releases": releases}
         failed = [r for r in records if r["status"] == "error"]
-        failed += [r for r in result["releases"] if r["status"] in FAILED_STATUSES]
+        failed += [r for r in releases if r["status"] in FAILED_STATUSES]
     else:
-        logger.error("not an S3 notification nor a scheduled event: %s", json.dumps(event, default=str)[:500])
+        logger.error("not an S3 notification nor a sweep event: %s", json.dumps(event, default=str)[:500])
         return {"status": "unrecognised-event"}
+    nudge_after_releases(releases, events if events is not None else events_client())
     if failed:
         # Lambda retries, then the on-failure destination keeps the event; the sweep retries stored arrivals.
         raise RuntimeError(

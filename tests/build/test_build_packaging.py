@@ -35,9 +35,10 @@ def test_runner_zip_has_core_package_and_runner_files_at_root(repo, lines):
     assert lines and lines[0].startswith("packaged gluerunner: build/gluerunner.zip (4 files")
 
 
-def test_ons3objectcreated_zip_is_its_folder_only(repo):
+def test_ons3objectcreated_zip_is_its_folder_and_the_core_package(repo):
+    """It sends the runners' nudge event, defined once in the core."""
     (path,) = package_lambdas(load_project(repo), ["ons3objectcreated"])
-    assert _names(path) == ["ons3objectcreated.py"]
+    assert _names(path) == ["etlrunner/__init__.py", "etlrunner/engine.py", "ons3objectcreated.py"]
 
 
 def test_all_functions_when_none_given(repo):
@@ -107,11 +108,9 @@ def test_real_lambda_sources_package(tmp_path):
         fn = path.stem
         assert f"{fn}.py" in names
         assert not any(n.endswith(".pyc") or "__pycache__" in n for n in names)
+        assert "etlrunner/__init__.py" in names
         if fn != "ons3objectcreated":
-            assert "etlrunner/__init__.py" in names
             assert f"{fn}-config.json" in names
-        else:
-            assert not any(n.startswith("etlrunner/") for n in names)
 
 
 def test_concurrent_builds_of_one_zip_do_not_rename_each_others_file(tmp_path):

@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import etlrunner
+from botocore.exceptions import ClientError
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -124,3 +125,17 @@ class Capture:
 
 def contains(text: str) -> Callable[[Any], bool]:
     return lambda value: isinstance(value, str) and text in value
+
+
+class FakeEvents:
+    """EventBridge PutEvents: records the entries, or fails when told to."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.entries: list[dict[str, Any]] = []
+        self.fail = fail
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        if self.fail:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "PutEvents")
+        self.entries += Entries
+        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(len(self.entries))}]}

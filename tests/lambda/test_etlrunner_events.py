@@ -13,12 +13,19 @@ import etlrunner
 import gluerunner
 import pytest
 from athenarunner import AthenaRunner
-from botocore.exceptions import ClientError
 from etlrunner.nudge import nudge_entry
 from etlrunner.poller import PollerLease
 from etlrunner.triggers import classify
 from fake_sfn import FakeStepFunctions
-from lambda_support import ACCOUNT, GLUE_ACTIVITY_ARN, REGION, create_table, make_config, table_items
+from lambda_support import (
+    ACCOUNT,
+    GLUE_ACTIVITY_ARN,
+    REGION,
+    FakeEvents,
+    create_table,
+    make_config,
+    table_items,
+)
 from moto.glue.models import glue_backends
 
 TABLE = "GlueRunnerActiveJobs"
@@ -33,20 +40,6 @@ def glue_event(run_id: str, state: str = "SUCCEEDED") -> dict[str, Any]:
         "detail-type": "Glue Job State Change",
         "detail": {"jobName": JOB, "jobRunId": run_id, "state": state, "severity": "INFO"},
     }
-
-
-class FakeEvents:
-    """EventBridge PutEvents: records the entries, or fails when told to."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.entries: list[dict[str, Any]] = []
-        self.fail = fail
-
-    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
-        if self.fail:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "PutEvents")
-        self.entries += Entries
-        return {"FailedEntryCount": 0, "Entries": [{"EventId": str(len(self.entries))}]}
 
 
 class CountingSfn:

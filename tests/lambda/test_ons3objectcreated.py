@@ -17,7 +17,7 @@ import ons3objectcreated
 import pytest
 import wait_release
 from botocore.stub import Stubber
-from lambda_support import ACCOUNT, REGION, FakeContext, JsonMatching
+from lambda_support import ACCOUNT, REGION, FakeContext, FakeEvents, JsonMatching
 
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ons3objectcreated"
 BUCKET = "etl-data"
@@ -79,8 +79,9 @@ SCHEDULED = {
 }
 
 
-def handle(sfn: tuple[Any, Stubber], event: dict[str, Any]) -> dict[str, Any]:
-    return ons3objectcreated.handler(event, FakeContext(invoked_function_arn=FUNCTION_ARN), sfn=sfn[0])
+def handle(sfn: tuple[Any, Stubber], event: dict[str, Any], events: Any = None) -> dict[str, Any]:
+    context = FakeContext(invoked_function_arn=FUNCTION_ARN)
+    return ons3objectcreated.handler(event, context, sfn=sfn[0], events=events or FakeEvents())
 
 
 def on_upload(sfn: tuple[Any, Stubber], *records: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +159,54 @@ def test_upload_before_the_wait_is_kept_and_the_sweep_releases_it(sfn, stub):
 
 def test_sweep_with_nothing_pending_polls_nothing(sfn, stub):
     assert sweep(sfn) == {"sweep": []}
+
+
+EXECUTION_STARTED = {
+    "source": "aws.states",
+    "detail-type": "Step Functions Execution Status Change",
+    "detail": {"status": "RUNNING", "executionArn": EXECUTION},
+}
+TASK_ANSWERED = {"source": "etl-orchestrator", "detail-type": "ETL Task Answered", "detail": {"answered": 1}}
+
+
+@pytest.mark.parametrize(
+    "event", [EXECUTION_STARTED, TASK_ANSWERED], ids=["execution-started", "task-answered"]
+)
+def test_an_upload_that_came_first_is_released_when_a_wait_may_have_begun(sfn, stub, event):
+    """An execution started, or a task was answered: a wait may have begun. The sweep releases it at once,
+    and the release nudges the runners (the next state, e.g. PSD, is theirs)."""
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "0A1"))
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "0A1")
+    events = FakeEvents()
+
+    result = handle(sfn, event, events)
+
+    assert statuses(result, "sweep") == ["released"]
+    (nudge,) = events.entries
+    assert (nudge["Source"], nudge["DetailType"]) == ("etl-orchestrator", "ETL Task Answered")
+    assert json.loads(nudge["Detail"]) == {"sender": "ons3objectcreated", "activityArn": SALES, "answered": 1}
+
+
+def test_an_execution_that_ended_is_not_a_sweep(sfn, stub):
+    ended = {**EXECUTION_STARTED, "detail": {"status": "SUCCEEDED"}}
+    assert handle(sfn, ended) == {"status": "unrecognised-event"}
+
+
+def test_no_release_no_nudge(sfn, stub):
+    events = FakeEvents()
+    expect_no_task(stub)
+    on_upload_result = handle(sfn, {"Records": [record(SALES_KEY, "0A1")]}, events)
+    assert statuses(on_upload_result, "releases") == ["no-waiting-task"] and events.entries == []
+
+
+def test_athena_results_are_skipped_quietly(sfn, stub, monkeypatch, caplog):
+    monkeypatch.setenv("QUIET_PREFIXES", "athena-results/")
+    with caplog.at_level(logging.INFO, logger="ons3objectcreated"):
+        result = on_upload(sfn, record("athena-results/abc.csv", "01"))
+    assert statuses(result, "records") == ["ignored"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_upload_while_a_task_waits_releases_it_at_once(sfn, stub):
@@ -369,7 +418,11 @@ def test_the_ambiguous_release_says_how_sure_it_is(arrivals, age, text):
     [
         ("sales/archive/2019/SalesPipeline_QuickSightSample.csv", "same file name as"),
         ("marketing/SalesPipeline_QuickSightSample.csv", "same file name as"),
-        ("SalesPipeline_QuickSightSample.csv", "same file name as"),
+        ("SalesPipeline_QuickSightSample.csv", "uploaded to the bucket's root; upload it as s3://"),
+        (
+            "incoming/other.csv",
+            "not in marketing/ or sales/: a wait is released only by a file uploaded there",
+        ),
         ("sales/notes.csv", "not an expected object"),
     ],
 )
@@ -433,7 +486,7 @@ def test_bad_records_are_logged_once_and_not_raised(sfn, stub, caplog):
 def test_an_event_of_another_kind_is_logged(sfn, stub, caplog):
     with caplog.at_level(logging.ERROR, logger="ons3objectcreated"):
         assert handle(sfn, {"hello": "world"}) == {"status": "unrecognised-event"}
-    assert "not an S3 notification nor a scheduled event" in caplog.text
+    assert "not an S3 notification nor a sweep event" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,13 @@ DEADLINE_S = 60.0
 
 
 def package() -> bytes:
-    """The function's zip as packagelambda builds it: its folder's modules at the zip root."""
+    """The function's zip as packagelambda builds it: its folder's modules at the zip root, and the core."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted((REPO / "lambda" / "ons3objectcreated").glob("*.py")):
             archive.writestr(path.name, path.read_text())
+        for path in sorted((REPO / "lambda" / "etlrunner").glob("*.py")):
+            archive.writestr(f"etlrunner/{path.name}", path.read_text())
     return buffer.getvalue()
 
 
