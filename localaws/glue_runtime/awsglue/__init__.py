@@ -5,5 +5,10 @@ endpoint's S3 and local folders by ``localaws.catalog_staging``, because Spark h
 """
 
 from awsglue.dynamicframe import DynamicFrame
+from localaws.spark import use_java
+
+# A script run outside the local Glue bridge starts its own SparkContext: on the endpoint's Java, which may
+# be the packaged one (no `java` on PATH).
+use_java()
 
 __all__ = ["DynamicFrame"]
