@@ -1,5 +1,5 @@
 """Catalog staging (localaws/catalog_staging.py): S3 objects become local files only inside the staging
-folder, streamed (not read whole)."""
+folder, streamed (not read whole); clients of the local endpoint are shared."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localaws.catalog_staging import Stager, staged_path
+from localaws.catalog_staging import Stager, make_client, staged_path
 
 
 @pytest.fixture
@@ -68,3 +68,31 @@ def test_download_streams_and_skips_header_lines_plain_and_gzip(stager, aws_clie
     by_name = {Path(f).name: Path(f).read_bytes() for f in files}
     assert by_name == {"a.csv": rows, "b.csv": rows}
     assert total == len(plain) + len(packed)
+
+
+def test_clients_of_the_local_endpoint_are_made_once_and_shared(local_aws, tmp_path):
+    """A Session and a client cost tens of ms each (more on a loaded machine); a demo made 36, a set per Glue
+    run. botocore clients are thread-safe, so every stager of one endpoint uses the same ones."""
+    first = Stager(local_aws.endpoint_url, local_aws.region, tmp_path / "a")
+    second = Stager(local_aws.endpoint_url, local_aws.region, tmp_path / "b")
+    try:
+        assert first.client("s3") is second.client("s3")
+        assert first.client("glue") is not first.client("s3")
+        assert make_client("s3", local_aws.endpoint_url, "eu-west-1") is not first.client("s3")
+    finally:
+        first.cleanup()
+        second.cleanup()
+
+
+def test_upload_dir_sends_each_data_file_byte_for_byte(stager, aws_client, bucket, tmp_path):
+    local = tmp_path / "written"
+    (local / "day=1").mkdir(parents=True)
+    data = bytes(range(256)) * 8192  # 2 MiB
+    (local / "day=1" / "part-0.parquet").write_bytes(data)
+    (local / "_SUCCESS").write_bytes(b"")
+    (local / "day=1" / ".part-0.parquet.crc").write_bytes(b"crc")
+
+    keys = stager.upload_dir(local, f"s3://{bucket}/out")
+
+    assert keys == ["out/day=1/part-0.parquet"]
+    assert aws_client("s3").get_object(Bucket=bucket, Key=keys[0])["Body"].read() == data
