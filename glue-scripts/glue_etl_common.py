@@ -89,38 +89,71 @@ def _mdy_to_date(column: str) -> Column:
     return F.expr(f"CASE WHEN {value} RLIKE '{MDY_PATTERN}' THEN try_cast({iso} AS DATE) END")
 
 
+# Working columns of the date check; never in a job's output.
+BAD_DATE_COUNT = "__bad_date_count"
+FIRST_BAD_DATE = "__first_bad_date"
+
+
+def mdy_date_columns(df: DataFrame, column: str) -> tuple[Column, Column | None]:
+    """``(date, bad)`` column expressions for ``column`` of ``df``, for a caller that checks dates itself.
+
+    ``date`` is the value as a ``DateType`` (null for null, blank and bad values); ``bad`` is the original
+    value where it is neither blank nor a valid ``M/D/YYYY`` date, null elsewhere, or None when the column's
+    type cannot hold a bad value (a date or timestamp column). Raises ``ValueError`` for a missing column
+    or one of another type.
+    """
+    if column not in df.columns:
+        raise ValueError(f"column {column!r} not found; columns are {df.columns}")
+    data_type = df.schema[column].dataType
+    raw = F.col(_quoted(column))
+    if isinstance(data_type, T.DateType):
+        return raw, None
+    if isinstance(data_type, T.TimestampType | T.TimestampNTZType):
+        return F.to_date(raw), None
+    if not isinstance(data_type, T.StringType):
+        found = data_type.simpleString()
+        raise ValueError(f"column {column!r} must hold M/D/YYYY strings, found type {found}")
+    blank = raw.isNull() | (F.trim(raw) == "")
+    parsed = F.when(blank, F.lit(None).cast(T.DateType())).otherwise(_mdy_to_date(column))
+    return parsed, F.when(~blank & parsed.isNull(), raw)
+
+
+def checked_dates(df: DataFrame, column: str) -> DataFrame:
+    """``df`` computed once and kept (``localCheckpoint``), minus its check columns, if it holds no bad date.
+
+    ``df`` carries ``BAD_DATE_COUNT`` (bad values per row) and ``FIRST_BAD_DATE`` (one of them, or null).
+    The check and whatever follows (the job's write) read the kept rows, so the input is read once: checking
+    the input itself, then writing from it, would read it twice. Raises ``ValueError`` naming how many
+    values of ``column`` are bad and the first one.
+    """
+    kept = df.localCheckpoint(eager=True)
+    totals = kept.agg(
+        F.sum(BAD_DATE_COUNT).alias("count"), F.first(FIRST_BAD_DATE, ignorenulls=True).alias("value")
+    ).first()
+    count = int(totals["count"] or 0) if totals else 0
+    if count:
+        raise ValueError(
+            f"{count} row{'s' if count != 1 else ''} in column {column!r} "
+            f"{'do' if count != 1 else 'does'} not hold an M/D/YYYY date; "
+            f"first bad value: {totals['value']!r}"
+        )
+    return kept.drop(BAD_DATE_COUNT, FIRST_BAD_DATE)
+
+
 def parse_mdy_dates(df: DataFrame, column: str = "date") -> DataFrame:
     """Return ``df`` with ``column`` converted from ``M/D/YYYY`` strings to ``DateType``.
 
     Null and blank values become null dates. Any other value that is not a valid ``M/D/YYYY`` date makes this
     raise ``ValueError`` naming how many rows are affected and the first bad value; no row is ever dropped.
     A column that already is a date is returned unchanged; a timestamp column is truncated to its date.
+    Checking a string column computes ``df`` (see ``checked_dates``: the input is read once, not twice).
     """
-    if column not in df.columns:
-        raise ValueError(f"column {column!r} not found; columns are {df.columns}")
-    data_type = df.schema[column].dataType
-    if isinstance(data_type, T.DateType):
-        return df
-    if isinstance(data_type, T.TimestampType | T.TimestampNTZType):
-        return df.withColumn(column, F.to_date(F.col(_quoted(column))))
-    if not isinstance(data_type, T.StringType):
-        found = data_type.simpleString()
-        raise ValueError(f"column {column!r} must hold M/D/YYYY strings, found type {found}")
-
-    raw = F.col(_quoted(column))
-    blank = raw.isNull() | (F.trim(raw) == "")
-    parsed = F.when(blank, F.lit(None).cast(T.DateType())).otherwise(_mdy_to_date(column))
-
-    bad = df.filter(~blank & parsed.isNull()).select(raw.alias("value"))
-    first_bad = bad.limit(1).collect()
-    if first_bad:
-        count = bad.count()
-        raise ValueError(
-            f"{count} row{'s' if count != 1 else ''} in column {column!r} "
-            f"{'do' if count != 1 else 'does'} not hold an M/D/YYYY date; "
-            f"first bad value: {first_bad[0]['value']!r}"
-        )
-    return df.withColumn(column, parsed)
+    parsed, bad = mdy_date_columns(df, column)
+    if bad is None:
+        return df if isinstance(df.schema[column].dataType, T.DateType) else df.withColumn(column, parsed)
+    # The bad value is taken before the column is replaced by its parsed date.
+    marked = df.withColumn(FIRST_BAD_DATE, bad).withColumn(BAD_DATE_COUNT, bad.isNotNull().cast("bigint"))
+    return checked_dates(marked.withColumn(column, parsed), column)
 
 
 def blank_strings_to_null(df: DataFrame, exclude: tuple[str, ...] = ()) -> DataFrame:

@@ -34,11 +34,21 @@ def process_sales(df: DataFrame) -> DataFrame:
         raise ValueError(f"sales data lacks column(s) {sorted(missing)}; columns are {df.columns}")
     df = common.drop_repeated_header(df, "date")
     leads = df.filter(F.trim(F.col("opportunity_stage")) == LEAD_STAGE)
-    leads = common.parse_mdy_dates(leads, "date")
-    return leads.groupBy("date").agg(
+    day, bad = common.mdy_date_columns(leads, "date")
+    totals = [
         F.sum(F.col("forecasted_monthly_revenue").cast("bigint")).alias("forecasted_lead_revenue"),
         F.count(F.lit(1)).cast("bigint").alias("leads_generated"),
+    ]
+    if bad is None:
+        return leads.groupBy(day.alias("date")).agg(*totals)
+    # The dates are checked in the same pass as the sums, on the small per-day result: the input is read
+    # once (a check of the input itself would read it a second time).
+    per_day = leads.groupBy(day.alias("date")).agg(
+        *totals,
+        F.count(bad).alias(common.BAD_DATE_COUNT),
+        F.first(bad, ignorenulls=True).alias(common.FIRST_BAD_DATE),
     )
+    return common.checked_dates(per_day, "date")
 
 
 def main() -> None:
