@@ -20,7 +20,7 @@ DEFAULT_CHECK_CONCURRENCY = 16
 MAX_CHECK_FAILURES_ENV = "MAX_CHECK_FAILURES"
 DEFAULT_MAX_CHECK_FAILURES = 5
 # How long a run may hold a task it is starting or reporting before another run may take it over. Longer
-# than one start call with its retries (see clients.py), shorter than the tasks' 900 s HeartbeatSeconds so
+# than one start call with its retries (see clients.py), shorter than the tasks' 1800 s HeartbeatSeconds so
 # that a run killed mid-start is recovered before the task times out.
 LEASE_SECONDS_ENV = "TASK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120

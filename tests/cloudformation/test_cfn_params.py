@@ -15,7 +15,7 @@ EXPECTED = {
         ("AthenaRunnerActivityName", "AthenaRunnerActivity"),
         ("WeeklyScheduleEnabled", "false"),
         ("ArrivalsTableName", "WaitForDataArrivals"),
-        ("ArrivalSweepSchedule", "rate(3 minutes)"),
+        ("ArrivalSweepSchedule", "rate(10 minutes)"),
     ],
     "glue-resources": [
         ("S3ETLScriptPath", NO_DEFAULT),
@@ -28,7 +28,7 @@ EXPECTED = {
         ("DDBTableName", "GlueRunnerActiveJobs"),
         ("GlueRunnerLambdaFunctionName", "gluerunner"),
         ("GlueRunnerActivityName", "GlueRunnerActivity"),
-        ("ScheduleExpression", "rate(3 minutes)"),
+        ("ScheduleExpression", "rate(10 minutes)"),
         ("AllowedGlueJobNames", "ProcessSalesData,ProcessMarketingData,JoinMarketingAndSalesData"),
         ("AllowedGlueJobArguments", ""),
     ],
@@ -38,7 +38,7 @@ EXPECTED = {
         ("DDBTableName", "AthenaRunnerActiveJobs"),
         ("AthenaRunnerLambdaFunctionName", "athenarunner"),
         ("AthenaRunnerActivityName", "AthenaRunnerActivity"),
-        ("ScheduleExpression", "rate(3 minutes)"),
+        ("ScheduleExpression", "rate(10 minutes)"),
         ("SourceDataBucketName", NO_DEFAULT),
     ],
 }

@@ -276,19 +276,83 @@ def test_runner_table(stack):
 def test_runner_schedule_invokes_the_function(stack):
     template = load_template(stack)
     function_id = RUNNERS[stack]["function"]
-    assert template["Parameters"]["ScheduleExpression"]["Default"] == "rate(3 minutes)"
-    ((rule_id, rule),) = resources_of_type(template, "AWS::Events::Rule").items()
+    assert template["Parameters"]["ScheduleExpression"]["Default"] == "rate(10 minutes)"
+    (rule_id,) = [
+        name
+        for name, rule in resources_of_type(template, "AWS::Events::Rule").items()
+        if "ScheduleExpression" in rule["Properties"]
+    ]
+    rule = template["Resources"][rule_id]
     assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
     assert rule["Properties"]["State"] == "ENABLED"
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
-    (permission,) = resources_of_type(template, "AWS::Lambda::Permission").values()
-    assert permission["Properties"] == {
-        "Action": "lambda:InvokeFunction",
-        "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
-        "Principal": "events.amazonaws.com",
-        "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
-    }
+    assert_invoke_permission(template, function_id, rule_id)
+
+
+def assert_invoke_permission(template: dict, function_id: str, rule_id: str) -> None:
+    """Exactly one permission lets exactly this rule invoke the function."""
+    matching = [
+        permission["Properties"]
+        for permission in resources_of_type(template, "AWS::Lambda::Permission").values()
+        if permission["Properties"].get("SourceArn") == {"Fn::GetAtt": [rule_id, "Arn"]}
+    ]
+    assert matching == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
+        }
+    ]
+
+
+def event_rules(template: dict) -> dict[str, dict]:
+    """Event-pattern rules by logical id: their pattern and target."""
+    rules = {}
+    for name, rule in resources_of_type(template, "AWS::Events::Rule").items():
+        if "EventPattern" in rule["Properties"]:
+            (target,) = rule["Properties"]["Targets"]
+            assert rule["Properties"]["State"] == "ENABLED"
+            rules[name] = {"pattern": rule["Properties"]["EventPattern"], "target": target["Arn"]}
+    return rules
+
+
+NUDGE_PATTERN = {"source": ["etl-orchestrator"], "detail-type": ["ETL Task Answered"]}
+EXECUTION_STARTED_PATTERN = {
+    "source": ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    "detail": {"status": ["RUNNING"]},
+}
+
+
+@pytest.mark.parametrize("stack", ["gluerunner-lambda", "athenarunner-lambda"])
+def test_runners_are_woken_by_their_jobs_end_by_answers_and_by_starts(stack):
+    """Seconds, not schedule periods: the job's end event, a nudge and an execution's start invoke it."""
+    template = load_template(stack)
+    function_id = RUNNERS[stack]["function"]
+    rules = event_rules(template)
+    job_ended = {
+        "gluerunner-lambda": {
+            "source": ["aws.glue"],
+            "detail-type": ["Glue Job State Change"],
+            "detail": {
+                "jobName": {"Fn::Split": [",", {"Ref": "AllowedGlueJobNames"}]},
+                "state": ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED"],
+            },
+        },
+        "athenarunner-lambda": {
+            "source": ["aws.athena"],
+            "detail-type": ["Athena Query State Change"],
+            "detail": {"currentState": ["SUCCEEDED", "FAILED", "CANCELLED"]},
+        },
+    }[stack]
+    assert sorted(map(str, (r["pattern"] for r in rules.values()))) == sorted(
+        map(str, [job_ended, NUDGE_PATTERN, EXECUTION_STARTED_PATTERN])
+    )
+    for rule_id, rule in rules.items():
+        assert rule["target"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        assert_invoke_permission(template, function_id, rule_id)
 
 
 def granted_actions(template: dict, params: dict[str, str] | None = None) -> dict[str, list]:
@@ -313,6 +377,7 @@ COMMON_RUNNER_GRANTS = {
     "states:SendTaskHeartbeat",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    "events:PutEvents",
 }
 
 
@@ -335,12 +400,14 @@ def test_glue_runner_permissions():
 
 
 @pytest.mark.parametrize("stack", ["gluerunner-lambda", "athenarunner-lambda"])
-def test_runners_run_one_at_a_time_and_get_their_allow_lists(stack):
-    """Reserved concurrency 1: the 300 s timeout outlasts the 3-minute schedule, so runs would overlap."""
+def test_runners_have_bounded_concurrency_and_get_their_allow_lists(stack):
+    """Overlapping runs are correct (conditional writes, one poller); reserved concurrency bounds a burst."""
     template = load_template(stack)
     (function_id,) = resources_of_type(template, "AWS::Lambda::Function")
     props = template["Resources"][function_id]["Properties"]
-    assert props["ReservedConcurrentExecutions"] == 1
+    assert props["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    parameter = template["Parameters"]["ReservedConcurrency"]
+    assert (parameter["Default"], parameter["MinValue"]) == (5, 2)
     if stack == "gluerunner-lambda":
         env = props["Environment"]["Variables"]
         assert env["ALLOWED_GLUE_JOBS"] == {"Ref": "AllowedGlueJobNames"}
@@ -400,7 +467,26 @@ def test_ons3objectcreated_may_only_release_the_wait_activities():
         "sqs:SendMessage": [{"Fn::GetAtt": ["OnS3ObjectCreatedFailureQueue", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["OnS3ObjectCreatedLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["OnS3ObjectCreatedLogGroup", "Arn"]}],
+        "events:PutEvents": [
+            {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}
+        ],
     }
+
+
+def test_ons3objectcreated_sweeps_when_a_wait_may_have_begun():
+    """An execution of the main state machine started, or a task was answered: pending uploads go at once."""
+    template = load_template("step-functions-resources")
+    started = {
+        **EXECUTION_STARTED_PATTERN,
+        "detail": {"status": ["RUNNING"], "stateMachineArn": [{"Ref": "MarketingAndSalesETLOrchestrator"}]},
+    }
+    rules = event_rules(template)
+    assert sorted(map(str, (r["pattern"] for r in rules.values()))) == sorted(
+        map(str, [started, NUDGE_PATTERN])
+    )
+    for rule_id, rule in rules.items():
+        assert rule["target"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
+        assert_invoke_permission(template, "OnS3ObjectCreatedFunction", rule_id)
 
 
 def test_ons3objectcreated_environment_names_exactly_the_wait_keys():
@@ -442,7 +528,7 @@ def test_failed_asynchronous_invocations_go_to_an_encrypted_queue():
 
 def test_sweep_schedule_invokes_ons3objectcreated():
     template = load_template("step-functions-resources")
-    assert template["Parameters"]["ArrivalSweepSchedule"]["Default"] == "rate(3 minutes)"
+    assert template["Parameters"]["ArrivalSweepSchedule"]["Default"] == "rate(10 minutes)"
     rule = template["Resources"]["ArrivalSweepRule"]
     assert "Condition" not in rule
     assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ArrivalSweepSchedule"}
@@ -463,11 +549,11 @@ def test_data_bucket_notifies_ons3objectcreated_of_csv_files_without_a_cycle():
     bucket = template["Resources"]["SourceDataBucket"]
     assert bucket["Properties"]["BucketName"] == {"Ref": "SourceDataBucketName"}
     configs = bucket["Properties"]["NotificationConfiguration"]["LambdaConfigurations"]
-    # One rule per catalog folder: CSVs elsewhere (Athena's results) must not wake the function.
-    assert [c["Filter"] for c in configs] == [
-        {"S3Key": {"Rules": [{"Name": "prefix", "Value": f"{folder}/"}, {"Name": "suffix", "Value": ".csv"}]}}
-        for folder in ("sales", "marketing")
-    ]
+    # Every CSV, so that one uploaded elsewhere (the bucket's root) is logged with where it should go; the
+    # function skips Athena's results quietly.
+    assert [c["Filter"] for c in configs] == [{"S3Key": {"Rules": [{"Name": "suffix", "Value": ".csv"}]}}]
+    env = template["Resources"]["OnS3ObjectCreatedFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["QUIET_PREFIXES"] == "athena-results/"
     for config in configs:
         assert config["Event"] == "s3:ObjectCreated:*"
         assert config["Function"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
