@@ -398,25 +398,46 @@ def _glue_job(aws_client, bucket: str, script: str, name: str) -> str:
     return name
 
 
+SLOW_SCRIPT = """
+import time
+from pyspark.context import SparkContext
+
+# A Spark job that runs until it is cancelled (or 5 minutes pass).
+SparkContext.getOrCreate().parallelize(range(4), 2).map(lambda x: time.sleep(300) or x).collect()
+"""
+
+
 @pytest.mark.spark
 def test_glue_job_state_change_events(local_aws, aws_client, pattern_rules, queue, unique_name):
     bucket = unique_name("glue-events")
     aws_client("s3").create_bucket(Bucket=bucket)
     good = _glue_job(aws_client, bucket, "print('fine')\n", unique_name("glue-ok"))
     bad = _glue_job(aws_client, bucket, "raise ValueError('boom')\n", unique_name("glue-bad"))
+    slow = _glue_job(aws_client, bucket, SLOW_SCRIPT, unique_name("glue-stopped"))
     pattern = {
         "source": ["aws.glue"],
         "detail-type": ["Glue Job State Change"],
-        "detail": {"jobName": [good, bad]},
+        "detail": {"jobName": [good, bad, slow]},
     }
     pattern_rules(unique_name("glue-rule"), pattern, [{"Id": "q", "Arn": queue.arn}])
     glue = aws_client("glue")
     started = time.time()
     good_run = glue.start_job_run(JobName=good)["JobRunId"]
     bad_run = glue.start_job_run(JobName=bad)["JobRunId"]
+    slow_run = glue.start_job_run(JobName=slow)["JobRunId"]
+    running = wait_for(
+        lambda: glue.get_job_run(JobName=slow, RunId=slow_run)["JobRun"]["JobRunState"] == "RUNNING", 120
+    )
+    assert running, "the slow run never started"
+    stopping = glue.batch_stop_job_run(JobName=slow, JobRunIds=[slow_run])
+    assert stopping["SuccessfulSubmissions"], stopping
+    stopped = wait_for(
+        lambda: glue.get_job_run(JobName=slow, RunId=slow_run)["JobRun"]["JobRunState"] == "STOPPED", 120
+    )
+    assert stopped, glue.get_job_run(JobName=slow, RunId=slow_run)["JobRun"]
 
-    bodies = receive(queue, 2, timeout_s=300)
-    assert len(bodies) == 2, f"expected one event per run, got {bodies}"
+    bodies = receive(queue, 3, timeout_s=60)
+    assert len(bodies) == 3, f"expected one event per run, got {bodies}"
     by_job = {b["detail"]["jobName"]: b for b in bodies}
     for event in bodies:
         assert_envelope(
@@ -441,6 +462,13 @@ def test_glue_job_state_change_events(local_aws, aws_client, pattern_rules, queu
         "state": "FAILED",
         "jobRunId": bad_run,
         "message": f"JobName:{bad} and JobRunId:{bad_run} failed to execute with exception {error}",
+    }
+    assert by_job[slow]["detail"] == {
+        "jobName": slow,
+        "severity": "INFO",
+        "state": "STOPPED",
+        "jobRunId": slow_run,
+        "message": "Job run stopped",
     }
     # The event comes once the run has ended: GetJobRun already says so.
     assert glue.get_job_run(JobName=good, RunId=good_run)["JobRun"]["JobRunState"] == "SUCCEEDED"
