@@ -23,6 +23,16 @@ the ``<OutputLocation>/<id>.csv`` result path), then a worker thread:
 returns the first call's QueryExecutionId without starting anything, and a different request under the same
 token is refused with InvalidRequestException. The runner relies on this to never start a task's query twice.
 
+Every state a query enters (QUEUED at the start, RUNNING, then SUCCEEDED, FAILED or CANCELLED) puts Athena's
+"Athena Query State Change" event on the account's default EventBridge bus (events bridge), after the state is
+visible to GetQueryExecution: source ``aws.athena``, resources ``[]``, detail ``{versionId: "0", currentState,
+previousState (not on the first event), statementType, queryExecutionId, workgroupName, sequenceNumber: "1",
+"2", ...}`` and, for FAILED, ``athenaError {errorCategory, errorType (as 2.0-style numbers), errorMessage,
+retryable}``.
+
+GetQueryExecution, GetQueryResults and StopQueryExecution answer an unknown id as Athena does (HTTP 400,
+InvalidRequestException, "QueryExecution <id> was not found"); moto answered HTTP 500 with an HTML page.
+
 Not Athena: the SQL dialect is Spark's (Trino-only functions such as ``date_parse`` fail), DDL statements run
 against Spark's catalog only (not Glue's), StopQueryExecution marks the query CANCELLED and cancels its
 Spark jobs.

@@ -1,8 +1,23 @@
-"""Bridge for EventBridge: fire scheduled rules.
+"""Bridge for EventBridge: deliver events put on a bus to rules' targets, and fire scheduled rules.
 
-Moto gap bridged here (moto 5.2.5): ``PutRule`` stores a ``ScheduleExpression`` but nothing ever fires it. No
-moto method is patched; :func:`install` starts one daemon :class:`Scheduler` thread that reads moto's events
-backends (every account and region) and fires every ENABLED rule with a schedule:
+Moto gaps bridged here (moto 5.2.5):
+
+1. Delivery. PutEvents matched rules but ``Rule.send_to_targets`` raised NotImplementedError for Lambda and
+   Step Functions targets (the whole PutEvents failed), sent events to DISABLED rules and to schedule-only
+   rules (their empty pattern matched everything), ignored a target's Input / InputPath, and handed SQS
+   targets moto's own ``ingestion-time`` field. ``Rule.send_to_targets`` is replaced: an event reaches the
+   targets of every ENABLED rule of its bus whose event pattern matches (moto's matcher: exact values,
+   nested fields, prefix, suffix, anything-but, exists, numeric, wildcard, $or), as EventBridge's envelope
+   (version, id, detail-type, source, account, time ``YYYY-MM-DDTHH:MM:SSZ``, region, resources, detail)
+   or what the target's Input, InputPath or InputTransformer makes of it. A Lambda target gets an
+   asynchronous invocation (awslambda bridge), a state machine a StartExecution (on one delivery thread, so
+   the emitter never waits for it nor re-enters Step Functions), an SQS queue the message at once; logs
+   groups, archives and other buses keep moto's delivery. A failing target is logged and skipped: neither
+   PutEvents nor the emitter sees its error. :func:`emit` puts an AWS service event (Glue, Athena, Step
+   Functions bridges) on an account's default bus the same way.
+2. Schedules. ``PutRule`` stores a ``ScheduleExpression`` but nothing ever fires it. :func:`install` starts
+   one daemon :class:`Scheduler` thread that reads moto's events backends (every account and region) and
+   fires every ENABLED rule with a schedule:
 
 - ``rate(N minute|minutes|hour|hours|day|days)``: first firing one interval after the rule is first seen (its
   creation, as on AWS), then every interval;
@@ -14,9 +29,10 @@ Schedules run on a virtual clock that goes ``1 / ctx.time_scale`` times faster t
 ``rate(3 minutes)`` rule fires every 1.8 s; cron minutes pass 100 times faster). The event's ``time`` is the
 real time of the firing.
 
-Targets: a Lambda function ARN gets an asynchronous invocation through the awslambda bridge with AWS's
-scheduled-event payload (or the target's ``Input``, ``InputPath``, ``InputTransformer``); a Step Functions
-state machine ARN gets a ``StartExecution``. Other targets are ignored (logged once).
+Scheduled targets: a Lambda function ARN gets an asynchronous invocation through the awslambda bridge with
+AWS's scheduled-event payload (or the target's ``Input``, ``InputPath``, ``InputTransformer``); a Step
+Functions state machine ARN gets a ``StartExecution``; an SQS queue the message. Other targets are ignored
+(logged once).
 
 Overlapping runs, as on AWS: every firing invokes its targets, even while the previous invocation or
 execution still runs. Only a function's reserved concurrency limits how many of its invocations run at once
@@ -354,11 +370,11 @@ class Scheduler:
         for target in list(rule.targets):
             target_arn = target.get("Arn", "")
             service = target_arn.split(":")[2] if target_arn.count(":") >= 5 else ""
-            if service not in ("lambda", "states"):
+            if service not in ("lambda", "states", "sqs"):
                 if target_arn not in self._reported:
                     self._reported.add(target_arn)
                     log.warning(
-                        "rule %s: target %s is not fired locally (only Lambda, Step Functions)",
+                        "rule %s: target %s is not fired locally (only Lambda, Step Functions, SQS)",
                         rule.name,
                         target_arn,
                     )
@@ -367,6 +383,8 @@ class Scheduler:
                 payload = target_input(target, event, rule)
                 if service == "lambda":
                     self._invoke_lambda(target_arn, payload)
+                elif service == "sqs":
+                    _send_to_sqs(target, target_arn, payload, event["id"])
                 else:
                     self._start_execution(target_arn, payload)
             except Exception:

@@ -12,6 +12,12 @@ advanced on every GetJobRun), never looking at the script. Here a StartJobRun:
    with ``ErrorMessage`` = ``"<ExceptionType>: <message>"`` as Glue shows it; StartedOn, LastModifiedOn,
    CompletedOn and ExecutionTime follow the run.
 
+A run that ends SUCCEEDED, FAILED, TIMEOUT or STOPPED then (state first, so a target calling GetJobRun sees it
+ended) puts Glue's "Glue Job State Change" event on the account's default EventBridge bus (events bridge):
+source ``aws.glue``, resources ``[]``, detail ``{jobName, severity, state, jobRunId, message}`` with severity
+INFO / ERROR / WARN / INFO and message "Job run succeeded", "JobName:<job> and JobRunId:<id> failed to execute
+with exception <ErrorMessage>", "Job run timed out", "Job run stopped".
+
 The script's argv is built like Glue's (``script.py --JOB_NAME <name> --JOB_RUN_ID <id> --k v ...``) and
 handed to ``getResolvedOptions`` via a thread-local run context, because ``sys.argv`` is one per process and
 runs execute in parallel. What the script prints goes to CloudWatch Logs (``/aws-glue/jobs/output`` and

@@ -335,3 +335,18 @@ def test_scheduler_can_be_stopped_and_restarted(local_aws):
     assert scheduler._thread is None
     events_bridge.install(local_aws)
     assert events_bridge.scheduler() is scheduler and scheduler._thread.is_alive()
+
+
+def test_a_scheduled_rule_sends_its_event_to_an_sqs_target(fast_schedules, aws_client, rules, unique_name):
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=unique_name("scheduled-queue"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_arn = rules(unique_name("to-queue"), "rate(1 minute)", [{"Id": "q", "Arn": queue_arn}])
+
+    def messages():
+        return sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+
+    received = []
+    assert recorder_wait(lambda: received.extend(messages()) or received, timeout=10), f"{GAP}: nothing sent"
+    event = json.loads(received[0]["Body"])
+    assert event["detail-type"] == "Scheduled Event" and event["resources"] == [rule_arn]
