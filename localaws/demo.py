@@ -30,6 +30,7 @@ from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
 from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
+from localaws.hops import history, runner_hops
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
@@ -133,6 +134,8 @@ class DemoReport:
     output_files: list[str] = field(default_factory=list)
     athena_result_rows: list[list[str]] = field(default_factory=list)
     phases_s: dict[str, float] = field(default_factory=dict)
+    # Per runner task state: task ready -> job started, job ended -> task answered (localaws/hops.py).
+    hops: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Any] | None = None  # what the fault mode injected (localaws.faults.report); None: off
 
     @property
@@ -219,7 +222,7 @@ def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextI
     return execution_arn
 
 
-def run_athena_workflow(sfn: Any, out: TextIO) -> dict[str, Any]:
+def run_athena_workflow(sfn: Any, out: TextIO, report: DemoReport | None = None) -> dict[str, Any]:
     """Run the sample Athena workflow; return the Athena runner's task output."""
     arn = _state_machine_arn(sfn, ATHENA_MACHINE)
     execution_arn = sfn.start_execution(stateMachineArn=arn, name=f"demo-athena-{int(time.time())}")[
@@ -229,6 +232,8 @@ def run_athena_workflow(sfn: Any, out: TextIO) -> dict[str, Any]:
     status = watch_execution(sfn, execution_arn, out)
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, ATHENA_MACHINE, status)
+    if report is not None:
+        report.hops += [hop.as_dict() for hop in runner_hops(history(sfn, execution_arn))]
     return json.loads(sfn.describe_execution(executionArn=execution_arn)["output"])
 
 
@@ -314,6 +319,12 @@ def print_summary(report: DemoReport, out: TextIO) -> None:
     _say(out, f"    of which the Athena query run      {report.athena_s:5.1f} s")
     for phase, seconds in report.phases_s.items():
         _say(out, f"  phase: {phase:<47} {seconds:5.1f} s")
+    for hop in report.hops:
+        _say(
+            out,
+            f"  hop: {hop['state']:<30} task ready → job started {hop['ready_to_started_s']:5.2f} s, "
+            f"job ended → task answered {hop['ended_to_answered_s']:5.2f} s",
+        )
     if report.faults is not None:
         _print_faults(report.faults, out)
     if report.output_files:
@@ -426,12 +437,13 @@ def run_demo(
         if hold is not None:
             _say(out, f"Console: {console_url(env.ctx.endpoint_url)} (watch the workflows run)")
         try:
-            run_main_workflow(env.sfn, env.s3, datasets, out)
+            main_execution = run_main_workflow(env.sfn, env.s3, datasets, out)
+            report.hops += [hop.as_dict() for hop in runner_hops(history(env.sfn, main_execution))]
             phase_done(MAIN_MACHINE)
             # The Athena workflow mostly waits for its runner's schedule: copy the datasets meanwhile.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-collect") as pool:
                 datasets_copied = pool.submit(collect_datasets, env.s3, output_dir, report)
-                athena_output = run_athena_workflow(env.sfn, out)
+                athena_output = run_athena_workflow(env.sfn, out, report)
                 datasets_copied.result()
             phase_done(f"{ATHENA_MACHINE} + copy datasets")
             collect_athena_result(env.s3, athena_output, output_dir, report)
