@@ -254,7 +254,7 @@ def _renew(lease: PollerLease, context: Any) -> None:
 
 def _poll_lease_until(context: Any) -> float:
     """A long poll and a start, never past the Lambda's own end (a dead run's lease must run out)."""
-    until = time.time() + SFN_READ_TIMEOUT_S + 30
+    until = time.time() + load_settings().poll_lease_seconds
     left = remaining_ms(context)
     return until if left is None else min(until, time.time() + left / 1000)
 

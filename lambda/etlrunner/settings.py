@@ -24,6 +24,11 @@ DEFAULT_MAX_CHECK_FAILURES = 5
 # that a run killed mid-start is recovered before the task times out.
 LEASE_SECONDS_ENV = "TASK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120
+# How long the run that polls the activity holds the poll lease (poller.py) before it must renew it: one 60 s
+# long poll (read timeout 70 s) and a start. A run that died holding it delays other runs' polls this long;
+# nudges in that time are served by the next nudge or the schedule.
+POLL_LEASE_SECONDS_ENV = "POLL_LEASE_SECONDS"
+DEFAULT_POLL_LEASE_SECONDS = 100
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class RunSettings:
     check_concurrency: int = DEFAULT_CHECK_CONCURRENCY
     max_check_failures: int = DEFAULT_MAX_CHECK_FAILURES
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    poll_lease_seconds: float = DEFAULT_POLL_LEASE_SECONDS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
@@ -40,6 +46,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
         check_concurrency=_positive(env, CHECK_CONCURRENCY_ENV, DEFAULT_CHECK_CONCURRENCY, int),
         max_check_failures=_positive(env, MAX_CHECK_FAILURES_ENV, DEFAULT_MAX_CHECK_FAILURES, int),
         lease_seconds=_positive(env, LEASE_SECONDS_ENV, DEFAULT_LEASE_SECONDS, float),
+        poll_lease_seconds=_positive(env, POLL_LEASE_SECONDS_ENV, DEFAULT_POLL_LEASE_SECONDS, float),
     )
 
 

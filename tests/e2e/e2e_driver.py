@@ -43,8 +43,11 @@ BROKEN_JOB = "ProcessMarketingData"
 FAILING_SCRIPT = f'raise RuntimeError("{SYNTHETIC_MESSAGE}")\n'
 BAD_COLUMN = "no_such_column"
 MISSING_JOB = "NoSuchJob"
+# Scaled waits, as the demo had them before events drove the runners: the schedules (the safety net, which
+# scenario events_lost relies on alone) fire every 1.2 s (rate(10 minutes)).
+TIME_SCALE = 0.002
 # The small state machines' runner tasks: short enough that a lost task fails the scenario in minutes,
-# long enough for a runner scheduled every 0.36 s (rate(3 minutes) at the demo's time scale).
+# long enough for a runner scheduled every 1.2 s.
 TASK_HEARTBEAT_S = 120
 TASK_TIMEOUT_S = 240
 EXECUTION_DEADLINE_S = 300
@@ -256,12 +259,32 @@ def scenario_athena_bad_query(env: demo.DemoEnvironment, work: Path) -> dict[str
     return _run_small_machine(env, "E2eAthenaBadQuery", task_input, "AthenaRunnerActivity")
 
 
+def scenario_events_lost(env: demo.DemoEnvironment, work: Path) -> dict[str, Any]:
+    """Every event-pattern rule disabled (as if EventBridge lost every job event, nudge and execution start):
+    the runners' schedules alone still finish the sample Athena workflow."""
+    events = _client(env, "events")
+    disabled = [
+        rule["Name"]
+        for rule in events.list_rules()["Rules"]
+        if rule.get("EventPattern") and rule.get("State") == "ENABLED"
+    ]
+    for name in disabled:
+        events.disable_rule(Name=name)
+    try:
+        output = demo.run_athena_workflow(env.sfn, sys.stdout)
+    finally:
+        for name in disabled:
+            events.enable_rule(Name=name)
+    return {"disabled_rules": disabled, "task_output": output}
+
+
 SCENARIOS: dict[str, Callable[[demo.DemoEnvironment, Path], dict[str, Any]]] = {
     "glue_missing_job": scenario_glue_missing_job,
     "glue_job_fails": scenario_glue_job_fails,
     "demo_command_fails": scenario_demo_command_fails,
     "athena_sample_query": scenario_athena_sample_query,
     "athena_bad_query": scenario_athena_bad_query,
+    "events_lost": scenario_events_lost,
 }
 
 
@@ -273,7 +296,7 @@ def run_scenarios(result_path: Path, work: Path) -> int:
         result_path.write_text(json.dumps(results, indent=2, default=str))
 
     save()
-    with demo.deployed_environment(demo.DEFAULT_TIME_SCALE, sys.stdout) as env:
+    with demo.deployed_environment(TIME_SCALE, sys.stdout) as env:
         results["deployed"] = True
         results["deploy_s"] = env.deploy_s
         for name, scenario in SCENARIOS.items():

@@ -55,12 +55,14 @@ RUNNER_CALLS = {
         "glue.GetJobRun",
         "states.SendTaskHeartbeat",
         "states.SendTaskSuccess",
+        "events.PutEvents",
     ),
     "ons3objectcreated": (
         "dynamodb.GetItem",
         "dynamodb.UpdateItem",
         "states.GetActivityTask",
         "states.SendTaskSuccess",
+        "events.PutEvents",
     ),
 }
 CRASH_POINTS = [
@@ -69,6 +71,9 @@ CRASH_POINTS = [
     for call in calls
     for when in ("before", "after")
 ]
+# Scaled waits: what recovers from a crash (leases, heartbeat timeouts, the safety-net schedules) takes
+# seconds, not minutes.
+TIME_SCALE = 0.002
 CHILDREN = 2  # one per core: each child deploys once and runs its share of the points in turn
 # A run takes 15-35 s on an idle 2-core machine and ~85 s when it is shared; a crash must not add minutes.
 POINT_DEADLINE_S = 180
@@ -98,7 +103,7 @@ def _joined_dataset_problem(csv_path: Path) -> str | None:
 @pytest.fixture(scope="module")
 def throttled_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[ChildRun, Path]:
     output = tmp_path_factory.mktemp("e2e-faults-throttle") / "demo-output"
-    return run_child([PYNT, f"demo[output={output},faults={THROTTLE_SPEC}]"]), output
+    return run_child([PYNT, f"demo[output={output},faults={THROTTLE_SPEC},time_scale={TIME_SCALE}]"]), output
 
 
 def test_demo_succeeds_with_a_fifth_of_all_calls_throttled(throttled_demo: tuple[ChildRun, Path]) -> None:
@@ -258,7 +263,10 @@ def _tune_for_quick_recovery(env: Any) -> None:
 
     lam = boto3.client("lambda", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     settings = {
-        "gluerunner": {"TASK_LEASE_SECONDS": str(QUICK_RECOVERY["task_lease_s"])},
+        "gluerunner": {
+            "TASK_LEASE_SECONDS": str(QUICK_RECOVERY["task_lease_s"]),
+            "POLL_LEASE_SECONDS": str(QUICK_RECOVERY["task_lease_s"]),
+        },
         "ons3objectcreated": {"WAIT_HEARTBEAT_SECONDS": str(QUICK_RECOVERY["wait_task_heartbeat_s"])},
     }
     for function, extra in settings.items():
@@ -291,7 +299,7 @@ def run_crash_points(result_path: Path, work: Path, points: list[str]) -> int:
         result_path.write_text(json.dumps(results, indent=1, default=str))
 
     save()
-    with demo.deployed_environment(demo.DEFAULT_TIME_SCALE, sys.stdout, faults="") as env:
+    with demo.deployed_environment(TIME_SCALE, sys.stdout, faults="") as env:
         _tune_for_quick_recovery(env)
         results["deployed"] = True
         for index, point in enumerate(points):

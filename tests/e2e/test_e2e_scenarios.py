@@ -199,3 +199,13 @@ def test_glue_task_naming_a_job_outside_the_allow_list_fails_quickly_as_invalid_
     assert "Glue job NoSuchJob not allowed" in _cause(observed)["ErrorMessage"]
     assert observed["seconds"] < QUICK_S, observed
     assert "ActivityTimedOut" not in observed["event_types"]
+
+
+def test_with_every_event_lost_the_schedules_still_finish_a_workflow(driver):
+    """EventBridge delivers on a best-effort basis: with no job event, nudge or execution start delivered,
+    the runners' safety-net schedules still run the Athena workflow to the end."""
+    observed = driver.scenario("events_lost")
+    rules = observed["disabled_rules"]
+    # The runner stacks' three rules each and ons3objectcreated's two.
+    assert len(rules) == 8, rules
+    assert observed["task_output"]["AthenaQueryExecutionState"] == "SUCCEEDED"
