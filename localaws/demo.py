@@ -263,6 +263,7 @@ def collect_datasets(s3: Any, output_dir: Path, report: DemoReport) -> None:
         frame = spark.read.parquet(*[str(f) for f in files if f.suffix == ".parquet"])
         if dataset != "marketing-and-sales":
             report.row_counts[f"{dataset} (Parquet)"] = frame.count()
+            report.output_files.append(str(output_dir / dataset))
             continue
         rows = frame.orderBy("date").collect()  # small: one row a day
         report.row_counts[f"{dataset} (Parquet)"] = len(rows)
@@ -461,10 +462,12 @@ def run_demo(
             report.glue_runs = env.glue_clock.count
             report.athena_s = env.athena_clock.busy_seconds()
             report.faults = fault_report(env.ctx)
+            summary_path = output_dir / DEMO_SUMMARY
+            report.output_files.append(str(summary_path))
             summary = {**asdict(report), "orchestration_overhead_s": report.orchestration_overhead_s}
             if report.faults is None:
                 del summary["faults"]
-            (output_dir / DEMO_SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
+            summary_path.write_text(json.dumps(summary, indent=2, default=str))
             if hold is not None:
                 hold(console_url(env.ctx.endpoint_url), report)
     return report

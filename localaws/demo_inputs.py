@@ -97,6 +97,18 @@ def _normalise(name: str) -> str:
     return " ".join(name.split()).lower()
 
 
+def header_difference(header: list[str], expected: list[str]) -> str:
+    """The first column that differs from the expected header (by position), said in one line."""
+    for position, (got, want) in enumerate(zip(header, expected, strict=False), start=1):
+        if _normalise(got) != _normalise(want):
+            return f"column {position} is {got!r}, expected {want!r}"
+    if len(header) < len(expected):
+        missing = ", ".join(expected[len(header) :])
+        return f"{len(header)} columns, expected {len(expected)}: missing {missing}"
+    extra = ", ".join(header[len(expected) :])
+    return f"{len(header)} columns, expected {len(expected)}: extra {extra}"
+
+
 def check_dataset(path: Path, expected_header: list[str], what: str) -> int:
     """Return the number of data rows; raise DemoInputError when the file cannot feed the workflow."""
     if not path.is_file():
@@ -111,8 +123,8 @@ def check_dataset(path: Path, expected_header: list[str], what: str) -> int:
         # Names are compared as the catalog sees them: case and spacing do not matter, order and count do.
         if [_normalise(h) for h in header] != [_normalise(h) for h in expected_header]:
             raise DemoInputError(
-                f"{what} file {path} has the header {','.join(header)!r}; "
-                f"expected the columns {','.join(expected_header)!r} in that order"
+                f"{what} file {path} has a wrong header: {header_difference(header, expected_header)} "
+                f"(the header must be {','.join(expected_header)})"
             )
         rows = 0
         for line_number, row in enumerate(reader, start=2):

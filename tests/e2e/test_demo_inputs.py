@@ -14,6 +14,7 @@ from localaws.demo_inputs import (
     MARKETING_SAMPLE,
     OUTPUT_MARKER,
     OUTPUT_MARKER_TEXT,
+    SALES_SAMPLE,
     SAMPLES,
     DemoInputError,
     demo_datasets,
@@ -49,8 +50,24 @@ def test_demo_datasets_rejects_a_wrong_header_naming_the_file(tmp_path: Path) ->
         demo_datasets(sales=bad)
     message = str(raised.value)
     assert str(bad) in message
-    assert "header" in message and "Day,Seller,Revenue" in message
+    assert "has a wrong header: column 1 is 'Day', expected 'Date'" in message  # the column that differs
     assert "Forecasted Monthly Revenue" in message  # the expected columns are spelled out
+
+
+@pytest.mark.parametrize(
+    ("header", "difference"),
+    [
+        (",".join([*sample_header(SALES_SAMPLE), "Extra"]), "13 columns, expected 12: extra Extra"),
+        ("Date,Salesperson", "2 columns, expected 12: missing Lead Name, Segment"),
+    ],
+)  # fmt: skip
+def test_a_wrong_header_names_what_differs(tmp_path: Path, header: str, difference: str) -> None:
+    expected = sample_header(SALES_SAMPLE)
+    assert len(expected) == 12, expected
+    bad = tmp_path / "sales.csv"
+    bad.write_text(f"{header}\n" + ",".join("1" for _ in header.split(",")) + "\n", encoding="utf-8")
+    with pytest.raises(DemoInputError, match=difference):
+        demo_datasets(sales=bad)
 
 
 def test_demo_command_with_a_wrong_sales_header_fails_before_deploying(tmp_path: Path, no_deploy) -> None:
@@ -93,7 +110,7 @@ def test_pynt_demo_with_a_wrong_header_exits_1_before_deploying(tmp_path: Path) 
     bad = _sales_with_wrong_header(tmp_path)
     child = run_child([PYNT, f"demo[sales={bad},output={tmp_path / 'out'}]"], timeout_s=120)
     assert child.returncode == 1, child.tail()
-    assert child.stderr.strip().splitlines()[-1].startswith(f"error: sales file {bad} has the header")
+    assert child.stderr.strip().splitlines()[-1].startswith(f"error: sales file {bad} has a wrong header")
     assert "Deploying" not in child.stdout and "Local AWS endpoint" not in child.stdout, child.tail()
 
 
