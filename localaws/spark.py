@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -99,9 +100,23 @@ def find_java() -> str | None:
     if java_home and _usable(Path(java_home) / "bin" / "java"):
         return str(Path(java_home) / "bin" / "java")
     on_path = shutil.which("java")
+    if on_path and sys.platform == "darwin" and Path(on_path).resolve() == Path("/usr/bin/java"):
+        on_path = _macos_java()  # /usr/bin/java is there even when no Java is installed
     if on_path and _usable(Path(on_path)):
         return on_path
     return packaged_java()
+
+
+def _macos_java() -> str | None:
+    """The java of an installed JDK on macOS (``/usr/libexec/java_home`` knows), or None."""
+    try:
+        found = subprocess.run(
+            ["/usr/libexec/java_home"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    java = Path(found.stdout.strip()) / "bin" / "java"
+    return str(java) if found.returncode == 0 and found.stdout.strip() and java.is_file() else None
 
 
 def java_home(java: str) -> str:
