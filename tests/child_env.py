@@ -34,3 +34,12 @@ def child_environment(**extra: str) -> dict[str, str]:
         **extra,
     )
     return env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now, for an endpoint a test starts in a child process."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

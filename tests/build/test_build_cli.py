@@ -239,7 +239,9 @@ BAD_CALLS = {
         setup=_users_folder,
     ),
     "endpoint port": BadCall("localaws[port=abc]", "port must be a number, got 'abc'", "repo"),
-    "endpoint port too big": BadCall("localaws[port=99999]", "port must be between 0 and 65535, got 99999", "repo"),
+    "endpoint port too big": BadCall(
+        "localaws[port=99999]", "port must be between 0 and 65535, got 99999", "repo"
+    ),
 }
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,20 +19,16 @@ import boto3
 import pytest
 from build_support import PYNT, REPO, copy_build_tool, error_line, make_repo, pynt, pynt_env
 
+from tests.child_env import free_port
+
 BANNER_END = "Ctrl-C stops it."
 START_TIMEOUT_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a `pynt localaws` child, stopped with SIGTERM after the module's tests."""
-    port = _free_port()
+    port = free_port()
     env = pynt_env(tmp_path_factory.mktemp("endpoint"), AWS_ENDPOINT_URL=None, LOCALAWS_TIME_SCALE=None)
     proc = subprocess.Popen(
         [PYNT, f"localaws[port={port},time_scale=0.01]"],

@@ -18,19 +18,13 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.child_env import child_environment
+from tests.child_env import child_environment, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PYNT = str(Path(sys.executable).parent / "pynt")
 READY_LINE = "Local AWS endpoint on "
 BANNER_END = "Ctrl-C stops it."
 START_TIMEOUT_S = 60
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Foreground:
@@ -75,7 +69,7 @@ class Foreground:
 
 @pytest.fixture
 def foreground() -> Iterator[Foreground]:
-    endpoint = Foreground(_free_port())
+    endpoint = Foreground(free_port())
     yield endpoint
     endpoint.stop()
 
