@@ -36,8 +36,19 @@ environment built as a clean Lambda environment (nothing of the parent's), its l
 Async (``Event``) invocations run in a daemon thread. One that ends in a function error (an exception, a
 timeout, a crash) is run again twice, one and then two minutes later on the scaled clock, with the same
 request id, as Lambda retries asynchronous events by default (``ASYNC_RETRY_DELAYS_S``); ``stop()`` cancels
-the retries still waiting. The on-failure destination of an EventInvokeConfig is not wired (moto's
-CloudFormation skips that resource): an event that fails every attempt is logged and dropped.
+the retries still waiting.
+
+EventInvokeConfig (moto 5.2.5 stores one per function whatever the qualifier, appends on Put, makes Update a
+Put and applies none of it): the five API operations are served here, one configuration per function and
+qualifier (``$LATEST``, a version or an alias), with the Lambda API's validation. An async invocation of a
+function version takes the configuration of that version: ``MaximumRetryAttempts`` (0 to 2) replaces the
+default two retries, ``MaximumEventAgeInSeconds`` (on the scaled clock) bounds how long the event is retried
+or throttled. An event that fails every attempt (``RetriesExhausted``) or gets too old
+(``EventAgeExceeded``) goes as an invocation record to the OnFailure destination, a success to the
+OnSuccess one: an SQS queue, an SNS topic, a Lambda function (invoked asynchronously) or an EventBridge bus,
+through moto's backends. Without a destination the failed event is logged and dropped, as on AWS. An S3
+bucket destination is accepted but not written (logged). Invoking through an alias uses the configuration of
+the version the alias points to (moto resolves the alias before the invocation).
 
 Reserved concurrency (``PutFunctionConcurrency`` / the ``ReservedConcurrentExecutions`` property), which moto
 only stores: at most that many invocations of a function run at once (0: none). A synchronous Invoke beyond
@@ -56,6 +67,7 @@ import json
 import logging
 import math
 import os
+import re
 import select
 import shutil
 import signal
@@ -70,7 +82,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 from localaws import faults
 from localaws.context import LocalAwsContext
@@ -667,47 +679,84 @@ class LocalLambdaRuntime:
         event: bytes | str,
         on_done: Callable[[InvocationResult], None] | None = None,
     ) -> str:
-        """Start an ``Event`` invocation in a daemon thread; return its request id at once."""
+        """Start an ``Event`` invocation in a daemon thread; return its request id at once.
+
+        The function's EventInvokeConfig (if any) sets the retries and the maximum event age; an event that
+        fails every attempt or gets too old goes to its on-failure destination, a success to its on-success
+        one (``send_invocation_record``)."""
         request_id = str(uuid.uuid4())
+        if isinstance(event, bytes):
+            event = event.decode("utf-8")
 
         def run() -> None:
             generation = self._generation
             stopped = lambda: self._generation != generation  # noqa: E731
-            deadline = time.monotonic() + self.ctx.scaled(MAX_EVENT_AGE_S)
-            for attempt in range(len(ASYNC_RETRY_DELAYS_S) + 1):
+            config = event_invoke_config_of(fn) or {}
+            retries = config.get("MaximumRetryAttempts")
+            retries = DEFAULT_MAX_RETRY_ATTEMPTS if retries is None else int(retries)
+            max_age_s = float(config.get("MaximumEventAgeInSeconds") or MAX_EVENT_AGE_S)
+            deadline = time.monotonic() + self.ctx.scaled(max_age_s)
+            result: InvocationResult | None = None
+            attempts = 0
+            condition = "RetriesExhausted"
+            for attempt in range(retries + 1):
                 if attempt and not self._wait_for_retry(ASYNC_RETRY_DELAYS_S[attempt - 1], stopped):
                     log.info(
                         "retry of async invocation %s of %s cancelled by stop()", request_id, fn.function_name
                     )
                     return
+                if attempt and time.monotonic() >= deadline:  # too old for another attempt
+                    condition = "EventAgeExceeded"
+                    break
                 if not self.concurrency.enter_waiting(fn, deadline, stopped):
-                    # At stop() a waiting event goes with the endpoint; past its age it is lost, as on AWS.
-                    (log.info if stopped() else log.warning)(
-                        "async invocation %s of %s dropped: %s",
-                        request_id,
-                        fn.function_name,
-                        "the endpoint stopped" if stopped() else "throttled past its maximum event age",
-                    )
-                    return
+                    if stopped():  # at stop() a waiting event goes with the endpoint
+                        log.info(
+                            "async invocation %s of %s dropped: the endpoint stopped",
+                            request_id,
+                            fn.function_name,
+                        )
+                        return
+                    condition = "EventAgeExceeded"  # throttled past its maximum event age
+                    break
                 try:
                     result = self._invoke_admitted(fn, event, request_id)
                 finally:
                     self.concurrency.leave(fn)
+                attempts += 1
                 if result.ended_by_stop:  # the endpoint is going away; nothing failed that anyone waits for
                     log.info("async invocation %s of %s ended by stop()", request_id, fn.function_name)
+                    condition = ""
                     break
                 if not result.function_error:
+                    condition = "Success"
                     break
-                retrying = attempt < len(ASYNC_RETRY_DELAYS_S)
                 log.warning(
                     "async invocation %s of %s failed (attempt %d%s): %s",
                     request_id,
                     fn.function_name,
                     attempt + 1,
-                    ", Lambda retries it" if retrying else ", no retry left: the event is dropped",
+                    ", Lambda retries it" if attempt < retries else ", no retry left",
                     result.payload.decode("utf-8", "replace"),
                 )
-            if on_done is not None:
+            destination = None
+            if condition:
+                destination = self.send_invocation_record(fn, request_id, event, result, condition, attempts)
+                if destination is None and condition != "Success":
+                    log.warning(
+                        "async invocation %s of %s dropped (%s, no on-failure destination)",
+                        request_id,
+                        fn.function_name,
+                        condition,
+                    )
+            self.ctx.emit(
+                "lambda.async.end",
+                function=fn.function_name,
+                request_id=request_id,
+                condition=condition or "Stopped",
+                attempts=attempts,
+                destination=destination,
+            )
+            if on_done is not None and result is not None:
                 try:
                     on_done(result)
                 except Exception:
@@ -715,6 +764,43 @@ class LocalLambdaRuntime:
 
         threading.Thread(target=run, name=f"lambda-{fn.function_name}-{request_id[:8]}", daemon=True).start()
         return request_id
+
+    def send_invocation_record(
+        self,
+        fn: Any,
+        request_id: str,
+        event: str,
+        result: InvocationResult | None,
+        condition: str,
+        attempts: int,
+    ) -> str | None:
+        """Send the invocation record of a finished async event to the destination its EventInvokeConfig
+        names for ``condition`` (OnSuccess for "Success", else OnFailure); return that ARN, or None."""
+        kind = "OnSuccess" if condition == "Success" else "OnFailure"
+        config = event_invoke_config_of(fn) or {}  # read now: the configuration when the event ends counts
+        destination = ((config.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
+        if not destination:
+            return None
+        record = invocation_record(fn, request_id, event, result, condition, attempts)
+        try:
+            deliver_invocation_record(destination, record, success=condition == "Success")
+        except Exception:  # AWS counts a DestinationDeliveryFailures metric; the event is lost
+            log.warning(
+                "invocation record of %s request %s not delivered to %s",
+                fn.function_name,
+                request_id,
+                destination,
+                exc_info=True,
+            )
+            return None
+        log.info(
+            "invocation record of %s request %s (%s) sent to %s",
+            fn.function_name,
+            request_id,
+            condition,
+            destination,
+        )
+        return destination
 
     def _wait_for_retry(self, delay_s: float, stopped: Callable[[], bool]) -> bool:
         """Sleep a retry delay on the scaled clock; False when stop() came first."""
@@ -878,6 +964,362 @@ def invoke_function(
     return runtime().invoke(fn, payload)
 
 
+# -- asynchronous invocation configuration (EventInvokeConfig) ---------------------------------------------
+# moto 5.2.5 keeps one configuration per function whatever the Qualifier, appends on every Put (Get returns
+# the first), makes Update a Put, takes any destination and never applies any of it. Here: one configuration
+# per function and qualifier, kept on moto's $LATEST function object (so it goes with the function), with
+# the Lambda API's validation, and applied to asynchronous invocations (LocalLambdaRuntime.invoke_async).
+DEFAULT_MAX_RETRY_ATTEMPTS = 2
+_EVENT_CONFIGS = "_localaws_event_invoke_configs"  # attribute of moto's $LATEST LambdaFunction
+_configs_lock = threading.Lock()
+_DESTINATION_PATTERN = re.compile(
+    r"^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
+)
+_DESTINATION_SERVICES = {
+    "OnSuccess": ("sqs", "sns", "lambda", "events"),
+    "OnFailure": ("sqs", "sns", "lambda", "events", "s3"),
+}
+_CONFIG_KEYS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
+
+
+def _lambda_error(code: str, message: str, status: int = 400) -> Exception:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    error = LambdaClientError(code, message)
+    error.code = status
+    return error
+
+
+def _split_function_name(function_name: str, qualifier: str | None) -> tuple[str, str]:
+    """(name, qualifier) of a FunctionName: name, ARN or partial ARN, with ``:qualifier`` or not."""
+    parts = function_name.split(":")
+    if function_name.startswith("arn:"):
+        parts = parts[6:]  # arn:partition:lambda:region:account:function:name[:qualifier]
+    elif len(parts) >= 3 and parts[1] == "function":
+        parts = parts[2:]  # account:function:name[:qualifier]
+    name = parts[0]
+    derived = parts[1] if len(parts) > 1 else None
+    if derived is not None and qualifier is not None and derived != qualifier:
+        raise _lambda_error(
+            "InvalidParameterValueException",
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )
+    return name, derived or qualifier or "$LATEST"
+
+
+def _config_target(
+    account_id: str, region: str, function_name: str, qualifier: str | None
+) -> tuple[Any, str]:
+    """moto's $LATEST function and the qualifier a configuration is for; ResourceNotFoundException when the
+    function, version or alias does not exist."""
+    from moto.awslambda.utils import get_backend
+
+    backend = get_backend(account_id, region)
+    name, qualifier = _split_function_name(function_name, qualifier)
+    latest = backend.get_function(name)
+    if qualifier != "$LATEST":
+        backend.get_function(name, qualifier)  # the version or alias must exist
+    return latest, qualifier
+
+
+def _validation_errors(config: dict[str, Any]) -> list[str]:
+    def bounded(key: str, low: int, high: int) -> str | None:
+        value = config.get(key)
+        if value is None:
+            return None
+        field_name = key[0].lower() + key[1:]
+        prefix = f"Value '{value}' at '{field_name}' failed to satisfy constraint: Member must have value"
+        if not isinstance(value, int) or value > high:
+            return f"{prefix} less than or equal to {high}"
+        if value < low:
+            return f"{prefix} greater than or equal to {low}"
+        return None
+
+    errors = [
+        e
+        for e in (bounded("MaximumRetryAttempts", 0, 2), bounded("MaximumEventAgeInSeconds", 60, 21600))
+        if e
+    ]
+    for kind in ("OnSuccess", "OnFailure"):
+        destination = ((config.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
+        if destination is None:
+            continue
+        where = f"destinationConfig.{kind[0].lower() + kind[1:]}.destination"
+        if len(destination) > 350:
+            errors.append(
+                f"Value '{destination}' at '{where}' failed to satisfy constraint: "
+                "Member must have length less than or equal to 350"
+            )
+        elif not _DESTINATION_PATTERN.match(destination):
+            errors.append(
+                f"Value '{destination}' at '{where}' failed to satisfy constraint: "
+                f"Member must satisfy regular expression pattern: {_DESTINATION_PATTERN.pattern}"
+            )
+    return errors
+
+
+def _validate_config(config: dict[str, Any]) -> None:
+    errors = _validation_errors(config)
+    if errors:
+        count = f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} detected: "
+        raise _lambda_error("ValidationException", count + "; ".join(errors))
+    for kind, services in _DESTINATION_SERVICES.items():
+        destination = ((config.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
+        if destination and destination.split(":")[2] not in services:
+            raise _lambda_error(
+                "InvalidParameterValueException", f"The destination ARN {destination} is invalid."
+            )
+
+
+def _config_answer(latest: Any, qualifier: str, config: dict[str, Any]) -> dict[str, Any]:
+    """A FunctionEventInvokeConfig as the API answers it (the destinations as {} when not set)."""
+    answer: dict[str, Any] = {
+        "LastModified": config["LastModified"],
+        "FunctionArn": f"{latest.function_arn}:{qualifier}",
+    }
+    for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+        if config.get(key) is not None:
+            answer[key] = config[key]
+    destinations = config.get("DestinationConfig") or {}
+    answer["DestinationConfig"] = {
+        kind: dict(destinations.get(kind) or {}) for kind in ("OnSuccess", "OnFailure")
+    }
+    return answer
+
+
+def _stored_configs(latest: Any) -> dict[str, dict[str, Any]]:
+    configs = latest.__dict__.get(_EVENT_CONFIGS)
+    if configs is None:
+        configs = latest.__dict__[_EVENT_CONFIGS] = {}
+    return configs
+
+
+def _not_configured(latest: Any, qualifier: str) -> Exception:
+    return _lambda_error(
+        "ResourceNotFoundException",
+        f"The function {latest.function_arn}:{qualifier} doesn't have an EventInvokeConfig",
+        404,
+    )
+
+
+def put_event_invoke_config(
+    account_id: str, region: str, function_name: str, qualifier: str | None, config: dict[str, Any]
+) -> dict[str, Any]:
+    """PutFunctionEventInvokeConfig: replaces the configuration (settings left out are removed)."""
+    latest, qualifier = _config_target(account_id, region, function_name, qualifier)
+    new = {key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None}
+    _validate_config(new)
+    new["LastModified"] = time.time()
+    with _configs_lock:
+        _stored_configs(latest)[qualifier] = new
+    return _config_answer(latest, qualifier, new)
+
+
+def update_event_invoke_config(
+    account_id: str, region: str, function_name: str, qualifier: str | None, config: dict[str, Any]
+) -> dict[str, Any]:
+    """UpdateFunctionEventInvokeConfig: changes the settings given, keeps the others."""
+    latest, qualifier = _config_target(account_id, region, function_name, qualifier)
+    with _configs_lock:
+        current = _stored_configs(latest).get(qualifier)
+        if current is None:
+            raise _not_configured(latest, qualifier)
+        merged = {key: current[key] for key in _CONFIG_KEYS if key in current}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if config.get(key) is not None:
+                merged[key] = config[key]
+        if config.get("DestinationConfig") is not None:
+            destinations = dict(merged.get("DestinationConfig") or {})
+            destinations.update({k: v for k, v in config["DestinationConfig"].items() if v is not None})
+            merged["DestinationConfig"] = destinations
+        _validate_config(merged)
+        merged["LastModified"] = time.time()
+        _stored_configs(latest)[qualifier] = merged
+    return _config_answer(latest, qualifier, merged)
+
+
+def get_event_invoke_config(
+    account_id: str, region: str, function_name: str, qualifier: str | None
+) -> dict[str, Any]:
+    latest, qualifier = _config_target(account_id, region, function_name, qualifier)
+    with _configs_lock:
+        config = _stored_configs(latest).get(qualifier)
+    if config is None:
+        raise _not_configured(latest, qualifier)
+    return _config_answer(latest, qualifier, config)
+
+
+def delete_event_invoke_config(
+    account_id: str, region: str, function_name: str, qualifier: str | None
+) -> None:
+    latest, qualifier = _config_target(account_id, region, function_name, qualifier)
+    with _configs_lock:
+        if _stored_configs(latest).pop(qualifier, None) is None:
+            raise _not_configured(latest, qualifier)
+
+
+def list_event_invoke_configs(
+    account_id: str, region: str, function_name: str, marker: str | None = None, max_items: int | None = None
+) -> dict[str, Any]:
+    """ListFunctionEventInvokeConfigs: every qualifier's configuration, pages of MaxItems (1 to 50)."""
+    if max_items is not None and not 1 <= max_items <= 50:
+        bound = "greater than or equal to 1" if max_items < 1 else "less than or equal to 50"
+        raise _lambda_error(
+            "ValidationException",
+            f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy constraint: "
+            f"Member must have value {bound}",
+        )
+    latest, _ = _config_target(account_id, region, function_name, None)
+    with _configs_lock:
+        answers = [_config_answer(latest, q, c) for q, c in _stored_configs(latest).items()]
+    start = int(marker) if marker and marker.isdigit() else 0
+    end = start + (max_items or 50)
+    page: dict[str, Any] = {"FunctionEventInvokeConfigs": answers[start:end]}
+    if end < len(answers):
+        page["NextMarker"] = str(end)
+    return page
+
+
+def event_invoke_config_of(fn: Any) -> dict[str, Any] | None:
+    """The EventInvokeConfig that applies to an asynchronous invocation of ``fn`` (a moto function or
+    version object), or None."""
+    from moto.awslambda.utils import get_backend
+
+    try:
+        latest = get_backend(fn.account_id, fn.region).get_function(fn.function_name)
+    except Exception:  # deleted meanwhile
+        return None
+    with _configs_lock:
+        config = (latest.__dict__.get(_EVENT_CONFIGS) or {}).get(str(fn.version))
+        return json.loads(json.dumps(config)) if config is not None else None
+
+
+_EVENT_CONFIG_METHODS = {
+    "put": "put_function_event_invoke_config",
+    "update": "update_function_event_invoke_config",
+    "get": "get_function_event_invoke_config",
+    "delete": "delete_function_event_invoke_config",
+    "list": "list_function_event_invoke_configs",
+}
+
+
+def _path_function_name(path: str) -> str:
+    segments = path.split("?")[0].split("/")
+    return unquote(segments[segments.index("functions") + 1])
+
+
+def _query(response: Any, name: str) -> str | None:
+    return (response.querystring.get(name) or [None])[0]
+
+
+def _event_config_action(operation: str) -> Callable[[Any], Any]:
+    """A ``LambdaResponse`` method for one of the five EventInvokeConfig operations."""
+
+    def action(self: Any) -> Any:
+        function_name = _path_function_name(self.path)
+        qualifier = _query(self, "Qualifier")
+        account, region = self.current_account, self.region
+        if operation == "put":
+            answer = put_event_invoke_config(
+                account, region, function_name, qualifier, json.loads(self.body or "{}")
+            )
+        elif operation == "update":
+            answer = update_event_invoke_config(
+                account, region, function_name, qualifier, json.loads(self.body or "{}")
+            )
+        elif operation == "get":
+            answer = get_event_invoke_config(account, region, function_name, qualifier)
+        elif operation == "delete":
+            delete_event_invoke_config(account, region, function_name, qualifier)
+            return 204, {"status": 204}, ""
+        else:
+            max_items = _query(self, "MaxItems")
+            answer = list_event_invoke_configs(
+                account, region, function_name, _query(self, "Marker"), int(max_items) if max_items else None
+            )
+        return 200, {"status": 200, "content-type": "application/json"}, json.dumps(answer)
+
+    action.__name__ = f"{operation}_function_event_invoke_config"
+    return action
+
+
+def _qualified_arn(fn: Any) -> str:
+    version = str(fn.version)
+    arn = str(fn.function_arn)
+    return arn if arn.endswith(f":{version}") else f"{arn}:{version}"
+
+
+def _json_or_text(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
+def invocation_record(
+    fn: Any, request_id: str, event: str, result: InvocationResult | None, condition: str, attempts: int
+) -> dict[str, Any]:
+    """The record Lambda sends to an asynchronous invocation's destination (its documented shape). An event
+    that got too old before any attempt has no response."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": stamp,
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": _qualified_arn(fn),
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": _json_or_text(event),
+    }
+    if result is not None:
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": str(fn.version)}
+        if result.function_error:
+            response_context["functionError"] = result.function_error
+        record["responseContext"] = response_context
+        record["responsePayload"] = _json_or_text(result.payload)
+    return record
+
+
+def deliver_invocation_record(destination_arn: str, record: dict[str, Any], *, success: bool) -> None:
+    """Send an invocation record to an SQS queue, SNS topic, Lambda function (asynchronous invoke) or
+    EventBridge bus, through moto's backends (so the other bridges' deliveries apply)."""
+    parts = destination_arn.split(":")
+    service, region, account = parts[2], parts[3], parts[4]
+    body = json.dumps(record)
+    if service == "sqs":
+        from moto.sqs import sqs_backends
+
+        sqs_backends[account][region].send_message(parts[5], body)
+    elif service == "sns":
+        from moto.sns import sns_backends
+
+        sns_backends[account][region].publish(body, arn=destination_arn)
+    elif service == "lambda":
+        invoke_function(destination_arn, body, asynchronous=True)
+    elif service == "events":
+        from moto.events.models import events_backends
+
+        outcome = " - Success" if success else " - Failure"
+        entries = events_backends[account][region].put_events(
+            [
+                {
+                    "Source": "lambda",
+                    "DetailType": "Lambda Function Invocation Result" + outcome,
+                    "Detail": body,
+                    "Resources": [destination_arn, record["requestContext"]["functionArn"]],
+                    "EventBusName": destination_arn,
+                }
+            ]
+        )
+        failed = [e for e in entries if e.get("ErrorCode")]
+        if failed:
+            raise RuntimeError(f"PutEvents to {destination_arn} failed: {failed}")
+    else:  # an S3 bucket (on failure): not written locally
+        raise NotImplementedError(f"{service} destinations are not delivered by the local endpoint")
+
+
 # -- the patches -------------------------------------------------------------------------------------------
 def _header(headers: Any, name: str) -> str | None:
     if not headers:
@@ -960,7 +1402,9 @@ def _bridged_s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, 
 
 def install(ctx: LocalAwsContext) -> None:
     """Patch moto so Lambda functions run locally (idempotent; the latest context wins)."""
+    from moto.awslambda import urls as lambda_urls
     from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.responses import LambdaResponse
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications as s3_notifications
 
@@ -976,6 +1420,15 @@ def install(ctx: LocalAwsContext) -> None:
         originals["LambdaFunction.invoke"] = LambdaFunction.invoke
         originals["LambdaSimpleBackend.invoke"] = LambdaSimpleBackend.__dict__.get("invoke")
         originals["s3.notifications._invoke_awslambda"] = s3_notifications._invoke_awslambda
+        for operation, method in _EVENT_CONFIG_METHODS.items():
+            originals[f"LambdaResponse.{method}"] = getattr(LambdaResponse, method)
+            setattr(LambdaResponse, method, _event_config_action(operation))
+        # moto's routes take no "$" in a function name, so "my-function:$LATEST" (or its ARN) is a 404. moto
+        # strips every "$" from a route (hence \x24); the server reads these when it builds its Lambda app.
+        for suffix in ("event-invoke-config/?$", "event-invoke-config/list$"):
+            lambda_urls.url_paths[
+                r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%\x24-]+)/" + suffix
+            ] = LambdaResponse.dispatch
         LambdaFunction.invoke = _bridged_function_invoke
         LambdaSimpleBackend.invoke = _bridged_simple_backend_invoke
         s3_notifications._invoke_awslambda = _bridged_s3_invoke_awslambda

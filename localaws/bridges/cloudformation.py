@@ -2,8 +2,9 @@
 
 moto 5.2.5 gaps (each patch or model below names its gap):
 
-- ``AWS::StepFunctions::Activity``, ``AWS::Glue::Database``, ``AWS::Glue::Table``, ``AWS::Glue::Job`` and
-  ``AWS::S3::BucketPolicy`` have no moto model: skipped with a warning, and a ``Ref`` to them is unusable.
+- ``AWS::StepFunctions::Activity``, ``AWS::Glue::Database``, ``AWS::Glue::Table``, ``AWS::Glue::Job``,
+  ``AWS::S3::BucketPolicy`` and ``AWS::Lambda::EventInvokeConfig`` have no moto model: skipped with a
+  warning, and a ``Ref`` to them is unusable.
   Added as small ``CloudFormationModel`` classes that call the service backends (so other bridges' patches of
   those backends apply), with Ref/GetAtt as on AWS, deleted with the stack.
 - ``AWS::StepFunctions::StateMachine`` always lands in moto's non-executing backend (invisible to the API when
@@ -27,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import warnings
 from typing import Any
 
 from moto.cloudformation import parsing as cfn_parsing
@@ -59,11 +59,6 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_bucket_policy_secure_transport()
     _patch_resource_status_and_events()
     _patch_stack_resource_answers()
-    # moto skips AWS::Lambda::EventInvokeConfig with a UserWarning on the console at every deploy; the README
-    # lists the gap (the Lambda bridge retries failed async events twice, as Lambda's default does).
-    warnings.filterwarnings(
-        "ignore", message=r"Tried to parse AWS::Lambda::EventInvokeConfig", category=UserWarning
-    )
 
 
 def _mark(func):
@@ -324,6 +319,49 @@ class S3BucketPolicy(_BridgeModel, CloudFormationModel):
         backend = s3_backends[account_id][get_partition(region_name)]
         if self.bucket_name in backend.buckets:
             backend.delete_bucket_policy(self.bucket_name)
+
+
+# --- AWS::Lambda::EventInvokeConfig (Ref -> "<FunctionName>|<Qualifier>", its identifying properties) ----
+
+
+class LambdaEventInvokeConfig(_BridgeModel, CloudFormationModel):
+    """Created through the Lambda bridge's PutFunctionEventInvokeConfig, so that its async invocations apply
+    it (retries, event age, destinations)."""
+
+    def __init__(self, function_name: str, qualifier: str) -> None:
+        self.function_name = function_name
+        self.qualifier = qualifier
+
+    @property
+    def physical_resource_id(self) -> str:
+        return f"{self.function_name}|{self.qualifier}"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LambdaEventInvokeConfig:
+        from localaws.bridges import awslambda
+
+        properties = cloudformation_json.get("Properties", {})
+        config: dict[str, Any] = {}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if properties.get(key) is not None:
+                config[key] = int(properties[key])  # a template may give numbers as strings
+        if properties.get("DestinationConfig"):
+            config["DestinationConfig"] = properties["DestinationConfig"]
+        function_name, qualifier = str(properties["FunctionName"]), str(properties["Qualifier"])
+        awslambda.put_event_invoke_config(account_id, region_name, function_name, qualifier, config)
+        return cls(function_name, qualifier)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from localaws.bridges import awslambda
+
+        with contextlib.suppress(Exception):  # the function (or the configuration) already gone
+            awslambda.delete_event_invoke_config(account_id, region_name, self.function_name, self.qualifier)
 
 
 # --- AWS::StepFunctions::StateMachine in the executing backend -----------------------------------------
