@@ -33,7 +33,7 @@ def params(**values: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def clients(aws_client):
-    return {name: aws_client(name) for name in ("cloudformation", "s3", "stepfunctions", "glue")}
+    return {name: aws_client(name) for name in ("cloudformation", "s3", "stepfunctions", "glue", "lambda")}
 
 
 @pytest.fixture
@@ -154,18 +154,25 @@ def test_gaps_step_functions_resources_template(clients, code_bucket, unique_nam
             '{"why": "test"}',
         )
 
-        # Source data bucket: Ref -> name, notification to the Lambda with the .csv suffix filter.
+        # Source data bucket: Ref -> name, notification of every .csv to the Lambda (suffix filter only).
         assert outputs["SourceDataBucketName"] == data_bucket
         notification = s3.get_bucket_notification_configuration(Bucket=data_bucket)
         lambda_configs = notification.get("LambdaFunctionConfigurations", [])
-        assert len(lambda_configs) == 2, f"gap: bucket NotificationConfiguration ignored: {notification}"
-        for config, folder in zip(lambda_configs, ("sales/", "marketing/"), strict=True):
-            assert config["LambdaFunctionArn"] == outputs["OnS3ObjectCreatedFunctionArn"]
-            assert config["Events"] == ["s3:ObjectCreated:*"]
-            assert config["Filter"]["Key"]["FilterRules"] == [
-                {"Name": "prefix", "Value": folder},
-                {"Name": "suffix", "Value": ".csv"},
-            ]
+        assert len(lambda_configs) == 1, f"gap: bucket NotificationConfiguration ignored: {notification}"
+        assert lambda_configs[0]["LambdaFunctionArn"] == outputs["OnS3ObjectCreatedFunctionArn"]
+        assert lambda_configs[0]["Events"] == ["s3:ObjectCreated:*"]
+        assert lambda_configs[0]["Filter"]["Key"]["FilterRules"] == [{"Name": "suffix", "Value": ".csv"}]
+
+        # EventInvokeConfig (moto skips the type): ons3objectcreated's failed events go to the failure queue.
+        invoke_config = clients["lambda"].get_function_event_invoke_config(
+            FunctionName=outputs["OnS3ObjectCreatedFunctionArn"], Qualifier="$LATEST"
+        )
+        assert invoke_config["MaximumRetryAttempts"] == 2
+        queue_url = resources_of(cfn, stack_name)["OnS3ObjectCreatedFailureQueue"]["PhysicalResourceId"]
+        failure_queue = invoke_config["DestinationConfig"]["OnFailure"]["Destination"]
+        assert failure_queue.startswith("arn:aws:sqs:") and failure_queue.endswith(
+            ":" + queue_url.split("/")[-1]
+        )
         block = s3.get_public_access_block(Bucket=data_bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values()), block
         policy = json.loads(s3.get_bucket_policy(Bucket=data_bucket)["Policy"])
@@ -182,7 +189,8 @@ def test_gaps_step_functions_resources_template(clients, code_bucket, unique_nam
         s3.put_object(Bucket=data_bucket, Key="sales/ignored.txt", Body=b"x")
         s3.put_object(Bucket=data_bucket, Key="athena-results/ignored.csv", Body=b"x")
         s3.put_object(Bucket=data_bucket, Key="sales/SalesPipeline_QuickSightSample.csv", Body=b"a,b\n")
-        assert invoked == [outputs["OnS3ObjectCreatedFunctionArn"]]
+        # Both .csv keys notify (the function itself ignores QUIET_PREFIXES such as athena-results/).
+        assert invoked == [outputs["OnS3ObjectCreatedFunctionArn"]] * 2
         assert s3.get_object(Bucket=data_bucket, Key="sales/ignored.txt")["Body"].read() == b"x"
         for key in (
             "sales/ignored.txt",
