@@ -400,3 +400,52 @@ def test_cloudformation_event_invoke_config_wires_the_failure_queue(
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
     with pytest.raises(ClientError):
         lam.get_function_event_invoke_config(FunctionName=name)
+
+
+def test_sns_eventbridge_and_lambda_destinations(aws_client, lam, sqs, make_function, make_queue, recorder):
+    """The other destination types: an SNS topic (here with a queue subscribed, raw delivery), an EventBridge
+    bus (a rule sends the event to a queue) and a Lambda function (invoked asynchronously with the record)."""
+    sns, events = aws_client("sns"), aws_client("events")
+    topic_url, topic_queue_arn = make_queue()
+    topic_arn = sns.create_topic(Name=f"dest-topic-{time.time_ns()}")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=topic_queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    bus_url, bus_queue_arn = make_queue()
+    bus_name = f"dest-bus-{time.time_ns()}"
+    bus_arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
+    events.put_rule(
+        Name="lambda-results", EventBusName=bus_name, EventPattern=json.dumps({"source": ["lambda"]})
+    )
+    events.put_targets(
+        Rule="lambda-results", EventBusName=bus_name, Targets=[{"Id": "queue", "Arn": bus_queue_arn}]
+    )
+    receiver = make_function("succeed")
+
+    for destination in (
+        topic_arn,
+        bus_arn,
+        lam.get_function(FunctionName=receiver)["Configuration"]["FunctionArn"],
+    ):
+        name = make_function("fail")
+        lam.put_function_event_invoke_config(
+            FunctionName=name,
+            MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": destination}},
+        )
+        invoke_event(lam, name, {"why": name})
+        end = wait_for(lambda: async_ends(recorder, name))[0]  # noqa: B023 (waited on at once)
+        assert end["destination"] == destination
+
+    [via_sns] = wait_for(lambda: drain(sqs, topic_url))
+    assert via_sns["requestContext"]["condition"] == "RetriesExhausted"
+    [via_bus] = wait_for(lambda: drain(sqs, bus_url))
+    assert via_bus["source"] == "lambda"
+    assert via_bus["detail-type"] == "Lambda Function Invocation Result - Failure"
+    assert via_bus["detail"]["requestContext"]["condition"] == "RetriesExhausted"
+    # The receiving function ran once, asynchronously, with the record as its event.
+    [received] = wait_for(lambda: async_ends(recorder, receiver))
+    assert received["condition"] == "Success" and received["attempts"] == 1
