@@ -972,8 +972,9 @@ def invoke_function(
 DEFAULT_MAX_RETRY_ATTEMPTS = 2
 _EVENT_CONFIGS = "_localaws_event_invoke_configs"  # attribute of moto's $LATEST LambdaFunction
 _configs_lock = threading.Lock()
+# The Destination pattern of Lambda's API (OnSuccess / OnFailure), its current region part.
 _DESTINATION_PATTERN = re.compile(
-    r"^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)"
+    r"^$|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]+(-[a-z]+)+-\d{1})?:(\d{12})?:(.*)"
 )
 _DESTINATION_SERVICES = {
     "OnSuccess": ("sqs", "sns", "lambda", "events"),
