@@ -46,6 +46,12 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    (RUNNING) and one when it ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED), shaped as AWS documents.
 15. ``_patch_execution_default_name``: StartExecution without ``name`` named the execution ``None`` (its ARN
    ended ``:None``, so a second one was refused as ExecutionAlreadyExists); AWS names it with a UUID.
+16. ``_patch_threads_per_execution``: an execution waiting on an activity task held three threads (the
+   execution's, one that ``Program.eval`` starts only to join it, one per task state that only carries its
+   TimeoutSeconds), so 10,000 waiting executions meant 30,000 threads. A program without TimeoutSeconds now
+   runs on the execution's thread, and an activity task state runs inline too, its TimeoutSeconds enforced by
+   one shared deadline thread (``Deadlines``) that ends the state's frame and wakes its waits, as the
+   joined thread's timeout did: one thread per waiting execution, same history events and errors.
 
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
@@ -55,7 +61,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime
+import heapq
+import itertools
 import json
 import logging
 import threading
@@ -87,6 +96,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
     StatesErrorNameType,
 )
+from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     iteration_worker as sfn_iteration_worker,
 )
@@ -132,6 +144,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_execution_history_paging()
     _patch_list_and_describe_shapes()
     _patch_execution_default_name()
+    _patch_threads_per_execution()
 
 
 def _long_poll_seconds() -> float:
@@ -611,11 +624,10 @@ def _patch_stop_waiting_execution() -> None:
     # moto gap: the woken task raises (a start timeout, an empty outcome); recorded, it would add a failure
     # event and could be caught. A stopped execution records nothing more than ExecutionAborted, as on AWS.
     if not _already_patched(StateTaskActivity, "_evaluate_with_timeout"):
-        original_evaluate = StateTaskActivity._evaluate_with_timeout
 
         def _evaluate_with_timeout(self, env) -> None:
             try:
-                original_evaluate(self, env)
+                _evaluate_activity_inline(self, env)  # gap 16: no thread of its own
             except Exception:
                 if env.is_running():
                     raise
@@ -990,3 +1002,160 @@ def _patch_execution_default_name() -> None:
     # backend draws a UUID; the executing one does not).
     if not _already_patched(sfn_responses.StepFunctionResponse, "start_execution"):
         sfn_responses.StepFunctionResponse.start_execution = _mark(_start_execution_action)
+
+
+# --- 16. one thread per waiting execution ----------------------------------------------------------------
+
+
+class Deadlines:
+    """Runs actions at their deadlines (time.monotonic()) on one daemon thread, however many are pending."""
+
+    # A cancelled entry stays in the heap until this share of it is cancelled, then the heap is rebuilt
+    # (an activity's default TimeoutSeconds is 99999999 s: lazily dropped entries would pile up).
+    REBUILD_SHARE = 0.5
+
+    def __init__(self) -> None:
+        self._heap: list[list] = []  # [deadline, sequence, action or None once cancelled or run]
+        self._cancelled = 0
+        self._sequence = itertools.count()
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, deadline: float, action: Callable[[], None]) -> list:
+        """Run ``action`` at ``deadline`` unless cancelled; returns the handle for cancel()."""
+        entry = [deadline, next(self._sequence), action]
+        with self._condition:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sfn-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0] is entry:
+                self._condition.notify()
+        return entry
+
+    def cancel(self, entry: list) -> None:
+        with self._condition:
+            if entry[2] is None:
+                return  # already run
+            entry[2] = None
+            self._cancelled += 1
+            if self._cancelled > len(self._heap) * self.REBUILD_SHARE:
+                self._heap = [kept for kept in self._heap if kept[2] is not None]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
+    def pending(self) -> int:
+        with self._condition:
+            return len(self._heap) - self._cancelled
+
+    def _next_due(self) -> Callable[[], None]:
+        with self._condition:
+            while True:
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                    self._cancelled -= 1
+                if not self._heap:
+                    self._condition.wait()
+                    continue
+                delay = self._heap[0][0] - time.monotonic()
+                if delay <= 0:
+                    entry = heapq.heappop(self._heap)
+                    action, entry[2] = entry[2], None
+                    return action
+                self._condition.wait(min(delay, 3600.0))
+
+    def _run(self) -> None:
+        while True:
+            action = self._next_due()
+            try:
+                action()
+            except Exception:  # one failing action must not stop the others' deadlines
+                log.exception("deadline action failed")
+
+
+_deadlines = Deadlines()
+
+
+def _wake_task_waits(frame) -> None:
+    """Wake the waits of the task the frame runs (a worker's pickup, heartbeats, the outcome)."""
+    token = frame.states.context_object.context_object_data.get("Task", {}).get("Token")
+    endpoint = frame.callback_pool_manager.get(callback_id=token) if token else None
+    if isinstance(endpoint, sfn_callback.ActivityCallbackEndpoint):
+        endpoint.get_activity_task_start_endpoint()._next_activity_task_start_event.set()
+    if endpoint is not None:
+        endpoint.interrupt_all()
+
+
+def _evaluate_activity_inline(state: StateTaskActivity, env) -> None:
+    """moto's ``ExecutionState._evaluate_with_timeout`` for an activity task, on the calling thread.
+
+    moto runs ``_eval_execution`` on a new thread and waits TimeoutSeconds for it; when the wait ends first,
+    it ends the frame and raises EvalTimeoutError. Here a deadline does the same: it ends the frame and wakes
+    the task's waits, so ``_eval_execution`` returns, and the timeout is raised as before.
+    """
+    state.timeout.eval(env=env)
+    timeout_seconds = env.stack.pop()
+    frame = env.open_frame()
+    frame.states.reset(input_value=env.states.get_input())
+    frame.stack = copy.deepcopy(env.stack)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        frame.set_ended()
+        _wake_task_waits(frame)
+
+    deadline = _deadlines.schedule(time.monotonic() + timeout_seconds, expire)
+    error: Exception | None = None
+    try:
+        state._eval_execution(frame)
+    except Exception as raised:
+        error = raised
+    finally:
+        _deadlines.cancel(deadline)
+    frame.set_ended()
+    env.close_frame(frame)
+    if error is not None:
+        # What the woken task raised (no outcome) is the state's timeout, as moto's timed-out wait reported.
+        raise EvalTimeoutError() if expired.is_set() else error
+
+    output = frame.stack[-1]
+    env.stack.append(output)
+    if not state._is_language_query_jsonpath():
+        env.states.set_result(output)
+    if state.assign_decl:
+        state.assign_decl.eval(env=env)
+    if state.result_selector:
+        state.result_selector.eval(env=env)
+    if state.result_path:
+        state.result_path.eval(env)
+    else:
+        env.states.reset(input_value=env.stack.pop())
+
+
+def _patch_threads_per_execution() -> None:
+    # moto gap: Program.eval and ExecutionState._evaluate_with_timeout each start a thread and block
+    # their caller on it; an activity state runs _evaluate_activity_inline instead (gap 9's wrapper).
+    if _already_patched(Program, "eval"):
+        return
+    original_eval = Program.eval
+
+    def eval(self: Program, env) -> None:
+        # Without TimeoutSeconds moto's thread only joined the one it started: run on the caller's thread.
+        if self.timeout_seconds:
+            original_eval(self, env)
+            if not env.is_running():
+                # moto gap: a timed-out program left its task waiting (for up to TimeoutSeconds), so the
+                # program never recorded ExecutionTimedOut; wake it so it does.
+                for endpoint in list(env.callback_pool_manager._pool.values()):
+                    if isinstance(endpoint, sfn_callback.ActivityCallbackEndpoint):
+                        endpoint.get_activity_task_start_endpoint()._next_activity_task_start_event.set()
+                    endpoint.interrupt_all()
+            return
+        env.next_state_name = self.start_at.start_at_name
+        try:
+            EvalComponent.eval(self, env)
+        except Exception:  # on moto's thread an escaping error ended that thread only, not the caller
+            log.exception("state machine program failed")
+
+    Program.eval = _mark(eval)
