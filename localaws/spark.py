@@ -235,6 +235,10 @@ def _kill_jvm(session: SparkSession) -> None:
     process = getattr(gateway, "proc", None)
     if process is None or process.poll() is not None:
         return
+    # The JVM's connection to pyspark's accumulator server ends with it: expected, not worth a traceback.
+    server = getattr(session.sparkContext, "_accumulatorServer", None)
+    if server is not None:
+        server.handle_error = lambda request, client_address: None
     process.kill()
     try:
         process.wait(timeout=10)
