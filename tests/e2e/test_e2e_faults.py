@@ -287,6 +287,28 @@ def _tune_for_quick_recovery(env: Any) -> None:
     definition = json.loads(env.sfn.describe_state_machine(stateMachineArn=machine)["definition"])
     retune(definition["States"])
     env.sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(definition))
+    _wait_for_a_tuned_poll_lease(env)
+
+
+def _wait_for_a_tuned_poll_lease(env: Any, timeout_s: float = 150.0) -> None:
+    """The configuration change ends the runs still going (as a Lambda update does); one of them may hold the
+    Glue runner's poll lease for the untuned 100 s, during which no other run polls. Start the points once it
+    is free or held by a tuned run, as an operator's change would have settled."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    activity = next(
+        a["activityArn"] for a in env.sfn.list_activities()["activities"] if a["name"] == "GlueRunnerActivity"
+    )
+    key = {"sfn_activity_arn": {"S": f"{activity}#poller"}, "glue_job_run_id": {"S": "poller"}}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        item = dynamodb.get_item(TableName="GlueRunnerActiveJobs", Key=key, ConsistentRead=True).get("Item")
+        until = float(item["lease_until"]["N"]) if item and "lease_until" in item else 0.0
+        if until <= time.time() + QUICK_RECOVERY["task_lease_s"] + 1:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the Glue runner's poll lease was still held after {timeout_s:.0f} s")
 
 
 def run_crash_points(result_path: Path, work: Path, points: list[str]) -> int:
