@@ -116,13 +116,15 @@ def check_run(endpoint_url: str, activity_arn: str) -> None:
 
 
 def measure(n: int, latency: str, concurrency: int) -> dict:
-    # Each waiting execution holds a few engine threads; small stacks keep N=10,000 within memory.
+    # Each waiting execution holds an engine thread; small stacks keep N=10,000 within memory.
     threading.stack_size(512 * 1024)
     with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
+        setup_began = time.perf_counter()
         _, tokens = waiting_tasks(ctx, n, "BenchActivity")
         runs = running_job_runs(ctx, len(tokens))
         activity_arn = f"arn:aws:states:{ctx.region}:{ctx.account_id}:activity:BenchActivity"
         track(ctx, activity_arn, tokens, runs)
+        setup_seconds = time.perf_counter() - setup_began
         faults.configure(ctx, f"latency:{latency}")
         # The run happens in its own process, as in a Lambda: the endpoint's work is not its CPU.
         command = [sys.executable, __file__, "--check-run", ctx.endpoint_url, activity_arn]
@@ -132,6 +134,7 @@ def measure(n: int, latency: str, concurrency: int) -> dict:
     summary, seconds = result["summary"], result["seconds"]
     return {
         "n": len(tokens),
+        "setup_seconds": round(setup_seconds, 1),
         "seconds": round(seconds, 1),
         "per_second": round(summary["running"] / seconds, 1),
         "checked": summary["running"],
@@ -155,7 +158,7 @@ def main() -> int:
         print(json.dumps(measure(args.one, args.latency, args.concurrency)), flush=True)
         return 0
     print(f"latency {args.latency} per call, CHECK_CONCURRENCY={args.concurrency}, Lambda timeout 300 s")
-    print(f"{'N':>7}  {'run (s)':>8}  {'jobs/s':>8}  {'checked':>8}  all within the run")
+    print(f"{'N':>7}  {'setup (s)':>9}  {'run (s)':>8}  {'jobs/s':>8}  {'checked':>8}  all within the run")
     for size in args.sizes.split(","):
         # A process per N: moto's state (and the executions still waiting) must not carry over.
         command = [sys.executable, __file__, "--one", size, "--latency", args.latency]
@@ -168,7 +171,8 @@ def main() -> int:
         verdict = "yes" if row["all_checked"] else "NO"
         if row["errors"]:
             verdict += f" ({row['errors']} errors)"
-        figures = f"{row['n']:>7}  {row['seconds']:>8.1f}  {row['per_second']:>8.1f}  {row['checked']:>8}"
+        figures = f"{row['n']:>7}  {row['setup_seconds']:>9.1f}"
+        figures += f"  {row['seconds']:>8.1f}  {row['per_second']:>8.1f}  {row['checked']:>8}"
         print(f"{figures}  {verdict}", flush=True)
     return 0
 
