@@ -117,12 +117,16 @@ def _status_code(status_line: str) -> int:
         return 500
 
 
-def _is_unshaped_error(status_line: str, headers: list[tuple[str, str]]) -> bool:
-    """An error answer no AWS client can read: one of werkzeug's HTML error pages."""
+def _is_unshaped_error(status_line: str, headers: list[tuple[str, str]], start: bytes) -> bool:
+    """An error answer no AWS client can read: one of werkzeug's HTML error pages. moto also labels some of
+    its own JSON errors text/html (a handler's `(body, {"status": 400})`), so the body decides."""
     if _status_code(status_line) < 400:
         return False
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    return content_type.startswith("text/html")
+    if not content_type.startswith("text/html"):
+        return False
+    head = start.lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or not head
 
 
 class ServiceShapedErrors:
@@ -153,8 +157,15 @@ class ServiceShapedErrors:
             return self._answer(environ, start_response, target, 500)
 
         target = None
-        if _is_unshaped_error(captured["status"], captured["headers"]):
-            target = service_protocol(environ)
+        if _status_code(captured["status"]) >= 400:
+            original = body
+            body = list(original)  # small: read it to tell an HTML page from moto's own error
+            close = getattr(original, "close", None)
+            if callable(close):
+                close()
+            start = b"".join([*written, *body])[:64]
+            if _is_unshaped_error(captured["status"], captured["headers"], start):
+                target = service_protocol(environ)
         if target is None:
             start_response(captured["status"], captured["headers"], captured["exc_info"])
             return [*written, *body] if written else body

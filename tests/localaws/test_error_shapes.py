@@ -140,3 +140,29 @@ def test_service_protocol_reads_target_credential_scope_and_lambda_path():
     presigned = "X-Amz-Credential=AKID%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=x"
     assert service_protocol({"QUERY_STRING": presigned}) == ("s3", "s3")
     assert service_protocol({"PATH_INFO": "/_console/"}) is None  # not an AWS client: left alone
+
+
+def test_a_json_error_moto_labels_text_html_passes_unchanged():
+    """moto answers some errors as `(json_body, {"status": 400})`, which werkzeug labels text/html: only a
+    real HTML page is rewritten, so such an error keeps its code (e.g. Athena's InvalidRequestException)."""
+    from localaws.error_shapes import ServiceShapedErrors
+
+    error = json.dumps({"__type": "InvalidRequestException", "Message": "different parameters"}).encode()
+
+    def app(environ, start_response):
+        start_response("400 BAD REQUEST", [("Content-Type", "text/html; charset=utf-8")])
+        return [error]
+
+    seen: dict = {}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "HTTP_X_AMZ_TARGET": "AmazonAthena.StartQueryExecution",
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=testing/20261130/us-east-1/athena/aws4_request",
+    }
+
+    def start_response(status, headers, exc_info=None):
+        seen.update(status=status)
+
+    body = ServiceShapedErrors(app)(environ, start_response)
+    assert (seen["status"], b"".join(body)) == ("400 BAD REQUEST", error)
