@@ -291,10 +291,15 @@ def _tune_for_quick_recovery(env: Any) -> None:
 
 
 def _wait_for_a_tuned_poll_lease(env: Any, timeout_s: float = 150.0) -> None:
-    """The configuration change ends the runs still going (as a Lambda update does); one of them may hold the
-    Glue runner's poll lease for the untuned 100 s, during which no other run polls. Start the points once it
-    is free or held by a tuned run, as an operator's change would have settled."""
+    """Runs started before the tuning hold the Glue runner's poll lease for the untuned 100 s; each point
+    kills every worker (see _run_point), and a run killed holding that lease keeps every other run from
+    polling until it runs out. So end the untuned runs now, and start the points once the lease is free or
+    held by a tuned run, as an operator's change would have settled."""
     import boto3
+
+    from localaws.bridges import awslambda
+
+    awslambda.runtime().stop()  # the untuned workers; the next invocations start tuned ones
 
     dynamodb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     activity = next(
