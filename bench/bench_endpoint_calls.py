@@ -5,6 +5,8 @@
 For each N it starts one local endpoint (127.0.0.1, a free port) and prints the median time of
 - one DynamoDB Query page (hash key = an activity ARN with N items, Limit 50, ConsistentRead, paging with
   ExclusiveStartKey), sampled at evenly spaced start keys;
+- one conditional UpdateItem (as the runner's lease: SET with a ConditionExpression) on a table of N items;
+- GetJobRun with N RUNNING runs of one Glue job;
 - SendTaskHeartbeat with N running executions, each holding an activity task a worker took (N up to
   ``--heartbeat-max``; each waiting execution holds one thread of the engine).
 The figures should stay flat in N. It stops by itself; the exit code is 0 unless the endpoint fails.
@@ -23,12 +25,11 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-from bench_support import client, tracking_table, waiting_tasks  # noqa: E402
+from bench_support import ROLE_ARN, client, tracking_table, waiting_tasks  # noqa: E402
 
 from localaws.server import LocalAws  # noqa: E402
 
 PAGE_LIMIT = 50
-ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
 
 
 def median_ms(call: Callable[[], object], samples: int) -> float:
@@ -64,6 +65,46 @@ def query_page_ms(ctx, n: int, samples: int) -> float:
     return median_ms(one_page, samples)
 
 
+def update_item_ms(ctx, n: int, samples: int) -> float:
+    """UpdateItem of items spread over a table of N items (created by query_page_ms)."""
+    ddb = client(ctx, "dynamodb")
+    table, arn = f"Jobs{n}", f"arn:aws:states:us-east-1:123456789012:activity:Bench{n}"
+    keys = iter(f"jr_{(k * n) // samples:08d}" for k in range(samples))
+
+    def one_update() -> None:
+        ddb.update_item(
+            TableName=table,
+            Key={"sfn_activity_arn": {"S": arn}, "job_id": {"S": next(keys)}},
+            UpdateExpression="SET #lease = :until",
+            ConditionExpression="attribute_not_exists(#lease) OR #lease < :now",
+            ExpressionAttributeNames={"#lease": "lease_until"},
+            ExpressionAttributeValues={":until": {"N": "2000000000"}, ":now": {"N": "1000"}},
+        )
+
+    return median_ms(one_update, samples)
+
+
+def get_job_run_ms(ctx, n: int, samples: int) -> float:
+    """GetJobRun of runs spread over N RUNNING runs of one job (moto's runs, kept RUNNING)."""
+    from moto.glue.models import GlueBackend, glue_backends
+    from moto.moto_api import state_manager
+
+    glue = client(ctx, "glue")
+    job = f"BenchJob{n}"
+    glue.create_job(
+        Name=job,
+        Role=ROLE_ARN,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://bench/none.py"},
+        ExecutionProperty={"MaxConcurrentRuns": n + 1},
+    )
+    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
+    backend = glue_backends[ctx.account_id][ctx.region]
+    start = getattr(GlueBackend.start_job_run, "_localaws_original", GlueBackend.start_job_run)
+    runs = [start(backend, job, None, None, None, None, None, None, None, None, None) for _ in range(n)]
+    picks = iter(runs[(k * n) // samples] for k in range(samples))
+    return median_ms(lambda: glue.get_job_run(JobName=job, RunId=next(picks)), samples)
+
+
 def heartbeat_ms(ctx, n: int, samples: int) -> float:
     sfn = client(ctx, "stepfunctions")
     _, tokens = waiting_tasks(ctx, n, f"Bench{n}")
@@ -76,8 +117,10 @@ def measure(n: int, samples: int, heartbeat_max: int) -> None:
     threading.stack_size(512 * 1024)
     with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
         page = query_page_ms(ctx, n, samples)
+        update = update_item_ms(ctx, n, samples)
+        job_run = get_job_run_ms(ctx, n, samples)
         heartbeat = f"{heartbeat_ms(ctx, n, samples):.2f}" if n <= heartbeat_max else "-"
-    print(f"{n:>7}  {page:>16.2f}  {heartbeat:>23}", flush=True)
+    print(f"{n:>7}  {page:>16.2f}  {update:>15.2f}  {job_run:>15.2f}  {heartbeat:>23}", flush=True)
 
 
 def main() -> int:
@@ -98,7 +141,8 @@ def main() -> int:
     if args.one:
         measure(args.one, args.samples, args.heartbeat_max)
         return 0
-    print(f"{'N':>7}  {'Query page (ms)':>16}  {'SendTaskHeartbeat (ms)':>23}", flush=True)
+    header = f"{'N':>7}  {'Query page (ms)':>16}  {'UpdateItem (ms)':>15}  {'GetJobRun (ms)':>15}"
+    print(f"{header}  {'SendTaskHeartbeat (ms)':>23}", flush=True)
     for size in args.sizes.split(","):
         # A process per N: moto's state (and the executions still waiting) must not carry over.
         command = [sys.executable, __file__, "--one", size, "--samples", str(args.samples)]
