@@ -51,7 +51,8 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    TimeoutSeconds), so 10,000 waiting executions meant 30,000 threads. A program without TimeoutSeconds now
    runs on the execution's thread, and an activity task state runs inline too, its TimeoutSeconds enforced by
    one shared deadline thread (``Deadlines``) that ends the state's frame and wakes its waits, as the
-   joined thread's timeout did: one thread per waiting execution, same history events and errors.
+   joined thread's timeout did: one thread per waiting execution, same history events and errors. (Also:
+   a program that timed out while a task waited never recorded ExecutionTimedOut; its task is woken now.)
 
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
