@@ -20,6 +20,7 @@ import etlrunner
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from etlrunner import CheckResult, Failed, InvalidInput, Running, StartFailed, Succeeded, iso8601
+from etlrunner.triggers import job_id_in_event
 
 CONFIG_FILE = Path(__file__).with_name("athenarunner-config.json")
 
@@ -153,11 +154,7 @@ class AthenaRunner:
     @staticmethod
     def job_id_from_event(event: Mapping[str, Any]) -> str | None:
         """The query id of an "Athena Query State Change" event (the runner stack's rule sends end states)."""
-        if event.get("source") != "aws.athena" or event.get("detail-type") != "Athena Query State Change":
-            return None
-        detail = event.get("detail")
-        query_id = detail.get("queryExecutionId") if isinstance(detail, Mapping) else None
-        return query_id if isinstance(query_id, str) and query_id else None
+        return job_id_in_event(event, "aws.athena", "Athena Query State Change", "queryExecutionId")
 
     def check(self, item: Mapping[str, Any]) -> CheckResult:
         execution_id = str(item["athena_query_execution_id"])

@@ -66,37 +66,31 @@ class PollerLease:
 
     def acquire(self, until: float) -> bool:
         """Take the lease if nobody holds it (or its holder's lease ran out); False if another run polls."""
+        return self._hold(
+            until,
+            "SET #holder = :me, #lease = :until",
+            "attribute_not_exists(#lease) OR #lease < :now",
+            {":now": {"N": str(math.floor(time.time()))}},
+        )
+
+    def renew(self, until: float) -> bool:
+        """Extend the lease before another long poll; False if it was lost (this run took too long)."""
+        return self._hold(until, "SET #lease = :until", "#holder = :me", {})
+
+    def _hold(self, until: float, update: str, condition: str, values: dict[str, Any]) -> bool:
+        """A conditional update of the lease; on success, remember the wakeups count it saw."""
         try:
             response = self.clients.dynamodb.update_item(
                 TableName=self.config.ddb_table,
                 Key=self._key,
-                UpdateExpression="SET #holder = :me, #lease = :until",
-                ConditionExpression="attribute_not_exists(#lease) OR #lease < :now",
+                UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#holder": HOLDER, "#lease": LEASE_UNTIL},
                 ExpressionAttributeValues={
                     ":me": {"S": self.run_id},
                     ":until": {"N": str(math.ceil(until))},
-                    ":now": {"N": str(math.floor(time.time()))},
+                    **values,
                 },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        self.seen = int(response["Attributes"].get(WAKEUPS, {}).get("N", "0"))
-        return True
-
-    def renew(self, until: float) -> bool:
-        """Extend the lease before another long poll; False if it was lost (this run took too long)."""
-        try:
-            response = self.clients.dynamodb.update_item(
-                TableName=self.config.ddb_table,
-                Key=self._key,
-                UpdateExpression="SET #lease = :until",
-                ConditionExpression="#holder = :me",
-                ExpressionAttributeNames={"#holder": HOLDER, "#lease": LEASE_UNTIL},
-                ExpressionAttributeValues={":me": {"S": self.run_id}, ":until": {"N": str(math.ceil(until))}},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:

@@ -58,3 +58,12 @@ def classify(runner: Any, event: Any) -> Trigger:
         if job_id:
             return Trigger("job-ended", job_id=job_id, description=str(event.get("detail-type")))
     return Trigger("schedule", description=str(event.get("detail-type") or "manual invoke"))
+
+
+def job_id_in_event(event: Mapping[str, Any], source: str, detail_type: str, id_field: str) -> str | None:
+    """The job id a service's state-change event carries in ``detail.<id_field>``, if it is that event."""
+    if event.get("source") != source or event.get("detail-type") != detail_type:
+        return None
+    detail = event.get("detail")
+    job_id = detail.get(id_field) if isinstance(detail, Mapping) else None
+    return job_id if isinstance(job_id, str) and job_id else None

@@ -29,6 +29,7 @@ import etlrunner
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from etlrunner import CheckResult, Failed, InvalidInput, Running, Succeeded, iso8601, task_ref
+from etlrunner.triggers import job_id_in_event
 
 CONFIG_FILE = Path(__file__).with_name("gluerunner-config.json")
 CONFIG_EXTRA_KEYS = {"glue_job_capacity": "GLUE_JOB_CAPACITY"}
@@ -187,11 +188,7 @@ class GlueRunner:
     @staticmethod
     def job_id_from_event(event: Mapping[str, Any]) -> str | None:
         """The run id of a "Glue Job State Change" event (the runner stack's rule sends the end states)."""
-        if event.get("source") != "aws.glue" or event.get("detail-type") != "Glue Job State Change":
-            return None
-        detail = event.get("detail")
-        run_id = detail.get("jobRunId") if isinstance(detail, Mapping) else None
-        return run_id if isinstance(run_id, str) and run_id else None
+        return job_id_in_event(event, "aws.glue", "Glue Job State Change", "jobRunId")
 
     def check(self, item: Mapping[str, Any]) -> CheckResult:
         job_name = str(item["glue_job_name"])
