@@ -14,29 +14,12 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/sfn-role"
+from tests.localaws.sfn_support import create_machine
+
 PASS_MACHINE = {
     "StartAt": "A",
     "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}},
 }
-
-
-@pytest.fixture
-def sfn(aws_client):
-    return aws_client("stepfunctions")
-
-
-@pytest.fixture
-def activity_arn(sfn, unique_name):
-    arn = sfn.create_activity(name=unique_name("Activity"))["activityArn"]
-    yield arn
-    sfn.delete_activity(activityArn=arn)
-
-
-def create_machine(sfn, unique_name, definition: dict) -> str:
-    return sfn.create_state_machine(
-        name=unique_name("Machine"), definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
 
 
 def activity_machine(activity_arn: str) -> dict:

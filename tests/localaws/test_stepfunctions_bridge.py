@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS
+from tests.localaws.sfn_support import ROLE_ARN, create_machine
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/sfn-role"
 TASK_INPUT = {"GlueJobName": "ProcessSalesData", "--day": "1"}
 
 
@@ -51,18 +51,6 @@ def seed_like_definition(activity_arn: str, heartbeat_seconds: int | None = None
             },
         }
     )
-
-
-@pytest.fixture
-def sfn(aws_client):
-    return aws_client("stepfunctions")
-
-
-@pytest.fixture
-def activity_arn(sfn, unique_name):
-    arn = sfn.create_activity(name=unique_name("Activity"))["activityArn"]
-    yield arn
-    sfn.delete_activity(activityArn=arn)
 
 
 def start(sfn, unique_name, activity_arn, **definition_options) -> str:
@@ -406,9 +394,7 @@ def test_gap_heartbeat_timeout_is_retried_by_a_retry_on_states_heartbeat_timeout
             "Caught": {"Type": "Pass", "End": True},
         },
     }
-    machine = sfn.create_state_machine(
-        name=unique_name("Machine"), definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
+    machine = create_machine(sfn, unique_name, definition)
     execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
     first = sfn.get_activity_task(activityArn=activity_arn, workerName="dies")["taskToken"]  # never answered
     second = sfn.get_activity_task(activityArn=activity_arn, workerName="lives")["taskToken"]  # the retry's

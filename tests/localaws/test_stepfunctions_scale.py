@@ -14,26 +14,7 @@ import time
 import pytest
 
 from localaws.bridges.stepfunctions import Deadlines
-
-ROLE_ARN = "arn:aws:iam::123456789012:role/sfn-role"
-
-
-@pytest.fixture
-def sfn(aws_client):
-    return aws_client("stepfunctions")
-
-
-@pytest.fixture
-def activity_arn(sfn, unique_name):
-    arn = sfn.create_activity(name=unique_name("Activity"))["activityArn"]
-    yield arn
-    sfn.delete_activity(activityArn=arn)
-
-
-def machine(sfn, unique_name, definition: dict) -> str:
-    return sfn.create_state_machine(
-        name=unique_name("Machine"), definition=json.dumps(definition), roleArn=ROLE_ARN
-    )["stateMachineArn"]
+from tests.localaws.sfn_support import create_machine
 
 
 def task_state(activity_arn: str, **fields) -> dict:
@@ -67,7 +48,7 @@ def test_gap_threads_per_execution_one_thread_per_execution_waiting_on_a_taken_t
     sfn, unique_name, activity_arn
 ):
     count = 20
-    machine_arn = machine(
+    machine_arn = create_machine(
         sfn,
         unique_name,
         {
@@ -98,7 +79,7 @@ def test_gap_threads_per_execution_timeout_seconds_ends_a_task_despite_heartbeat
 ):
     # The heartbeat loop alone never ends while heartbeats come: TimeoutSeconds must end it (moto's joined
     # thread did, the shared deadline does now).
-    machine_arn = machine(
+    machine_arn = create_machine(
         sfn,
         unique_name,
         {"StartAt": "Run", "States": {"Run": task_state(activity_arn, HeartbeatSeconds=1, TimeoutSeconds=2)}},
@@ -135,7 +116,8 @@ def test_gap_threads_per_execution_task_nobody_takes_times_out_and_is_caught(sfn
             "Done": {"Type": "Pass", "End": True},
         },
     }
-    execution_arn = sfn.start_execution(stateMachineArn=machine(sfn, unique_name, definition))["executionArn"]
+    machine_arn = create_machine(sfn, unique_name, definition)
+    execution_arn = sfn.start_execution(stateMachineArn=machine_arn)["executionArn"]
     described = wait_for_end(sfn, execution_arn)
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["caught"]["Error"] == "States.Timeout"
@@ -145,7 +127,7 @@ def test_gap_threads_per_execution_task_nobody_takes_times_out_and_is_caught(sfn
 
 
 def test_gap_threads_per_execution_outcome_before_the_deadline_succeeds(sfn, unique_name, activity_arn):
-    machine_arn = machine(
+    machine_arn = create_machine(
         sfn, unique_name, {"StartAt": "Run", "States": {"Run": task_state(activity_arn, TimeoutSeconds=30)}}
     )
     execution_arn = sfn.start_execution(stateMachineArn=machine_arn, input='{"a": 1}')["executionArn"]
@@ -165,7 +147,8 @@ def test_gap_threads_per_execution_program_timeout_seconds_still_times_the_execu
     sfn, unique_name, activity_arn
 ):
     definition = {"TimeoutSeconds": 1, "StartAt": "Run", "States": {"Run": task_state(activity_arn)}}
-    execution_arn = sfn.start_execution(stateMachineArn=machine(sfn, unique_name, definition))["executionArn"]
+    machine_arn = create_machine(sfn, unique_name, definition)
+    execution_arn = sfn.start_execution(stateMachineArn=machine_arn)["executionArn"]
     described = wait_for_end(sfn, execution_arn)
     assert described["status"] == "TIMED_OUT"
     # The task waiting inside is woken, so the history ends as on AWS.
