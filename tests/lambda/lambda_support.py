@@ -17,8 +17,9 @@ GLUE_ACTIVITY_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:GlueRunnerActiv
 ATHENA_ACTIVITY_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:AthenaRunnerActivity"
 
 
-def create_table(name: str, range_key: str) -> None:
-    boto3.client("dynamodb", region_name=REGION).create_table(
+def create_table(name: str, range_key: str, dynamodb: Any = None) -> None:
+    """A runner-shaped table (hash `sfn_activity_arn`, range `range_key`), on moto or on `dynamodb`."""
+    (dynamodb or boto3.client("dynamodb", region_name=REGION)).create_table(
         TableName=name,
         KeySchema=[
             {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},

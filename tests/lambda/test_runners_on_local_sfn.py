@@ -28,7 +28,7 @@ import etlrunner
 import gluerunner
 import ons3objectcreated
 import pytest
-from lambda_support import FakeContext
+from lambda_support import FakeContext, create_table
 
 from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS
 from localaws.context import LocalAwsContext
@@ -167,18 +167,7 @@ class World:
 
     def table(self, range_key: str) -> str:
         name = self.name("ActiveJobs")
-        self.ddb.create_table(
-            TableName=name,
-            KeySchema=[
-                {"AttributeName": "sfn_activity_arn", "KeyType": "HASH"},
-                {"AttributeName": range_key, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "sfn_activity_arn", "AttributeType": "S"},
-                {"AttributeName": range_key, "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(name, range_key, self.ddb)
         return name
 
     def items(self, table: str) -> list[dict[str, Any]]:
