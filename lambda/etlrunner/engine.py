@@ -77,7 +77,8 @@ class RunSummary:
     reported; running: heartbeats; expired: tasks Step Functions no longer knew; starting: tasks another
     live run is starting; not_tracked: a job event about a job this runner does not track (any more);
     check_errors/report_errors: items left for a later run. trigger: what woke the run; polled: whether it
-    polled the activity (False: another run was polling, and polls again for it); nudged: nudge events sent.
+    polled the activity (False: another run was polling, and polls again for it); nudged: answers
+    announced by a nudge event.
     """
 
     trigger: str = "schedule"

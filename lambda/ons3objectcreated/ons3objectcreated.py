@@ -237,7 +237,10 @@ def release_all(releaser: Releaser, targets: list[WaitTarget]) -> list[dict[str,
         return []
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
         results = list(pool.map(releaser.release, targets))
-    return [{"s3_object": t.s3_object, **r} for t, r in zip(targets, results, strict=True)]
+    return [
+        {"s3_object": t.s3_object, "activity_arn": t.activity_arn, **r}
+        for t, r in zip(targets, results, strict=True)
+    ]
 
 
 def sweep_targets(settings: Settings, store: ArrivalStore) -> list[WaitTarget]:
@@ -254,7 +257,8 @@ def nudge_after_releases(releases: list[dict[str, Any]], events: Any) -> None:
     """Tell the runners that a task may be ready: a released wait moves its workflow on."""
     released = [r for r in releases if r.get("status") == "released"]
     if released:
-        send_nudge(events, SENDER, ",".join(str(r.get("s3_object")) for r in released), len(released))
+        activities = ",".join(sorted({str(r["activity_arn"]) for r in released}))
+        send_nudge(events, SENDER, activities, len(released))
 
 
 def handler(

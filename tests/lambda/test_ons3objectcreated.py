@@ -186,7 +186,8 @@ def test_an_upload_that_came_first_is_released_when_a_wait_may_have_begun(sfn, s
     assert statuses(result, "sweep") == ["released"]
     (nudge,) = events.entries
     assert (nudge["Source"], nudge["DetailType"]) == ("etl-orchestrator", "ETL Task Answered")
-    assert json.loads(nudge["Detail"]) == {"sender": "ons3objectcreated", "activityArn": SALES, "answered": 1}
+    detail = {"sender": "ons3objectcreated", "activityArn": SALES_ACTIVITY, "answered": 1}
+    assert json.loads(nudge["Detail"]) == detail
 
 
 def test_an_execution_that_ended_is_not_a_sweep(sfn, stub):
