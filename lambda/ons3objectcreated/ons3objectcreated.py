@@ -41,6 +41,7 @@ import boto3
 from arrival_store import Arrival, ArrivalStore, normalize_sequencer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from etlrunner.clients import EVENTS_CLIENT_CONFIG
 from etlrunner.nudge import send_nudge
 from etlrunner.triggers import is_nudge
 from wait_release import FAILED_STATUSES, Releaser, ReleaseSettings, WaitTarget
@@ -110,8 +111,6 @@ SFN_CONFIG = Config(
     max_pool_connections=10,  # one connection per object released in parallel
 )
 DDB_CONFIG = Config(retries={"mode": "standard"})
-# A nudge is best effort: it must not hold the release up.
-EVENTS_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
 _reused: dict[tuple[str, str | None, str | None], Any] = {}
 
 
@@ -133,7 +132,7 @@ def ddb_client() -> Any:
 
 
 def events_client() -> Any:
-    return _reused_client("events", EVENTS_CONFIG)
+    return _reused_client("events", EVENTS_CLIENT_CONFIG)  # the runners' nudge client settings
 
 
 def is_scheduled_event(event: Mapping[str, Any]) -> bool:
