@@ -133,15 +133,16 @@ def test_files_uploaded_before_the_execution_release_both_waits(local_aws, aws_c
         assert {"Process Sales Data", "Process Marketing Data"} <= set(entered), entered
         assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"  # on to the Glue steps
 
-        # 3. Each upload was handed out once: nothing pending, nothing claimed.
-        items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+        # 3. Each upload was handed out once: nothing pending, nothing claimed. The sweep marks an upload
+        # consumed only after SendTaskSuccess returned, so the history can show the release a moment before.
+        def settled() -> list[dict[str, Any]]:
+            items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+            return items if all("claimed_token" not in item for item in items) else []
+
+        items = wait_until("both claims settled", settled)
         assert len(items) == 2
         for item in items:
-            assert (
-                "consumed_sequencer" in item
-                and "pending_sequencer" not in item
-                and "claimed_token" not in item
-            )
+            assert "consumed_sequencer" in item and "pending_sequencer" not in item, item
     finally:
         if execution and sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
             sfn.stop_execution(executionArn=execution)
