@@ -210,6 +210,41 @@ def execution_events(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
         kwargs["nextToken"] = token
 
 
+class HistoryFollower:
+    """An execution's history kept up to date by asking only for what is new.
+
+    Each ``refresh()`` reads the history newest first (``reverseOrder``) in small pages and stops at the first
+    event it already has, so following an execution costs a page per poll instead of its whole history, which
+    Step Functions (or the local endpoint) would otherwise serialize again every time.
+    """
+
+    def __init__(self, sfn: Any, execution_arn: str, page_size: int = 25) -> None:
+        self._sfn = sfn
+        self._arn = execution_arn
+        self._page_size = page_size
+        self.events: list[dict[str, Any]] = []
+
+    def refresh(self) -> list[dict[str, Any]]:
+        """All events so far, oldest first."""
+        last_id = self.events[-1]["id"] if self.events else 0
+        newer: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "executionArn": self._arn,
+            "maxResults": self._page_size,
+            "reverseOrder": True,
+        }
+        while True:
+            page = self._sfn.get_execution_history(**kwargs)
+            fresh = [event for event in page["events"] if event["id"] > last_id]
+            newer += fresh
+            token = page.get("nextToken")
+            if len(fresh) < len(page["events"]) or not token:
+                break
+            kwargs["nextToken"] = token
+        self.events += sorted(newer, key=lambda event: event["id"])
+        return self.events
+
+
 class ProgressPrinter:
     """Prints a line for each status a state goes through, with the time since the printer started.
 

@@ -19,6 +19,7 @@ import boto3
 
 from buildlib.execution_progress import (
     WAITING,
+    HistoryFollower,
     ProgressPrinter,
     execution_events,
     execution_failure,
@@ -171,11 +172,11 @@ def watch_execution(
     """Print each state's progress until the execution ends; return its final status."""
     started = sfn.describe_execution(executionArn=execution_arn)["startDate"]
     printer = ProgressPrinter(out, started, STATE_LABELS)
+    follower = HistoryFollower(sfn, execution_arn)
     give_up = time.monotonic() + deadline_s
     while True:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
-        events = list(execution_events(sfn, execution_arn))
-        states = state_progress(events)
+        states = state_progress(follower.refresh())
         printer.update(states)
         if on_progress is not None:
             on_progress(states)

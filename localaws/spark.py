@@ -167,6 +167,10 @@ def _build() -> SparkSession:
             f"-Djava.io.tmpdir={folder / 'tmp'}",
             # No /tmp/hsperfdata_<user>/<pid> file, which a killed JVM leaves behind.
             "-XX:-UsePerfData",
+            # The client JIT compiler only: local jobs are short and small, and the optimizing compiler's
+            # threads cost more CPU than they win back (bench/lower_bound.py on 2 cores: 18.0 s -> 13.5 s
+            # for the sample inputs, 29.2 s -> 30.5 s at 100x input).
+            "-XX:TieredStopAtLevel=1",
         )
     )
     session = (

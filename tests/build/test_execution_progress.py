@@ -8,6 +8,7 @@ from buildlib.execution_progress import (
     RUNNING,
     SUCCEEDED,
     WAITING,
+    HistoryFollower,
     ProgressPrinter,
     attribute_events,
     execution_failure,
@@ -190,3 +191,37 @@ def test_nested_parallel_failures_land_on_each_parallel_state():
     states = state_progress(history)
     assert [states[name].status for name in ("Outer", "Inner", "Boom")] == [FAILED, FAILED, FAILED]
     assert first_failure(states).name == "Boom"
+
+
+class _GrowingHistory:
+    """GetExecutionHistory over a list that grows between calls, paged as Step Functions pages it."""
+
+    def __init__(self, events: list[dict]) -> None:
+        self.events = events
+        self.returned = 0  # events sent back, summed over calls
+
+    def get_execution_history(
+        self, executionArn: str, maxResults: int, reverseOrder: bool = False, nextToken: str | None = None
+    ) -> dict:
+        ordered = list(reversed(self.events)) if reverseOrder else list(self.events)
+        start = int(nextToken or 0)
+        page = ordered[start : start + maxResults]
+        self.returned += len(page)
+        answer: dict = {"events": page}
+        if start + maxResults < len(ordered):
+            answer["nextToken"] = str(start + maxResults)
+        return answer
+
+
+def test_the_history_follower_reads_only_what_is_new_and_keeps_history_order():
+    sfn = _GrowingHistory(PARALLEL_HISTORY[:2])
+    follower = HistoryFollower(sfn, "arn:execution", page_size=3)
+    assert follower.refresh() == PARALLEL_HISTORY[:2]
+    assert follower.refresh() == PARALLEL_HISTORY[:2]  # nothing new: one page, nothing added
+    sfn.events = PARALLEL_HISTORY  # 7 new events: more than two pages of 3
+    sfn.returned = 0
+    assert follower.refresh() == PARALLEL_HISTORY
+    assert sfn.returned == 9  # three pages, the last one reaching an event it had
+    sfn.returned = 0
+    assert follower.refresh() == PARALLEL_HISTORY
+    assert sfn.returned == 3  # a poll with nothing new reads one page, not the whole history
