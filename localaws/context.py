@@ -42,6 +42,9 @@ class LocalAwsContext:
     work_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="localaws-")))
     # Injected faults (throttles, 5xx, latency, Lambda kills), in localaws/faults.py's syntax; "" = none.
     faults: str = field(default_factory=lambda: os.environ.get("LOCALAWS_FAULTS", ""))
+    # Initialize one execution environment of each Lambda function as it is created (the demo does, so that
+    # cold starts overlap the rest of its deploy); off, the first invocation starts it, as on AWS.
+    prewarm_lambdas: bool = False
     _listeners: list[Callable[[str, dict], None]] = field(default_factory=list, repr=False)
     _listeners_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -84,7 +84,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote, unquote_plus
 
-from localaws import faults
+from localaws import faults, lambda_zygote
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,9 @@ INIT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 300.0
 MIN_IDLE_TIMEOUT_S = 30.0
 REAP_INTERVAL_S = 5.0  # how often idle workers are looked at
+# New workers are forked from a process that imported boto3 once (localaws/lambda_zygote.py), which halves a
+# cold start's CPU; LOCALAWS_LAMBDA_ZYGOTE=0 starts each as a fresh interpreter instead.
+USE_ZYGOTE = os.environ.get("LOCALAWS_LAMBDA_ZYGOTE", "1") != "0"
 MAX_IDLE_WORKERS = 32  # a laptop's limit, not AWS's: beyond it the longest idle worker goes at once
 DRAIN_TIMEOUT_S = 2.0  # longest wait, after a worker answered, for the rest of that invocation's output
 LOG_TAIL_BYTES = 4096
@@ -232,17 +235,12 @@ class _Worker:
     def start(self, task_root: Path, env: dict[str, str]) -> None:
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
+        zygote = self.runtime.zygote if lambda_zygote.can_fork(task_root) else None
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-u", "-m", "localaws.lambda_process", str(request_r), str(response_w)],
-                cwd=task_root,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(request_r, response_w),
-                start_new_session=True,  # its own process group: killing it kills whatever it started too
-            )
+            if zygote is not None:
+                self.proc = zygote.spawn(task_root, env, request_r, response_w)  # type: ignore[assignment]
+            else:
+                self.proc = self._popen(task_root, env, request_r, response_w)
         except BaseException:
             os.close(request_w)
             os.close(response_r)
@@ -256,6 +254,19 @@ class _Worker:
             target=self._pump_output, name=f"lambda-{self.fn.function_name}-{self.proc.pid}-out", daemon=True
         )
         self._pump.start()
+
+    @staticmethod
+    def _popen(task_root: Path, env: dict[str, str], request_r: int, response_w: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-u", "-m", "localaws.lambda_process", str(request_r), str(response_w)],
+            cwd=task_root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(request_r, response_w),
+            start_new_session=True,  # its own process group: killing it kills whatever it started too
+        )
 
     def send(self, message: dict[str, Any]) -> None:
         try:
@@ -364,6 +375,17 @@ class LocalLambdaRuntime:
         self._reaper: threading.Thread | None = None
         self._reaper_stop = threading.Event()
         self.concurrency = _ConcurrencyGate()
+        self._zygote: lambda_zygote.Zygote | None = None
+
+    @property
+    def zygote(self) -> lambda_zygote.Zygote | None:
+        """The process new workers are forked from (None: each worker is a fresh interpreter)."""
+        if not USE_ZYGOTE:
+            return None
+        with self._pool_lock:
+            if self._zygote is None:
+                self._zygote = lambda_zygote.Zygote(_PROJECT_ROOT)
+            return self._zygote
 
     # -- package ---------------------------------------------------------------------------------------
     def code_dir(self, fn: Any) -> Path:
@@ -582,6 +604,8 @@ class LocalLambdaRuntime:
                     worker.proc.wait(timeout=5)
         if reaper is not None and reaper is not threading.current_thread():
             reaper.join(timeout=5)
+        if self._zygote is not None:
+            self._zygote.stop()
 
     # -- invoke ----------------------------------------------------------------------------------------
     def invoke(self, fn: Any, event: bytes | str, request_id: str | None = None) -> InvocationResult:
@@ -820,20 +844,9 @@ class LocalLambdaRuntime:
         try:
             if worker.proc is None:
                 outcome.fresh = True
-                task_root = self.code_dir(fn)
                 spawned = time.monotonic()
-                worker.start(task_root, self.environment(fn, worker.log_stream, task_root))
                 try:
-                    worker.send(
-                        {
-                            "type": "init",
-                            "handler": fn.handler,
-                            "task_root": str(task_root),
-                            "strip_paths": [_PROJECT_ROOT],
-                            "marker": worker.marker,
-                        }
-                    )
-                    answer = worker.receive(spawned + INIT_TIMEOUT_S)
+                    answer = self._initialize(worker, fn)
                 except _WorkerExited:
                     return self._exited(worker, fn, request_id, lines, outcome)
                 outcome.init_s = time.monotonic() - spawned
@@ -879,6 +892,56 @@ class LocalLambdaRuntime:
             return outcome
         finally:
             worker.end()
+
+    def _initialize(
+        self, worker: _Worker, fn: Any, initialization: str = "on-demand"
+    ) -> dict[str, Any] | None:
+        """Start a new worker's process and run its init phase (the handler's import): the init answer, or
+        None when INIT_TIMEOUT_S passed first. Raises _WorkerExited if the process ended."""
+        task_root = self.code_dir(fn)
+        spawned = time.monotonic()
+        env = self.environment(fn, worker.log_stream, task_root)
+        env["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization
+        worker.start(task_root, env)
+        worker.send(
+            {
+                "type": "init",
+                "handler": fn.handler,
+                "task_root": str(task_root),
+                "strip_paths": [_PROJECT_ROOT],
+                "marker": worker.marker,
+            }
+        )
+        return worker.receive(spawned + INIT_TIMEOUT_S)
+
+    def prewarm(self, fn: Any) -> threading.Thread:
+        """Initialize one execution environment of ``fn`` in the background and keep it idle, so that the
+        function's first invocation finds it warm (what provisioned concurrency of 1 does on AWS; its
+        ``AWS_LAMBDA_INITIALIZATION_TYPE`` says ``provisioned-concurrency``). The endpoint does this for each
+        function it creates when its context's ``prewarm_lambdas`` is set. A failed init is not reported:
+        the environment is dropped and the first invocation starts one of its own, whose init reports it."""
+        thread = threading.Thread(
+            target=self._prewarm, args=(fn,), name=f"lambda-{fn.function_name}-prewarm", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _prewarm(self, fn: Any) -> None:
+        worker = self._acquire(fn)
+        if worker.proc is not None:  # an idle environment was there already
+            self._release(worker, discard=False)
+            return
+        ready = False
+        worker.begin(_Sink("", []))  # the init's output goes to the environment's log stream
+        try:
+            self._open_log_stream(fn, worker.log_stream)
+            answer = self._initialize(worker, fn, "provisioned-concurrency")
+            ready = bool(answer and answer.get("ok"))
+        except Exception as exc:  # _WorkerExited, _RuntimeFailure (no package): left to the first invocation
+            log.debug("pre-warming %s failed: %s", fn.function_name, exc)
+        finally:
+            worker.end()
+            self._release(worker, discard=not ready)
 
     def _timed_out(
         self, worker: _Worker, fn: Any, request_id: str, lines: list[str], outcome: _ChildOutcome, init: bool
@@ -1401,10 +1464,18 @@ def _bridged_s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, 
         log.warning("S3 notification to %s not delivered", fn_arn, exc_info=True)
 
 
+def _create_function_then_prewarm(self: Any, spec: dict[str, Any]) -> Any:
+    fn = _state["originals"]["LambdaBackend.create_function"](self, spec)
+    rt = _state["runtime"]
+    if rt is not None and rt.ctx.prewarm_lambdas:
+        rt.prewarm(fn)
+    return fn
+
+
 def install(ctx: LocalAwsContext) -> None:
     """Patch moto so Lambda functions run locally (idempotent; the latest context wins)."""
     from moto.awslambda import urls as lambda_urls
-    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.awslambda.responses import LambdaResponse
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.s3 import notifications as s3_notifications
@@ -1430,6 +1501,8 @@ def install(ctx: LocalAwsContext) -> None:
             lambda_urls.url_paths[
                 r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%\x24-]+)/" + suffix
             ] = LambdaResponse.dispatch
+        originals["LambdaBackend.create_function"] = LambdaBackend.create_function
+        LambdaBackend.create_function = _create_function_then_prewarm
         LambdaFunction.invoke = _bridged_function_invoke
         LambdaSimpleBackend.invoke = _bridged_simple_backend_invoke
         s3_notifications._invoke_awslambda = _bridged_s3_invoke_awslambda

@@ -9,6 +9,8 @@ import base64
 import io
 import json
 import logging
+import os
+import signal
 import threading
 import time
 import zipfile
@@ -586,3 +588,92 @@ def test_a_failed_async_invocation_is_retried_twice_with_the_same_request_id(
     request_id = rt.invoke_async(fn, json.dumps({}), on_done=keep)
     assert done.wait(30)
     assert len(recorder.of("lambda.invoke.end", function=name, request_id=request_id)) == 1
+
+
+# -- workers forked from the zygote (localaws/lambda_zygote.py), pre-warmed environments ------------------
+
+PROCESS_HANDLER = """
+import os, sys
+
+def describe(event, context):
+    import botocore
+    return {
+        "ppid": os.getppid(),
+        "pid": os.getpid(),
+        "env_keys": sorted(os.environ),
+        "botocore": botocore.__file__,
+        "initialization": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+    }
+"""
+
+
+def _zygote_pid() -> int:
+    zygote = awslambda.runtime().zygote
+    assert zygote is not None and zygote._proc is not None, "no zygote is running"
+    return zygote._proc.pid
+
+
+def test_workers_are_forked_from_the_zygote_with_only_their_own_environment(lam, make_function, monkeypatch):
+    runtime = awslambda.runtime()
+    runtime.zygote.stop()  # the next worker starts a zygote, which gets this test's environment
+    monkeypatch.setenv("LOCALAWS_TEST_ONLY_THE_ZYGOTE_HAS_THIS", "1")
+    name = make_function("describe", code={"ZipFile": build_zip({"handlers.py": PROCESS_HANDLER})})
+    payload = invoke(lam, name)[1]
+    assert payload["ppid"] == _zygote_pid()
+    assert "LOCALAWS_TEST_ONLY_THE_ZYGOTE_HAS_THIS" not in payload["env_keys"]
+    assert "GREETING" in payload["env_keys"] and "AWS_LAMBDA_FUNCTION_NAME" in payload["env_keys"]
+    assert payload["initialization"] == "on-demand"
+
+
+def test_a_package_that_bundles_botocore_gets_a_fresh_interpreter_and_its_own_botocore(lam, make_function):
+    bundled = build_zip(
+        {
+            "handlers.py": PROCESS_HANDLER,
+            # enough of a botocore for the handler's import; the zygote's real one would shadow it
+            "botocore/__init__.py": "__version__ = 'bundled'\n",
+        }
+    )
+    name = make_function("describe", code={"ZipFile": bundled})
+    payload = invoke(lam, name)[1]
+    assert payload["botocore"].endswith("/botocore/__init__.py")
+    assert "site-packages" not in payload["botocore"], payload["botocore"]
+    assert payload["ppid"] == os.getpid()  # the endpoint started it, not the zygote
+
+
+def test_a_killed_zygote_is_replaced_and_its_orphans_are_noticed(lam, make_function):
+    name = make_function("describe", code={"ZipFile": build_zip({"handlers.py": PROCESS_HANDLER})})
+    first = invoke(lam, name)[1]
+    (worker,) = workers_of(name)
+    os.kill(_zygote_pid(), signal.SIGKILL)
+    os.kill(first["pid"], signal.SIGKILL)  # nobody is left to report this one's end
+    deadline = time.monotonic() + 10
+    while worker.proc.poll() is None:
+        assert time.monotonic() < deadline, "the orphaned worker's end was not noticed"
+        time.sleep(0.05)
+    payload = invoke(lam, name)[1]  # a new worker, from a new zygote
+    assert payload["pid"] != first["pid"] and payload["ppid"] == _zygote_pid()
+
+
+def test_prewarm_initializes_an_environment_that_the_first_invocation_uses(lam, make_function, recorder):
+    name = make_function("describe", code={"ZipFile": build_zip({"handlers.py": PROCESS_HANDLER})})
+    fn = awslambda.get_function(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+    awslambda.runtime().prewarm(fn).join(timeout=30)
+    (worker,) = workers_of(name)
+    assert worker.proc is not None and worker.invocations == 0
+    payload = invoke(lam, name)[1]
+    assert payload["pid"] == worker.pid and payload["initialization"] == "provisioned-concurrency"
+    request_id = recorder.of("lambda.invoke.start", function=name)[-1]["request_id"]
+    report = next(line for line in logs_of(recorder, name, request_id) if line.startswith("REPORT"))
+    assert "Init Duration" not in report  # the init ran before the invocation, as for provisioned concurrency
+
+
+def test_an_endpoint_set_to_prewarm_initializes_each_function_it_creates(
+    local_aws, lam, make_function, monkeypatch
+):
+    monkeypatch.setattr(local_aws, "prewarm_lambdas", True)
+    name = make_function("describe", code={"ZipFile": build_zip({"handlers.py": PROCESS_HANDLER})})
+    deadline = time.monotonic() + 30
+    while not any(w in awslambda.runtime()._idle.get(w.key, []) for w in workers_of(name)):
+        assert time.monotonic() < deadline, "no pre-warmed environment"
+        time.sleep(0.05)
+    assert invoke(lam, name)[1]["initialization"] == "provisioned-concurrency"
