@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import boto3
 
 from buildlib.execution_progress import (
+    SUCCEEDED,
     WAITING,
     HistoryFollower,
     ProgressPrinter,
@@ -202,8 +203,18 @@ def _workflow_failed(sfn: Any, execution_arn: str, machine: str, status: str) ->
     return DemoFailed(f"{machine} ended {status} in state '{state}': {cause}", state=state)
 
 
-def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextIO) -> str:
-    """Start the ETL workflow, upload the data once both wait states wait for it, follow it to the end."""
+def run_main_workflow(
+    sfn: Any,
+    s3: Any,
+    datasets: list[DatasetFile],
+    out: TextIO,
+    on_uploaded: Callable[[], None] | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> str:
+    """Start the ETL workflow, upload the data once both wait states wait for it, follow it to the end.
+
+    ``on_uploaded()`` is called once the files are in S3, ``on_progress(states)`` at every look at the
+    execution's history."""
     arn = _state_machine_arn(sfn, MAIN_MACHINE)
     execution_arn = sfn.start_execution(stateMachineArn=arn, name=f"demo-{int(time.time())}")["executionArn"]
     _say(out, f"\n▶ {MAIN_MACHINE}: started {execution_arn.rsplit(':', 1)[-1]}")
@@ -211,12 +222,16 @@ def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextI
 
     def upload_when_waiting(states: dict[str, Any]) -> None:
         nonlocal uploaded
+        if on_progress is not None:
+            on_progress(states)
         if uploaded or not all(s in states and states[s].status == WAITING for s in WAIT_STATES):
             return
         uploaded = True
         for dataset in datasets:
             s3.upload_file(str(dataset.path), DATA_BUCKET, dataset.key)
             _say(out, f"  uploaded {dataset.path.name} → s3://{DATA_BUCKET}/{dataset.key}")
+        if on_uploaded is not None:
+            on_uploaded()
 
     status = watch_execution(sfn, execution_arn, out, on_progress=upload_when_waiting)
     if status != "SUCCEEDED":
@@ -224,13 +239,25 @@ def run_main_workflow(sfn: Any, s3: Any, datasets: list[DatasetFile], out: TextI
     return execution_arn
 
 
-def run_athena_workflow(sfn: Any, out: TextIO, report: DemoReport | None = None) -> dict[str, Any]:
-    """Run the sample Athena workflow; return the Athena runner's task output."""
+def start_athena_workflow(sfn: Any, out: TextIO) -> str:
+    """Start the sample Athena workflow; return its execution ARN."""
     arn = _state_machine_arn(sfn, ATHENA_MACHINE)
     execution_arn = sfn.start_execution(stateMachineArn=arn, name=f"demo-athena-{int(time.time())}")[
         "executionArn"
     ]
     _say(out, f"\n▶ {ATHENA_MACHINE}: started {execution_arn.rsplit(':', 1)[-1]}")
+    return execution_arn
+
+
+def run_athena_workflow(
+    sfn: Any, out: TextIO, report: DemoReport | None = None, execution_arn: str | None = None
+) -> dict[str, Any]:
+    """Run the sample Athena workflow (or follow ``execution_arn``, one already started) to its end; return
+    the Athena runner's task output."""
+    if execution_arn is None:
+        execution_arn = start_athena_workflow(sfn, out)
+    else:
+        _say(out, f"\n▶ {ATHENA_MACHINE}: {execution_arn.rsplit(':', 1)[-1]}")
     status = watch_execution(sfn, execution_arn, out)
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, ATHENA_MACHINE, status)
@@ -254,25 +281,81 @@ def _download_prefix(s3: Any, bucket: str, prefix: str, target: Path) -> list[Pa
     return files
 
 
-def collect_datasets(s3: Any, output_dir: Path, report: DemoReport) -> None:
-    """Copy the Glue jobs' Parquet outputs to output_dir, count their rows, write the joined one as CSV."""
+# Each Glue job's output, by the state that writes it.
+DATASET_STATES = {
+    "sales": "Process Sales Data",
+    "marketing": "Process Marketing Data",
+    "marketing-and-sales": "Join Marketing And Sales Data",
+}
+JOINED_DATASET = "marketing-and-sales"
+
+
+@dataclass
+class CollectedDataset:
+    rows: int
+    output_files: list[str]
+    first_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def collect_dataset(s3: Any, output_dir: Path, dataset: str) -> CollectedDataset:
+    """Copy one Glue job's Parquet output to output_dir and count its rows; the joined one is also written
+    as CSV, and its first rows kept."""
     from localaws.spark import get_spark  # Spark is already running: the Glue jobs used it
 
     spark = get_spark()
     output_prefix = DEMO_PARAMETERS["S3ETLOutputPath"].split("/", 3)[3]
-    for dataset in ("sales", "marketing", "marketing-and-sales"):
-        files = _download_prefix(s3, ARTIFACT_BUCKET, f"{output_prefix}/{dataset}/", output_dir / dataset)
-        frame = spark.read.parquet(*[str(f) for f in files if f.suffix == ".parquet"])
-        if dataset != "marketing-and-sales":
-            report.row_counts[f"{dataset} (Parquet)"] = frame.count()
-            report.output_files.append(str(output_dir / dataset))
-            continue
-        rows = frame.orderBy("date").collect()  # small: one row a day
-        report.row_counts[f"{dataset} (Parquet)"] = len(rows)
-        report.first_rows = [row.asDict() for row in rows[:5]]
-        csv_path = output_dir / "marketing-and-sales.csv"
-        _write_csv(rows, frame.columns, csv_path)
-        report.output_files += [str(output_dir / dataset), str(csv_path)]
+    files = _download_prefix(s3, ARTIFACT_BUCKET, f"{output_prefix}/{dataset}/", output_dir / dataset)
+    frame = spark.read.parquet(*[str(f) for f in files if f.suffix == ".parquet"])
+    if dataset != JOINED_DATASET:
+        return CollectedDataset(frame.count(), [str(output_dir / dataset)])
+    rows = frame.orderBy("date").collect()  # small: one row a day
+    csv_path = output_dir / "marketing-and-sales.csv"
+    _write_csv(rows, frame.columns, csv_path)
+    return CollectedDataset(
+        len(rows), [str(output_dir / dataset), str(csv_path)], [row.asDict() for row in rows[:5]]
+    )
+
+
+class DatasetCollector:
+    """Copies each dataset as soon as the state that writes it succeeded, one at a time in the background:
+    the sales and marketing outputs are copied while the join runs."""
+
+    def __init__(self, s3: Any, output_dir: Path) -> None:
+        self._s3 = s3
+        self._output_dir = output_dir
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-collect")
+        self._copies: dict[str, Future[CollectedDataset]] = {}
+
+    def _copy(self, dataset: str) -> Future[CollectedDataset]:
+        if dataset not in self._copies:
+            self._copies[dataset] = self._pool.submit(collect_dataset, self._s3, self._output_dir, dataset)
+        return self._copies[dataset]
+
+    def on_progress(self, states: dict[str, Any]) -> None:
+        for dataset, state in DATASET_STATES.items():
+            if state in states and states[state].status == SUCCEEDED:
+                self._copy(dataset)
+
+    def collect_all(self, report: DemoReport) -> None:
+        """Wait for every dataset's copy (starting those not started) and record them in order."""
+        for dataset in DATASET_STATES:
+            copied = self._copy(dataset).result()
+            report.row_counts[f"{dataset} (Parquet)"] = copied.rows
+            report.output_files += copied.output_files
+            if copied.first_rows:
+                report.first_rows = copied.first_rows
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def collect_datasets(s3: Any, output_dir: Path, report: DemoReport) -> None:
+    """Copy every Glue job's output to output_dir now (the workflow has ended)."""
+    collector = DatasetCollector(s3, output_dir)
+    try:
+        collector.collect_all(report)
+    finally:
+        collector.close()
 
 
 def collect_athena_result(
@@ -389,7 +472,10 @@ def deployed_environment(
     from localaws.server import LocalAws
 
     glue_clock, athena_clock = IntervalClock(), IntervalClock()
-    with LocalAws(time_scale=time_scale, **({} if faults is None else {"faults": faults})) as ctx:
+    settings: dict[str, Any] = {"time_scale": time_scale, "prewarm_lambdas": True}
+    if faults is not None:
+        settings["faults"] = faults
+    with LocalAws(**settings) as ctx:
         _fake_aws_environment(ctx.endpoint_url)
         ctx.subscribe(_clock_listener(glue_clock, athena_clock))
         _say(out, f"Local AWS endpoint: {ctx.endpoint_url} (waits scaled ×{time_scale:g})")
@@ -440,14 +526,29 @@ def run_demo(
         if hold is not None:
             _say(out, f"Console: {console_url(env.ctx.endpoint_url)} (watch the workflows run)")
         try:
-            main_execution = run_main_workflow(env.sfn, env.s3, datasets, out)
-            report.hops += [hop.as_dict() for hop in runner_hops(history(env.sfn, main_execution))]
-            phase_done(MAIN_MACHINE)
-            # The Athena workflow mostly waits for its runner's schedule: copy the datasets meanwhile.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-collect") as pool:
-                datasets_copied = pool.submit(collect_datasets, env.s3, output_dir, report)
-                athena_output = run_athena_workflow(env.sfn, out, report)
-                datasets_copied.result()
+            # The Athena workflow queries only the uploaded marketing table: it starts as soon as the files
+            # are in S3 and runs alongside the Glue jobs, as two workflows do on AWS.
+            athena_execution: list[str] = []
+
+            def start_athena() -> None:
+                athena_execution.append(start_athena_workflow(env.sfn, out))
+
+            collector = DatasetCollector(env.s3, output_dir)
+            try:
+                main_execution = run_main_workflow(
+                    env.sfn,
+                    env.s3,
+                    datasets,
+                    out,
+                    on_uploaded=start_athena,
+                    on_progress=collector.on_progress,
+                )
+                report.hops += [hop.as_dict() for hop in runner_hops(history(env.sfn, main_execution))]
+                phase_done(MAIN_MACHINE)
+                athena_output = run_athena_workflow(env.sfn, out, report, athena_execution[0])
+                collector.collect_all(report)
+            finally:
+                collector.close()
             phase_done(f"{ATHENA_MACHINE} + copy datasets")
             collect_athena_result(env.s3, athena_output, output_dir, report)
             phase_done("copy the Athena result")
