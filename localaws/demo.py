@@ -169,8 +169,12 @@ def watch_execution(
     out: TextIO,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     deadline_s: float = WORKFLOW_DEADLINE_S,
+    changes: threading.Event | None = None,
 ) -> str:
-    """Print each state's progress until the execution ends; return its final status."""
+    """Print each state's progress until the execution ends; return its final status.
+
+    It looks every 0.2 s, or, given ``changes`` (set by the endpoint of this process at every history event:
+    ``history_changes``), each time that is set, and at least every second."""
     started = sfn.describe_execution(executionArn=execution_arn)["startDate"]
     printer = ProgressPrinter(out, started, STATE_LABELS)
     follower = HistoryFollower(sfn, execution_arn)
@@ -188,7 +192,23 @@ def watch_execution(
                 executionArn=execution_arn, error="Demo.Deadline", cause="the demo gave up waiting"
             )
             raise DemoFailed(f"{execution_arn} was still running after {deadline_s:.0f} s; stopped it")
-        time.sleep(0.2)
+        if changes is None:
+            time.sleep(0.2)
+        else:
+            changes.wait(1.0)
+            changes.clear()  # what changed until now is in the next look
+
+
+def history_changes(ctx: Any) -> threading.Event:
+    """An event the endpoint ``ctx`` sets at every Step Functions history event of any execution."""
+    changed = threading.Event()
+
+    def listener(kind: str, fields: dict) -> None:
+        if kind == "stepfunctions.history":
+            changed.set()
+
+    ctx.subscribe(listener)
+    return changed
 
 
 def _workflow_failed(sfn: Any, execution_arn: str, machine: str, status: str) -> DemoFailed:
@@ -210,6 +230,7 @@ def run_main_workflow(
     out: TextIO,
     on_uploaded: Callable[[], None] | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    changes: threading.Event | None = None,
 ) -> str:
     """Start the ETL workflow, upload the data once both wait states wait for it, follow it to the end.
 
@@ -233,7 +254,7 @@ def run_main_workflow(
         if on_uploaded is not None:
             on_uploaded()
 
-    status = watch_execution(sfn, execution_arn, out, on_progress=upload_when_waiting)
+    status = watch_execution(sfn, execution_arn, out, on_progress=upload_when_waiting, changes=changes)
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, MAIN_MACHINE, status)
     return execution_arn
@@ -250,7 +271,11 @@ def start_athena_workflow(sfn: Any, out: TextIO) -> str:
 
 
 def run_athena_workflow(
-    sfn: Any, out: TextIO, report: DemoReport | None = None, execution_arn: str | None = None
+    sfn: Any,
+    out: TextIO,
+    report: DemoReport | None = None,
+    execution_arn: str | None = None,
+    changes: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Run the sample Athena workflow (or follow ``execution_arn``, one already started) to its end; return
     the Athena runner's task output."""
@@ -258,7 +283,7 @@ def run_athena_workflow(
         execution_arn = start_athena_workflow(sfn, out)
     else:
         _say(out, f"\n▶ {ATHENA_MACHINE}: {execution_arn.rsplit(':', 1)[-1]}")
-    status = watch_execution(sfn, execution_arn, out)
+    status = watch_execution(sfn, execution_arn, out, changes=changes)
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, ATHENA_MACHINE, status)
     if report is not None:
@@ -534,6 +559,7 @@ def run_demo(
                 athena_execution.append(start_athena_workflow(env.sfn, out))
 
             collector = DatasetCollector(env.s3, output_dir)
+            changes = history_changes(env.ctx)
             try:
                 main_execution = run_main_workflow(
                     env.sfn,
@@ -542,10 +568,11 @@ def run_demo(
                     out,
                     on_uploaded=start_athena,
                     on_progress=collector.on_progress,
+                    changes=changes,
                 )
                 report.hops += [hop.as_dict() for hop in runner_hops(history(env.sfn, main_execution))]
                 phase_done(MAIN_MACHINE)
-                athena_output = run_athena_workflow(env.sfn, out, report, athena_execution[0])
+                athena_output = run_athena_workflow(env.sfn, out, report, athena_execution[0], changes)
                 collector.collect_all(report)
             finally:
                 collector.close()

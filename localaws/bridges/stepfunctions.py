@@ -53,6 +53,9 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    one shared deadline thread (``Deadlines``) that ends the state's frame and wakes its waits, as the
    joined thread's timeout did: one thread per waiting execution, same history events and errors. (Also:
    a program that timed out while a task waited never recorded ExecutionTimedOut; its task is woken now.)
+17. ``_patch_history_notifications`` (not a gap: a local convenience): every history event is also told to
+   the endpoint's in-process listeners (``ctx.emit("stepfunctions.history")``), so a progress view in the same
+   process (the demo's) waits for a change instead of re-reading GetExecutionHistory five times a second.
 
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
@@ -111,6 +114,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_ac
 )
 from moto.stepfunctions.parser.asl.component.state.fail import state_fail as sfn_state_fail
 from moto.stepfunctions.parser.asl.eval.callback import callback as sfn_callback
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.activity import Activity, ActivityTask
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -146,6 +150,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_list_and_describe_shapes()
     _patch_execution_default_name()
     _patch_threads_per_execution()
+    _patch_history_notifications()
 
 
 def _long_poll_seconds() -> float:
@@ -1160,3 +1165,21 @@ def _patch_threads_per_execution() -> None:
             log.exception("state machine program failed")
 
     Program.eval = _mark(eval)
+
+
+# --- 17. history events told to in-process listeners ------------------------------------------------------
+
+
+def _patch_history_notifications() -> None:
+    if _already_patched(EventManager, "add_event"):
+        return
+    original = EventManager.add_event
+
+    def add_event(self: EventManager, *args, **kwargs) -> int:
+        event_id = original(self, *args, **kwargs)
+        ctx = _state.get("ctx")
+        if ctx is not None:
+            ctx.emit("stepfunctions.history", event_id=event_id)
+        return event_id
+
+    EventManager.add_event = _mark(add_event)

@@ -395,3 +395,20 @@ def test_start_execution_without_a_name_names_it_with_a_uuid(sfn, unique_name):
     for execution_arn in (first, second):
         name = wait_for_end(sfn, execution_arn)["name"]
         assert UUID.match(name) and execution_arn.endswith(":" + name), execution_arn
+
+
+def test_every_history_event_is_told_to_in_process_listeners(sfn, unique_name, local_aws):
+    """The demo's progress view waits on these instead of polling GetExecutionHistory."""
+    told: list[int] = []
+    local_aws.subscribe(
+        lambda kind, fields: told.append(fields["event_id"]) if kind == "stepfunctions.history" else None
+    )
+    machine = create_machine(
+        sfn,
+        unique_name,
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}},
+    )
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    wait_for_end(sfn, arn)
+    ids = [event["id"] for event in sfn.get_execution_history(executionArn=arn)["events"]]
+    assert len(ids) == 6 and set(ids) <= set(told), (ids, told)
