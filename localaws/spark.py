@@ -168,7 +168,7 @@ def _build() -> SparkSession:
             # No /tmp/hsperfdata_<user>/<pid> file, which a killed JVM leaves behind.
             "-XX:-UsePerfData",
             # The client JIT compiler only: local jobs are short and small, and the optimizing compiler's
-            # threads cost more CPU than they win back (bench/lower_bound.py on 2 cores: 18.0 s -> 13.5 s
+            # threads cost more CPU than they win back (bench/lower_bound.py on 2 cores: 18.2 s -> 13.5 s
             # for the sample inputs, 29.2 s -> 30.5 s at 100x input).
             "-XX:TieredStopAtLevel=1",
         )
