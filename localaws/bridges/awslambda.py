@@ -237,9 +237,13 @@ class _Worker:
         response_r, response_w = os.pipe()
         zygote = self.runtime.zygote if lambda_zygote.can_fork(task_root) else None
         try:
+            self.proc = None
             if zygote is not None:
-                self.proc = zygote.spawn(task_root, env, request_r, response_w)  # type: ignore[assignment]
-            else:
+                try:
+                    self.proc = zygote.spawn(task_root, env, request_r, response_w)  # type: ignore[assignment]
+                except OSError as exc:  # the worker still starts, the slow way
+                    log.warning("forking a Lambda worker failed (%s); starting a new interpreter", exc)
+            if self.proc is None:
                 self.proc = self._popen(task_root, env, request_r, response_w)
         except BaseException:
             os.close(request_w)

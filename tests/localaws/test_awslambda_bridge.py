@@ -677,3 +677,13 @@ def test_an_endpoint_set_to_prewarm_initializes_each_function_it_creates(
         assert time.monotonic() < deadline, "no pre-warmed environment"
         time.sleep(0.05)
     assert invoke(lam, name)[1]["initialization"] == "provisioned-concurrency"
+
+
+def test_a_zygote_that_cannot_fork_leaves_the_worker_to_a_fresh_interpreter(lam, make_function, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("no fork today")
+
+    monkeypatch.setattr(awslambda.runtime().zygote, "spawn", refuse)
+    name = make_function("describe", code={"ZipFile": build_zip({"handlers.py": PROCESS_HANDLER})})
+    payload = invoke(lam, name)[1]
+    assert payload["ppid"] == os.getpid() and "GREETING" in payload["env_keys"]
