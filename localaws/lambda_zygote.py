@@ -253,6 +253,9 @@ class Zygote:
                 with self._changed:
                     if "spawned" in message:
                         self._spawned[message["spawned"]] = message
+                        # A reused pid: the end recorded for an earlier child is not this one's (the zygote
+                        # tells a child's start before its end, and this thread reads in order).
+                        self._exits.pop(message.get("pid", -1), None)
                     else:
                         self._exits[message["exited"]] = message["returncode"]
                     self._changed.notify_all()
