@@ -13,15 +13,19 @@ Moto gaps bridged here (moto 5.2.5):
   function; on AWS the notification is asynchronous. It is replaced by an ``Event`` invocation; the event
   gets the record fields moto leaves out, and its object key keeps "/" unencoded as AWS's does.
 
-Process model: warm workers, as AWS reuses execution environments. A worker is one
-``python -u -m localaws.lambda_process`` child (see there for the pipe protocol) for one function
-version, code hash and configuration (handler, runtime, memory, timeout, environment); its working
+Process model: warm workers, as AWS reuses execution environments. A worker runs
+``localaws.lambda_process`` (see there for the pipe protocol) for one function version, code hash and
+configuration (handler, runtime, memory, timeout, environment). It is forked from the zygote
+(``localaws/lambda_zygote.py``, a process that imported boto3 once), or is a fresh ``python -u -m
+localaws.lambda_process`` child when the package bundles boto3/botocore or the fork fails. Its working
 directory is the package extracted once per code hash under ``ctx.work_dir/lambda/code/<sha256>``, its
 environment built as a clean Lambda environment (nothing of the parent's), its log stream its own
 (``<date>/[<version>]<id>``, as one environment's stream on AWS).
 
 - An invocation takes an idle worker of the function's current configuration (the most recently used), or
-  starts a new one when all are busy (Lambda scales out); a worker never runs two invocations at once. The
+  starts a new one when all are busy (Lambda scales out); a worker never runs two invocations at once. With
+  ``ctx.prewarm_lambdas`` one worker per function is started and initialized when the function is created.
+  The
   init phase (importing the handler module) happens once per worker; only the REPORT line of a worker's
   first invocation has ``Init Duration``. Module-level state survives between invocations of one worker.
 - While a worker runs an invocation, everything it writes to stdout/stderr is that invocation's log (lines
