@@ -28,7 +28,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "lambda"), str(ROOT / "lambda" / "gluerunner")]
 
-from bench_support import ROLE_ARN, client, tracking_table, waiting_tasks  # noqa: E402
+from bench_support import running_job_runs, tracking_table, waiting_tasks  # noqa: E402
 
 from localaws import faults  # noqa: E402
 from localaws.server import LocalAws  # noqa: E402
@@ -46,26 +46,6 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return int((self.deadline - time.monotonic()) * 1000)
-
-
-def running_job_runs(ctx, n: int) -> list[str]:
-    """N Glue job runs that stay RUNNING (moto's own runs, not executed by the Glue bridge)."""
-    from moto.glue.models import GlueBackend, glue_backends
-    from moto.moto_api import state_manager
-
-    client(ctx, "glue").create_job(
-        Name=JOB,
-        Role=ROLE_ARN,
-        Command={"Name": "glueetl", "ScriptLocation": "s3://bench/none.py"},
-        ExecutionProperty={"MaxConcurrentRuns": n + 1},
-    )
-    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
-    backend = glue_backends[ctx.account_id][ctx.region]
-    start = getattr(GlueBackend.start_job_run, "_localaws_original", GlueBackend.start_job_run)
-    runs = []
-    for _ in range(n):
-        runs.append(start(backend, JOB, None, None, None, None, None, None, None, None, None))
-    return runs
 
 
 def track(ctx, activity_arn: str, tokens: list[str], runs: list[str]) -> None:
@@ -121,7 +101,7 @@ def measure(n: int, latency: str, concurrency: int) -> dict:
     with LocalAws(host="127.0.0.1", time_scale=0.01) as ctx:
         setup_began = time.perf_counter()
         _, tokens = waiting_tasks(ctx, n, "BenchActivity")
-        runs = running_job_runs(ctx, len(tokens))
+        runs = running_job_runs(ctx, JOB, len(tokens))
         activity_arn = f"arn:aws:states:{ctx.region}:{ctx.account_id}:activity:BenchActivity"
         track(ctx, activity_arn, tokens, runs)
         setup_seconds = time.perf_counter() - setup_began

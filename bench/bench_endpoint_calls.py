@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-from bench_support import ROLE_ARN, client, tracking_table, waiting_tasks  # noqa: E402
+from bench_support import client, running_job_runs, tracking_table, waiting_tasks  # noqa: E402
 
 from localaws.server import LocalAws  # noqa: E402
 
@@ -86,21 +86,9 @@ def update_item_ms(ctx, n: int, samples: int) -> float:
 
 def get_job_run_ms(ctx, n: int, samples: int) -> float:
     """GetJobRun of runs spread over N RUNNING runs of one job (moto's runs, kept RUNNING)."""
-    from moto.glue.models import GlueBackend, glue_backends
-    from moto.moto_api import state_manager
-
-    glue = client(ctx, "glue")
     job = f"BenchJob{n}"
-    glue.create_job(
-        Name=job,
-        Role=ROLE_ARN,
-        Command={"Name": "glueetl", "ScriptLocation": "s3://bench/none.py"},
-        ExecutionProperty={"MaxConcurrentRuns": n + 1},
-    )
-    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
-    backend = glue_backends[ctx.account_id][ctx.region]
-    start = getattr(GlueBackend.start_job_run, "_localaws_original", GlueBackend.start_job_run)
-    runs = [start(backend, job, None, None, None, None, None, None, None, None, None) for _ in range(n)]
+    runs = running_job_runs(ctx, job, n)
+    glue = client(ctx, "glue")
     picks = iter(runs[(k * n) // samples] for k in range(samples))
     return median_ms(lambda: glue.get_job_run(JobName=job, RunId=next(picks)), samples)
 

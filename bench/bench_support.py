@@ -77,3 +77,21 @@ def tracking_table(ctx: Any, name: str, range_key: str, items: list[dict[str, An
     for start in range(0, len(items), 25):  # BatchWriteItem takes 25 at most
         batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
         ddb.batch_write_item(RequestItems={name: batch})
+
+
+def running_job_runs(ctx: Any, job: str, n: int) -> list[str]:
+    """Create Glue job ``job`` and N runs of it that stay RUNNING (moto's own runs, not executed by the Glue
+    bridge); return their ids."""
+    from moto.glue.models import GlueBackend, glue_backends
+    from moto.moto_api import state_manager
+
+    client(ctx, "glue").create_job(
+        Name=job,
+        Role=ROLE_ARN,
+        Command={"Name": "glueetl", "ScriptLocation": "s3://bench/none.py"},
+        ExecutionProperty={"MaxConcurrentRuns": n + 1},
+    )
+    state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
+    backend = glue_backends[ctx.account_id][ctx.region]
+    start = getattr(GlueBackend.start_job_run, "_localaws_original", GlueBackend.start_job_run)
+    return [start(backend, job, None, None, None, None, None, None, None, None, None) for _ in range(n)]
