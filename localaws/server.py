@@ -14,7 +14,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from localaws import error_shapes, faults
+from localaws import error_shapes, faults, shared_botocore_loader
 from localaws.bridges import BRIDGES
 from localaws.console.app import mount as mount_console
 from localaws.context import LocalAwsContext
@@ -67,6 +67,8 @@ class LocalAws:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         # There is no Docker here: the awslambda bridge runs handlers in a local process instead.
         default_user_config["lambda"]["use_docker"] = False
+        # Before the bridges import moto's models, whose import makes botocore sessions (see the module).
+        shared_botocore_loader.install()
         for name in BRIDGES:
             importlib.import_module(f"localaws.bridges.{name}").install(self.ctx)
         # werkzeug logs every request at INFO (thousands per workflow); warnings and errors still show.
