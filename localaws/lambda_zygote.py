@@ -41,6 +41,10 @@ from pathlib import Path
 from typing import Any
 
 PRELOADED = ("boto3", "botocore")
+# The services whose SDK data the zygote parses once for all its children: the ones the local endpoint bridges
+# (the project's functions call these). A child's first client of one is then about 0.06 CPU-s cheaper than
+# parsing the model itself (0.27 -> 0.09 CPU-s for a runner's three), a dozen times a demo.
+PRELOADED_SERVICES = ("athena", "dynamodb", "events", "glue", "s3", "stepfunctions")
 
 
 def can_fork(task_root: Path) -> bool:
@@ -119,11 +123,34 @@ def _reap(send: Any) -> None:
         send({"exited": pid, "returncode": code})
 
 
+def preload_sdk_data(services: tuple[str, ...] = PRELOADED_SERVICES) -> None:
+    """Parse botocore's data for ``services`` into the Loader that every later session of this process
+    shares (``localaws.shared_botocore_loader``), so that forked children find it parsed.
+
+    Building a throwaway client loads exactly what a child's clients need (model, endpoint rules,
+    partitions, retry and default configuration); explicit keys and region keep it off the environment and
+    the credential chain, and it sends no request."""
+    import boto3
+
+    from localaws import shared_botocore_loader
+
+    shared_botocore_loader.install()
+    session = boto3.session.Session(
+        aws_access_key_id="preload", aws_secret_access_key="preload", region_name="us-east-1"
+    )
+    for service in services:
+        # A botocore without one of them: the children parse what they use, as without a zygote.
+        with contextlib.suppress(Exception):
+            session.client(service)
+
+
 def serve(fd: int) -> None:
     """The zygote's loop: fork on request, report exits, end when the endpoint goes."""
     for module in PRELOADED:
         __import__(module)
     import localaws.lambda_process  # noqa: F401 - imported once here, not in every child
+
+    preload_sdk_data()
 
     sock = socket.socket(fileno=fd)
     wake_r, wake_w = os.pipe()

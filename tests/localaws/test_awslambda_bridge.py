@@ -17,6 +17,7 @@ import zipfile
 
 import pytest
 
+from localaws import lambda_zygote
 from localaws.bridges import awslambda
 
 GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
@@ -623,6 +624,29 @@ def test_workers_are_forked_from_the_zygote_with_only_their_own_environment(lam,
     assert "LOCALAWS_TEST_ONLY_THE_ZYGOTE_HAS_THIS" not in payload["env_keys"]
     assert "GREETING" in payload["env_keys"] and "AWS_LAMBDA_FUNCTION_NAME" in payload["env_keys"]
     assert payload["initialization"] == "on-demand"
+
+
+SDK_DATA_HANDLER = """
+import boto3
+
+def sdk_data(event, context):
+    session = boto3.session.Session()
+    loader = session._session.get_component("data_loader")
+    parsed = sorted({key[1] for key in loader._cache if key[0] == "load_service_model"})
+    client = session.client("stepfunctions")  # built from the parsed model, and it works
+    return {
+        "parsed_before_any_client": parsed,
+        "shared": loader is boto3.session.Session()._session.get_component("data_loader"),
+        "activities": client.list_activities()["activities"] is not None,
+    }
+"""
+
+
+def test_a_forked_worker_finds_the_sdk_models_parsed_by_the_zygote(lam, make_function):
+    name = make_function("sdk_data", code={"ZipFile": build_zip({"handlers.py": SDK_DATA_HANDLER})})
+    payload = invoke(lam, name)[1]
+    assert set(lambda_zygote.PRELOADED_SERVICES) <= set(payload["parsed_before_any_client"]), payload
+    assert payload["shared"] and payload["activities"]
 
 
 def test_a_package_that_bundles_botocore_gets_a_fresh_interpreter_and_its_own_botocore(lam, make_function):
