@@ -358,3 +358,6 @@ class Zygote:
 
 if __name__ == "__main__":
     serve(int(sys.argv[1]))
+    # Nothing is left to flush or clean up, and freeing the preloaded models one object at a time took the
+    # endpoint's stop 0.15 s of waiting.
+    os._exit(0)
