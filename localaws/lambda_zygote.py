@@ -135,13 +135,15 @@ def preload_sdk_data(services: tuple[str, ...] = PRELOADED_SERVICES) -> None:
     from localaws import shared_botocore_loader
 
     shared_botocore_loader.install()
-    session = boto3.session.Session(
-        aws_access_key_id="preload", aws_secret_access_key="preload", region_name="us-east-1"
-    )
-    for service in services:
-        # A botocore without one of them: the children parse what they use, as without a zygote.
-        with contextlib.suppress(Exception):
-            session.client(service)
+    # Whatever fails here (a botocore without one of them, an AWS_PROFILE the endpoint's environment names
+    # but no config file has), the children parse what they use themselves, as without a zygote.
+    with contextlib.suppress(Exception):
+        session = boto3.session.Session(
+            aws_access_key_id="preload", aws_secret_access_key="preload", region_name="us-east-1"
+        )
+        for service in services:
+            with contextlib.suppress(Exception):
+                session.client(service)
 
 
 def serve(fd: int) -> None:

@@ -649,6 +649,15 @@ def test_a_forked_worker_finds_the_sdk_models_parsed_by_the_zygote(lam, make_fun
     assert payload["shared"] and payload["activities"]
 
 
+def test_a_zygote_whose_environment_names_a_missing_profile_still_forks(lam, make_function, monkeypatch):
+    runtime = awslambda.runtime()
+    runtime.zygote.stop()  # the next worker starts a zygote with this environment
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile-anywhere")  # botocore raises ProfileNotFound for it
+    name = make_function("describe", code={"ZipFile": build_zip({"handlers.py": PROCESS_HANDLER})})
+    payload = invoke(lam, name)[1]
+    assert payload["ppid"] == _zygote_pid()
+
+
 def test_a_package_that_bundles_botocore_gets_a_fresh_interpreter_and_its_own_botocore(lam, make_function):
     bundled = build_zip(
         {
