@@ -2,8 +2,10 @@
 
 A new execution environment (``localaws.lambda_process``) spends most of its cold start importing boto3
 (about 0.3 CPU-s), and the demo starts a dozen while Spark needs the same two cores. The template ("zygote")
-is started once per endpoint process with ``python -m localaws.lambda_zygote <socket-fd>``, imports boto3
-and then forks one child per worker it is asked for. A child is set up as ``awslambda._Worker.start`` would
+is started once per endpoint process with ``python -m localaws.lambda_zygote <socket-fd>``, imports boto3,
+parses the SDK models of the services the endpoint bridges into the botocore Loader that every session of it
+and of its children shares (``localaws.shared_botocore_loader``), and then forks one child per worker it is
+asked for. A child is set up as ``awslambda._Worker.start`` would
 start a process: its own session (process group), the function's folder as working directory, exactly the
 function's environment (nothing of the zygote's), stdin from /dev/null, stdout and stderr on the worker's
 output pipe; then it runs ``lambda_process.main`` on its request and response pipes.
@@ -43,7 +45,7 @@ from typing import Any
 PRELOADED = ("boto3", "botocore")
 # The services whose SDK data the zygote parses once for all its children: the ones the local endpoint bridges
 # (the project's functions call these). A child's first client of one is then about 0.06 CPU-s cheaper than
-# parsing the model itself (0.27 -> 0.09 CPU-s for a runner's three), a dozen times a demo.
+# parsing the model itself (0.27 -> 0.09 CPU-s for a runner's three), about ten times a demo.
 PRELOADED_SERVICES = ("athena", "dynamodb", "events", "glue", "s3", "stepfunctions")
 
 
