@@ -5,10 +5,10 @@ A new execution environment (``localaws.lambda_process``) spends most of its col
 is started once per endpoint process with ``python -m localaws.lambda_zygote <socket-fd>``, imports boto3,
 parses the SDK models of the services the endpoint bridges into the botocore Loader that every session of it
 and of its children shares (``localaws.shared_botocore_loader``), and then forks one child per worker it is
-asked for. A child is set up as ``awslambda._Worker.start`` would
-start a process: its own session (process group), the function's folder as working directory, exactly the
-function's environment (nothing of the zygote's), stdin from /dev/null, stdout and stderr on the worker's
-output pipe; then it runs ``lambda_process.main`` on its request and response pipes.
+asked for. A child is set up as ``awslambda._Worker.start`` would start a process: its own session
+(process group), the function's folder as working directory, exactly the function's environment (nothing of
+the zygote's), stdin from /dev/null, stdout and stderr on the worker's output pipe; then it runs
+``lambda_process.main`` on its request and response pipes.
 
 Protocol on the socket (a socketpair with the endpoint), one JSON document per line each way:
 
