@@ -37,6 +37,21 @@ CREDENTIALS_HINT = (
 )
 
 
+# Attempts per call, the first included, unless the user set their own (AWS_MAX_ATTEMPTS, or max_attempts in
+# the config file). The build tasks poll (DescribeStacks, DescribeExecution, GetExecutionHistory), and polls
+# are what a busy account throttles first: with botocore's standard mode alone (3 attempts) a poll answered
+# ThrottlingException three times in a row failed the whole task (one call in 125 when a fifth of all calls
+# are throttled, as the demo's fault mode does). Standard mode backs off exponentially with jitter.
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+def retry_config(session: boto3.session.Session) -> Config:
+    """Standard retries with the user's max_attempts, else DEFAULT_MAX_ATTEMPTS."""
+    configured = session._session.get_config_variable("max_attempts")
+    attempts = int(configured) if configured else DEFAULT_MAX_ATTEMPTS
+    return Config(retries={"mode": "standard", "total_max_attempts": attempts})
+
+
 class Aws:
     """Lazily created, cached boto3 clients sharing one session (the usual credential/region chain)."""
 
@@ -70,7 +85,7 @@ class Aws:
         if service not in self._clients:
             region = self.region  # fail with the hint before boto3's NoRegionError
             self._clients[service] = self.session.client(
-                service, region_name=region, config=Config(retries={"mode": "standard"})
+                service, region_name=region, config=retry_config(self.session)
             )
         return self._clients[service]
 

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import boto3
 
+from buildlib.aws import retry_config
 from buildlib.execution_progress import (
     SUCCEEDED,
     WAITING,
@@ -162,7 +163,11 @@ def _say(out: TextIO, text: str) -> None:
 
 
 def _client(service: str, endpoint_url: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=DEFAULT_REGION)
+    """A client of the demo's own (it follows the executions), retrying as the build tasks' clients do."""
+    session = boto3.session.Session()
+    return session.client(
+        service, endpoint_url=endpoint_url, region_name=DEFAULT_REGION, config=retry_config(session)
+    )
 
 
 def _state_machine_arn(sfn: Any, name: str) -> str:
