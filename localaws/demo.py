@@ -117,12 +117,14 @@ class IntervalClock:
 
     def busy_seconds_outside(self, other: IntervalClock) -> float:
         """Of ``busy_seconds()``, the time during which ``other`` had no interval open."""
+        spans, other_spans = self._busy_spans(), other._busy_spans()
+        busy = sum(end - start for start, end in spans)
         covered = sum(
             max(0.0, min(end, other_end) - max(start, other_start))
-            for start, end in self._busy_spans()
-            for other_start, other_end in other._busy_spans()
+            for start, end in spans
+            for other_start, other_end in other_spans
         )
-        return self.busy_seconds() - covered
+        return busy - covered
 
     def summed_seconds(self) -> float:
         with self._lock:

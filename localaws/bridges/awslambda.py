@@ -25,8 +25,7 @@ environment built as a clean Lambda environment (nothing of the parent's), its l
 - An invocation takes an idle worker of the function's current configuration (the most recently used), or
   starts a new one when all are busy (Lambda scales out); a worker never runs two invocations at once. With
   ``ctx.prewarm_lambdas`` one worker per function is started and initialized when the function is created.
-  The
-  init phase (importing the handler module) happens once per worker; only the REPORT line of a worker's
+  The init phase (importing the handler module) happens once per worker; only the REPORT line of a worker's
   first invocation has ``Init Duration``. Module-level state survives between invocations of one worker.
 - While a worker runs an invocation, everything it writes to stdout/stderr is that invocation's log (lines
   written between invocations go to the worker's stream under the last request id).
