@@ -65,19 +65,31 @@ class PollerLease:
         )
 
     def acquire(self, until: float) -> bool:
-        """Take the lease if nobody holds it (or its holder's lease ran out); False if another run polls."""
+        """Take the lease if nobody holds it (or its holder's lease ran out); False if another run polls.
+
+        The count starts at 0 when the item is gone: a holder's forced release may delete it between this
+        run's wake and this acquire, and a lease without a count could never be released (``release``
+        compares the count), so the run would poll until its Lambda ran out of time."""
         return self._hold(
             until,
-            "SET #holder = :me, #lease = :until",
+            "SET #holder = :me, #lease = :until, #wakeups = if_not_exists(#wakeups, :zero)",
             "attribute_not_exists(#lease) OR #lease < :now",
-            {":now": {"N": str(math.floor(time.time()))}},
+            {":now": {"N": str(math.floor(time.time()))}, ":zero": {"N": "0"}},
+            {"#wakeups": WAKEUPS},
         )
 
     def renew(self, until: float) -> bool:
         """Extend the lease before another long poll; False if it was lost (this run took too long)."""
         return self._hold(until, "SET #lease = :until", "#holder = :me", {})
 
-    def _hold(self, until: float, update: str, condition: str, values: dict[str, Any]) -> bool:
+    def _hold(
+        self,
+        until: float,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
         """A conditional update of the lease; on success, remember the wakeups count it saw."""
         try:
             response = self.clients.dynamodb.update_item(
@@ -85,7 +97,7 @@ class PollerLease:
                 Key=self._key,
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#holder": HOLDER, "#lease": LEASE_UNTIL},
+                ExpressionAttributeNames={"#holder": HOLDER, "#lease": LEASE_UNTIL, **(names or {})},
                 ExpressionAttributeValues={
                     ":me": {"S": self.run_id},
                     ":until": {"N": str(math.ceil(until))},

@@ -248,3 +248,53 @@ def test_a_nudge_while_another_run_polls_is_served_by_that_run(world, manual_sta
     assert summary["started"] == 1
     assert counting.calls["get_activity_task"] == 3  # empty, T2, empty
     assert [item["glue_job_run_id"] for item in table_items(TABLE)] == [started_run_id()]
+
+
+def test_a_lease_taken_after_a_forced_release_can_be_released(world):
+    """A run wakes, the holder gives the lease up by force (its poll failed) and deletes the item with that
+    wakeup, then the woken run takes the lease of an item that has no count: its empty poll must let it go,
+    not poll again and again (it saw no wakeups, and none came)."""
+    holder, woken = lease(world), lease(world)
+    holder.wake()
+    assert holder.acquire(9e9)
+    woken.wake()
+    assert holder.release(force=True)
+    assert woken.acquire(9e9)
+    assert woken.release()
+    assert table_items(TABLE) == []
+
+
+class ReleasedRightAfterTheWake:
+    """DynamoDB whose poller item disappears right after this run's wake: the holder gave the lease up by
+    force (its poll failed) and deleted the item, wakeup and all, before this run tried for the lease."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        self.dynamodb = dynamodb
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dynamodb, name)
+
+    def update_item(self, **params: Any) -> Any:
+        result = self.dynamodb.update_item(**params)
+        if params["UpdateExpression"].startswith("ADD"):
+            self.dynamodb.delete_item(TableName=params["TableName"], Key=params["Key"])
+        return result
+
+
+def test_a_run_whose_wake_was_deleted_polls_once_and_leaves(world):
+    """Before the fix, such a run polled again and again (it could never release a lease with no count)
+    until its Lambda ran out of time; in the tests, without a Lambda context, for ever."""
+
+    class PollLimit(CountingSfn):
+        def __getattr__(self, name: str) -> Any:
+            if name == "get_activity_task" and self.calls.get(name, 0) >= 5:
+                raise AssertionError("still polling an empty activity after 5 polls")
+            return super().__getattr__(name)
+
+    counting = PollLimit(world["sfn"])
+    clients = etlrunner.Clients(
+        sfn=counting, dynamodb=ReleasedRightAfterTheWake(world["dynamodb"]), events=world["events"]
+    )
+    summary = etlrunner.run(gluerunner.GlueRunner(world["glue"], None), world["config"], clients, None, NUDGE)
+    assert summary["polled"] is True and counting.calls["get_activity_task"] == 1
+    assert table_items(TABLE) == []
