@@ -22,6 +22,8 @@ from moto.athena.models import AthenaBackend
 from moto.glue.models import GlueBackend
 from moto.moto_api import state_manager
 
+from localaws.bridges import dynamodb as dynamodb_bridge
+
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 # Each function's module sits at its zip root; mirror that so `import gluerunner` finds the module, not the
 # folder of the same name (which would otherwise import as a namespace package).
@@ -85,6 +87,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """
     for owner, name, original in _MOTO_ENTRY_POINTS:
         monkeypatch.setattr(owner, name, original)
+    # DynamoDB's conditional writes are atomic, moto's are not across threads; the tests of overlapping
+    # runs would otherwise see two winners of one claim now and then (the local endpoint makes the same fix).
+    dynamodb_bridge.make_requests_atomic()
     with mock_aws():
         # mock_aws resets boto3's default session, which makes every test reload the service models (slow);
         # one shared session (fake credentials, same region) is equivalent and much faster.
