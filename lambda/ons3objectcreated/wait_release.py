@@ -14,6 +14,10 @@ event, the next sweep, or two invocations at once cannot hand one upload to two 
 4. The token is stored in the item (conditional on the arrival still pending and unclaimed) BEFORE
    SendTaskSuccess; success marks the arrival consumed. A send that keeps failing leaves the claim for the
    next attempt ("send-failed", which the handler raises so Lambda retries).
+5. A task polled for an arrival that another release handed out meanwhile (two invocations saw it pending;
+   the other took the task, and this one's long poll went on for up to 60 s and got the NEXT execution's
+   task) has no upload to go with it: it is given back at once with ``WaitForData.Requeued``, which the wait
+   state's Retry schedules again within a second. Held, it would wait for its heartbeat timeout (300 s).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ logger = logging.getLogger("ons3objectcreated")
 WORKER_NAME = "ons3objectcreated"
 TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 MISWIRED_ERROR = "WaitForData.MisWired"
+# A task this release cannot answer (no upload left for it); the wait states retry this error at once.
+REQUEUED_ERROR = "WaitForData.Requeued"
 CLAIM_RACE_ATTEMPTS = 3
 # Statuses after which the upload may not have reached its wait: the handler raises so Lambda retries.
 FAILED_STATUSES = frozenset({"send-failed", "error"})
@@ -209,21 +215,36 @@ class Releaser:
             item = self.store.get(target.s3_object)
             arrival = item.pending if item.claim is None else None
             if arrival is None:
-                detail = (
-                    f"holding a task of {execution} but the upload is already being released to another "
-                    f"task; this task's heartbeat times out after {self.settings.heartbeat_seconds} s and "
-                    "its wait state's Retry schedules it again for the next upload"
-                )
-                logger.warning("%s: %s", target.s3_object, detail)
-                return {"status": "claim-lost", "detail": detail, "execution": execution}
+                why = "the upload was handed to another task while this one was polled"
+                return self._give_back(target, token, execution, why)
         else:
-            return {
-                "status": "claim-lost",
-                "detail": "the pending upload kept changing",
-                "execution": execution,
-            }
+            return self._give_back(target, token, execution, "the pending upload kept changing")
         claim = Claim(token, claimed_at, arrival, execution, claimed_at)
         return self._send(target, claim, applied_before=False)
+
+    def _give_back(self, target: WaitTarget, token: str, execution: str | None, why: str) -> dict[str, Any]:
+        """Fail a task this release holds without an upload for it, with the error its wait state retries
+        at once (step 5): it waits again for the next upload, as if never polled."""
+        cause = {
+            "ErrorMessage": f"{why}; the wait state's Retry schedules the task again for the next upload",
+            "S3Object": target.s3_object,
+            "SFNActivityArn": target.activity_arn,
+        }
+        try:
+            self.sfn.send_task_failure(taskToken=token, error=REQUEUED_ERROR, cause=json.dumps(cause))
+        except (ClientError, BotoCoreError) as exc:
+            # Its heartbeat timeout and the same Retry still bring it back, only later.
+            code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+            detail = (
+                f"holding a task of {execution} without an upload ({why}), and giving it back failed "
+                f"({code}); its heartbeat times out after {self.settings.heartbeat_seconds} s and its wait "
+                "state's Retry schedules it again for the next upload"
+            )
+            logger.warning("%s: %s", target.s3_object, detail)
+            return {"status": "claim-lost", "detail": detail, "execution": execution}
+        detail = f"gave back a task of {execution} ({why}): {REQUEUED_ERROR}, which its wait state retries"
+        logger.info("%s: %s", target.s3_object, detail)
+        return {"status": "requeued", "detail": detail, "execution": execution}
 
     def _resend(self, target: WaitTarget, claim: Claim) -> dict[str, Any] | None:
         """Answer a token claimed by an earlier attempt; None when it is gone unanswered (poll afresh)."""

@@ -147,9 +147,18 @@ def test_main_flow_matches_the_seed():
     parallel = states["Process Sales And Marketing Data"]
     assert parallel["Type"] == "Parallel"
     assert parallel["Next"] == "Prep For Joining Marketing And Sales Data"
-    # A mis-wired wait (its activity released by another key) ends in the fallback like a failed job.
+    # A mis-wired wait (its activity released by another key), or one given back 100 times, ends in the
+    # fallback like a failed job.
     assert parallel["Catch"] == [
-        {"ErrorEquals": [*GLUE_ERRORS[:3], "WaitForData.MisWired", *GLUE_ERRORS[3:]], "Next": FALLBACK}
+        {
+            "ErrorEquals": [
+                *GLUE_ERRORS[:3],
+                "WaitForData.MisWired",
+                "WaitForData.Requeued",
+                *GLUE_ERRORS[3:],
+            ],
+            "Next": FALLBACK,
+        }
     ]
 
     expected_branches = [
@@ -184,7 +193,14 @@ def test_main_flow_matches_the_seed():
                 "IntervalSeconds": 1,
                 "MaxAttempts": 20,
                 "BackoffRate": 1,
-            }
+            },
+            # A task polled without an upload for it is given back and waits again within a second.
+            {
+                "ErrorEquals": ["WaitForData.Requeued"],
+                "IntervalSeconds": 1,
+                "MaxAttempts": 100,
+                "BackoffRate": 1,
+            },
         ]
         assert s[wait]["Next"] == prep
         assert s[prep]["Type"] == "Pass"

@@ -470,6 +470,74 @@ def test_a_task_without_an_expected_key_is_failed_too(sfn, stub):
     assert statuses(on_upload(sfn, record(SALES_KEY, "01")), "releases") == ["mis-wired"]
 
 
+# --- a task polled without an upload for it is given back at once -----------------------------------------
+
+
+class UploadHandedOutDuringThePoll:
+    """Step Functions as a release with a stale view sees it: while its long poll waited, another invocation
+    claimed the pending upload for its own task and released it; then the poll got the next task (a later
+    execution's wait), for which no upload is left."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def get_activity_task(self, **params: Any) -> dict[str, Any]:
+        store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+        pending = store.get(SALES).pending
+        assert pending is not None and store.claim(SALES, "T1", pending, EXECUTION, 100.0)
+        claim = store.get(SALES).claim
+        assert claim is not None and store.consume(SALES, claim, 101.0)
+        return self.client.get_activity_task(**params)
+
+
+def requeued(token: str) -> dict[str, Any]:
+    cause = JsonMatching(
+        {
+            "ErrorMessage": lambda text: "handed to another task" in text and "Retry" in text,
+            "S3Object": SALES,
+            "SFNActivityArn": SALES_ACTIVITY,
+        }
+    )
+    return {"taskToken": token, "error": "WaitForData.Requeued", "cause": cause}
+
+
+def test_a_task_polled_after_its_upload_was_handed_out_is_given_back_at_once(sfn, stub):
+    """Held, the later execution's wait would sit until its heartbeat timed out (300 s) with nothing to
+    release it; given back with the error its wait state retries, it waits again within a second."""
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "01"))
+    expect_task(stub, "T2")
+    stub.add_response("send_task_failure", {}, requeued("T2"))
+    events = FakeEvents()
+
+    result = handle((UploadHandedOutDuringThePoll(sfn[0]), sfn[1]), SCHEDULED, events)
+
+    assert statuses(result, "sweep") == ["requeued"]
+    assert "WaitForData.Requeued" in result["sweep"][0]["detail"]
+    stored = item()
+    assert "claimed_token" not in stored and "pending_sequencer" not in stored
+    assert stored["consumed_sequencer"] == arrival_store.normalize_sequencer("01")
+    assert events.entries == []  # nothing was released by this invocation: no nudge
+
+
+def test_a_task_that_cannot_be_given_back_is_left_to_its_heartbeat_not_raised(sfn, stub, caplog):
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "01"))
+    expect_task(stub, "T2")
+    stub.add_client_error(
+        "send_task_failure", "ThrottlingException", "slow down", 400, expected_params=requeued("T2")
+    )
+
+    with caplog.at_level(logging.WARNING, logger="ons3objectcreated"):
+        result = handle((UploadHandedOutDuringThePoll(sfn[0]), sfn[1]), SCHEDULED)
+
+    assert statuses(result, "sweep") == ["claim-lost"]
+    assert "heartbeat times out after 300 s" in caplog.text and "ThrottlingException" in caplog.text
+
+
 # --- bad input and configuration ------------------------------------------------------------------------
 
 

@@ -13,7 +13,8 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,21 @@ def uploads_done(lines: list[tuple[str, str]]) -> bool:
     return len(uploads) == 2 and uploads <= finished
 
 
-def test_files_uploaded_before_the_execution_release_both_waits(local_aws, aws_client, unique_name):
-    cfn, s3, sfn, ddb = (aws_client(name) for name in ("cloudformation", "s3", "stepfunctions", "dynamodb"))
+@dataclass
+class Deployed:
+    """The stack's outputs and names, the log lines of every ons3objectcreated invocation as (request id,
+    line), and the executions to stop at the end."""
+
+    outputs: dict[str, str]
+    data_bucket: str
+    table: str
+    lines: list[tuple[str, str]]
+    executions: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def deployed(local_aws, aws_client, unique_name) -> Iterator[Deployed]:
+    cfn, s3, sfn = (aws_client(name) for name in ("cloudformation", "s3", "stepfunctions"))
     code_bucket, data_bucket = unique_name("code").lower(), unique_name("data").lower()
     table, stack = unique_name("Arrivals"), unique_name("wait-for-data")
     s3.create_bucket(Bucket=code_bucket)
@@ -72,7 +86,7 @@ def test_files_uploaded_before_the_execution_release_both_waits(local_aws, aws_c
         ],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
-    lines: list[tuple[str, str]] = []  # (request id, log line) of every ons3objectcreated invocation
+    lines: list[tuple[str, str]] = []
     local_aws.subscribe(
         lambda kind, fields: (
             lines.append((str(fields.get("request_id")), str(fields.get("line"))))
@@ -80,74 +94,131 @@ def test_files_uploaded_before_the_execution_release_both_waits(local_aws, aws_c
             else None
         )
     )
-    execution = None
+    described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+    world = Deployed(outputs, data_bucket, table, lines)
     try:
-        described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
         assert described["StackStatus"] == "CREATE_COMPLETE", described
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
-
-        # 1. Both files land while no execution waits: each upload is kept as its key's pending arrival.
-        for key in (SALES_KEY, MARKETING_KEY):
-            s3.put_object(Bucket=data_bucket, Key=key, Body=b"date,value\n1/2/2019,3\n")
-
-        def pending() -> list[str]:
-            items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
-            return sorted(i["s3_object"]["S"] for i in items if "pending_sequencer" in i)
-
-        wait_until("both uploads pending", lambda: len(pending()) == 2)
-        assert pending() == [f"s3://{data_bucket}/{MARKETING_KEY}", f"s3://{data_bucket}/{SALES_KEY}"]
-        # The S3-triggered invocations have given up their long polls: from here on only the sweep releases.
-        wait_until("the upload invocations found no task", lambda: uploads_done(lines))
-
-        # 2. THEN the execution starts; the sweep schedule releases both waits with the kept uploads.
-        execution = sfn.start_execution(
-            stateMachineArn=outputs["MarketingAndSalesETLOrchestratorArn"], input="{}"
-        )["executionArn"]
-
-        def released() -> list[dict[str, Any]]:
-            events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
-            outputs = [
-                json.loads(e["activitySucceededEventDetails"]["output"])
-                for e in events
-                if e["type"] == "ActivitySucceeded"
-            ]
-            return outputs if len(outputs) == 2 else []
-
-        outputs_sent = wait_until("both waits released", released)
-        assert sorted(o["S3Key"] for o in outputs_sent) == [MARKETING_KEY, SALES_KEY]
-        for output in outputs_sent:
-            assert output["S3BucketName"] == data_bucket
-            activity = outputs[
-                "SalesDataWaitActivityArn" if output["S3Key"] == SALES_KEY else "MarketingDataWaitActivityArn"
-            ]
-            assert output["SFNActivityArn"] == activity
-            assert output["S3ETag"] and output["S3Sequencer"]
-        history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
-        workers = [
-            e["activityStartedEventDetails"].get("workerName")
-            for e in history
-            if e["type"] == "ActivityStarted"
-        ]
-        assert workers == ["ons3objectcreated", "ons3objectcreated"]
-        entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-        assert {"Process Sales Data", "Process Marketing Data"} <= set(entered), entered
-        assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"  # on to the Glue steps
-
-        # 3. Each upload was handed out once: nothing pending, nothing claimed. The sweep marks an upload
-        # consumed only after SendTaskSuccess returned, so the history can show the release a moment before.
-        def settled() -> list[dict[str, Any]]:
-            items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
-            return items if all("claimed_token" not in item for item in items) else []
-
-        items = wait_until("both claims settled", settled)
-        assert len(items) == 2
-        for item in items:
-            assert "consumed_sequencer" in item and "pending_sequencer" not in item, item
+        yield world
     finally:
-        if execution and sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
-            sfn.stop_execution(executionArn=execution)
+        for execution in world.executions:
+            if sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+                sfn.stop_execution(executionArn=execution)
         for bucket in (data_bucket, code_bucket):
             for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
                 s3.delete_object(Bucket=bucket, Key=obj["Key"])
         cfn.delete_stack(StackName=stack)
         s3.delete_bucket(Bucket=code_bucket)
+
+
+def history(sfn: Any, execution: str) -> list[dict[str, Any]]:
+    return sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+
+
+def test_files_uploaded_before_the_execution_release_both_waits(deployed, aws_client):
+    s3, sfn, ddb = (aws_client(name) for name in ("s3", "stepfunctions", "dynamodb"))
+    outputs, data_bucket, table, lines = (
+        deployed.outputs,
+        deployed.data_bucket,
+        deployed.table,
+        deployed.lines,
+    )
+
+    # 1. Both files land while no execution waits: each upload is kept as its key's pending arrival.
+    for key in (SALES_KEY, MARKETING_KEY):
+        s3.put_object(Bucket=data_bucket, Key=key, Body=b"date,value\n1/2/2019,3\n")
+
+    def pending() -> list[str]:
+        items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+        return sorted(i["s3_object"]["S"] for i in items if "pending_sequencer" in i)
+
+    wait_until("both uploads pending", lambda: len(pending()) == 2)
+    assert pending() == [f"s3://{data_bucket}/{MARKETING_KEY}", f"s3://{data_bucket}/{SALES_KEY}"]
+    # The S3-triggered invocations have given up their long polls: from here on only the sweep releases.
+    wait_until("the upload invocations found no task", lambda: uploads_done(lines))
+
+    # 2. THEN the execution starts; the sweep schedule releases both waits with the kept uploads.
+    execution = sfn.start_execution(
+        stateMachineArn=outputs["MarketingAndSalesETLOrchestratorArn"], input="{}"
+    )["executionArn"]
+    deployed.executions.append(execution)
+
+    def released() -> list[dict[str, Any]]:
+        outputs = [
+            json.loads(e["activitySucceededEventDetails"]["output"])
+            for e in history(sfn, execution)
+            if e["type"] == "ActivitySucceeded"
+        ]
+        return outputs if len(outputs) == 2 else []
+
+    outputs_sent = wait_until("both waits released", released)
+    assert sorted(o["S3Key"] for o in outputs_sent) == [MARKETING_KEY, SALES_KEY]
+    for output in outputs_sent:
+        assert output["S3BucketName"] == data_bucket
+        activity = outputs[
+            "SalesDataWaitActivityArn" if output["S3Key"] == SALES_KEY else "MarketingDataWaitActivityArn"
+        ]
+        assert output["SFNActivityArn"] == activity
+        assert output["S3ETag"] and output["S3Sequencer"]
+    events = history(sfn, execution)
+    workers = [
+        e["activityStartedEventDetails"].get("workerName") for e in events if e["type"] == "ActivityStarted"
+    ]
+    assert workers == ["ons3objectcreated", "ons3objectcreated"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert {"Process Sales Data", "Process Marketing Data"} <= set(entered), entered
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"  # on to the Glue steps
+
+    # 3. Each upload was handed out once: nothing pending, nothing claimed. The sweep marks an upload
+    # consumed only after SendTaskSuccess returned, so the history can show the release a moment before.
+    def settled() -> list[dict[str, Any]]:
+        items = ddb.scan(TableName=table, ConsistentRead=True)["Items"]
+        return items if all("claimed_token" not in item for item in items) else []
+
+    items = wait_until("both claims settled", settled)
+    assert len(items) == 2
+    for item in items:
+        assert "consumed_sequencer" in item and "pending_sequencer" not in item, item
+
+
+def test_a_wait_task_given_back_waits_again_and_the_next_upload_releases_it(deployed, aws_client):
+    """What ons3objectcreated does with a task it polled but has no upload for (wait_release.py, step 5):
+    WaitForData.Requeued. The deployed wait state's Retry must schedule the task again at once, and the
+    next upload must release the new task."""
+    s3, sfn = aws_client("s3"), aws_client("stepfunctions")
+    sales_activity = deployed.outputs["SalesDataWaitActivityArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=deployed.outputs["MarketingAndSalesETLOrchestratorArn"], input="{}"
+    )["executionArn"]
+    deployed.executions.append(execution)
+
+    def scheduled_on_sales() -> int:
+        return sum(
+            1
+            for e in history(sfn, execution)
+            if e["type"] == "ActivityScheduled"
+            and e["activityScheduledEventDetails"]["resource"] == sales_activity
+        )
+
+    wait_until("the sales wait scheduled", scheduled_on_sales)
+    token = sfn.get_activity_task(activityArn=sales_activity, workerName="stale-release")["taskToken"]
+    sfn.send_task_failure(taskToken=token, error="WaitForData.Requeued", cause="no upload left for it")
+
+    wait_until("the sales wait scheduled again", lambda: scheduled_on_sales() == 2)
+    failures = [
+        e["activityFailedEventDetails"] for e in history(sfn, execution) if e["type"] == "ActivityFailed"
+    ]
+    assert [f["error"] for f in failures] == ["WaitForData.Requeued"]
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+
+    s3.put_object(Bucket=deployed.data_bucket, Key=SALES_KEY, Body=b"date,value\n1/2/2019,3\n")
+
+    def sales_released() -> list[dict[str, Any]]:
+        return [
+            json.loads(e["activitySucceededEventDetails"]["output"])
+            for e in history(sfn, execution)
+            if e["type"] == "ActivitySucceeded"
+        ]
+
+    (output,) = wait_until("the new sales task released", sales_released)
+    assert output["S3Key"] == SALES_KEY and output["SFNActivityArn"] == sales_activity
