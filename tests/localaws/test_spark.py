@@ -111,6 +111,24 @@ def no_java_environment(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, temp
 
 
+def group_processes(pgid: int) -> str:
+    """The live processes of a process group: pid, parent, state, what fd 1 is, command line (Linux)."""
+    rows = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stdout = os.readlink(entry / "fd" / "1") if (entry / "fd" / "1").exists() else "-"
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        rows.append(f"{entry.name} ppid={fields[1]} state={fields[0]} fd1={stdout} {command[:200]}")
+    return "\n".join(rows) or "(none)"
+
+
 GLUE_SCRIPT = """
     import sys
     from awsglue.context import GlueContext
@@ -191,7 +209,15 @@ def test_a_glue_run_needs_no_system_java_and_ctrl_c_leaves_no_temp_folder(tmp_pa
         assert any(entry.name.startswith("localaws-spark-") for entry in temp.iterdir())  # while it runs
 
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
-        rest, _ = proc.communicate(timeout=60)
+        try:
+            rest, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Once seen in CI: pynt had exited (0) and something still held its output open.
+            state = "had exited" if proc.poll() is not None else "was still running"
+            pytest.fail(
+                f"the output stayed open 60 s after Ctrl-C; pynt {state}. Its process group:\n"
+                + group_processes(proc.pid)
+            )
         printed.append(rest)
     finally:
         if proc.poll() is None:
