@@ -271,7 +271,8 @@ def test_overlapping_runs_answer_every_task_once(world, monkeypatch):
         barrier.wait()
         results.append(one_run(world, []))
 
-    threads = [threading.Thread(target=racing_run) for _ in range(2)]
+    # Daemons: a run that never ends (a poll loop that cannot leave) must not keep the test process alive.
+    threads = [threading.Thread(target=racing_run, daemon=True) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
