@@ -115,6 +115,15 @@ def history(sfn: Any, execution: str) -> list[dict[str, Any]]:
     return sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
 
 
+def released_outputs(sfn: Any, execution: str) -> list[dict[str, Any]]:
+    """The outputs ons3objectcreated sent to the execution's wait tasks, in order."""
+    return [
+        json.loads(e["activitySucceededEventDetails"]["output"])
+        for e in history(sfn, execution)
+        if e["type"] == "ActivitySucceeded"
+    ]
+
+
 def test_files_uploaded_before_the_execution_release_both_waits(deployed, aws_client):
     s3, sfn, ddb = (aws_client(name) for name in ("s3", "stepfunctions", "dynamodb"))
     outputs, data_bucket, table, lines = (
@@ -144,12 +153,8 @@ def test_files_uploaded_before_the_execution_release_both_waits(deployed, aws_cl
     deployed.executions.append(execution)
 
     def released() -> list[dict[str, Any]]:
-        outputs = [
-            json.loads(e["activitySucceededEventDetails"]["output"])
-            for e in history(sfn, execution)
-            if e["type"] == "ActivitySucceeded"
-        ]
-        return outputs if len(outputs) == 2 else []
+        sent = released_outputs(sfn, execution)
+        return sent if len(sent) == 2 else []
 
     outputs_sent = wait_until("both waits released", released)
     assert sorted(o["S3Key"] for o in outputs_sent) == [MARKETING_KEY, SALES_KEY]
@@ -213,12 +218,5 @@ def test_a_wait_task_given_back_waits_again_and_the_next_upload_releases_it(depl
 
     s3.put_object(Bucket=deployed.data_bucket, Key=SALES_KEY, Body=b"date,value\n1/2/2019,3\n")
 
-    def sales_released() -> list[dict[str, Any]]:
-        return [
-            json.loads(e["activitySucceededEventDetails"]["output"])
-            for e in history(sfn, execution)
-            if e["type"] == "ActivitySucceeded"
-        ]
-
-    (output,) = wait_until("the new sales task released", sales_released)
+    (output,) = wait_until("the new sales task released", lambda: released_outputs(sfn, execution))
     assert output["S3Key"] == SALES_KEY and output["SFNActivityArn"] == sales_activity
