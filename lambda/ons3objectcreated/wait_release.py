@@ -77,6 +77,11 @@ def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _error_name(exc: ClientError | BotoCoreError) -> str:
+    """The service's error code, or the class of a client-side error (a timeout, a lost connection)."""
+    return _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
 def send_success(
     sfn: Any, token: str, output: Mapping[str, Any], settings: ReleaseSettings, sleep: Callable[[float], None]
 ) -> SendResult:
@@ -150,7 +155,7 @@ class Releaser:
         try:
             return self._release(target)
         except (ClientError, BotoCoreError) as exc:
-            detail = f"{_error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__}: {exc}"
+            detail = f"{_error_name(exc)}: {exc}"
             logger.error("%s: release failed: %s", target.s3_object, detail)
             return {"status": "error", "detail": detail}
 
@@ -234,11 +239,10 @@ class Releaser:
             self.sfn.send_task_failure(taskToken=token, error=REQUEUED_ERROR, cause=json.dumps(cause))
         except (ClientError, BotoCoreError) as exc:
             # Its heartbeat timeout and the same Retry still bring it back, only later.
-            code = _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
             detail = (
                 f"holding a task of {execution} without an upload ({why}), and giving it back failed "
-                f"({code}); its heartbeat times out after {self.settings.heartbeat_seconds} s and its wait "
-                "state's Retry schedules it again for the next upload"
+                f"({_error_name(exc)}); its heartbeat times out after {self.settings.heartbeat_seconds} s "
+                "and its wait state's Retry schedules it again for the next upload"
             )
             logger.warning("%s: %s", target.s3_object, detail)
             return {"status": "claim-lost", "detail": detail, "execution": execution}
