@@ -73,9 +73,11 @@ from etlrunner.clients import (
     sfn_client,
 )
 from etlrunner.config import NO_DEFAULT, ConfigError, RunnerConfig, load_config
-from etlrunner.engine import RunSummary, client_error_message, iso8601, run, task_ref
+from etlrunner.engine import run
 from etlrunner.inputs import optional_int, optional_str, parse_task_input, require_str
 from etlrunner.interface import CheckResult, Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
+from etlrunner.sfn import client_error_message, iso8601, task_ref
+from etlrunner.summary import RunSummary
 
 __all__ = [
     "MAX_POOL_CONNECTIONS",

@@ -10,18 +10,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# GetActivityTask long-polls for up to 60 s; a shorter read timeout would cut the poll, retry it and could
-# lose a task that AWS handed to the dropped connection.
-SFN_READ_TIMEOUT_S = 70
-# The check pass calls from CHECK_CONCURRENCY threads at once (16 by default): botocore's pool of 10
-# connections per client would make the rest wait or open throwaway connections.
-MAX_POOL_CONNECTIONS = 32
-SFN_CLIENT_CONFIG = Config(
-    read_timeout=SFN_READ_TIMEOUT_S,
-    connect_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
-    max_pool_connections=MAX_POOL_CONNECTIONS,
-)
+from etlrunner.sfn import MAX_POOL_CONNECTIONS, SFN_CLIENT_CONFIG
+
 DYNAMODB_CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=20,
@@ -45,14 +35,15 @@ class Clients:
     events: Any = None
 
 
-_reused: dict[tuple[str, str | None, str | None], Any] = {}
+_reused: dict[tuple[str, int, str | None, str | None], Any] = {}
 _reused_lock = threading.Lock()
 
 
 def reused_client(service: str, config: Config) -> Any:
     """A client kept for the next invocations of this warm environment, as AWS advises: building one costs
-    tens of milliseconds each run. Keyed by endpoint and region, so a changed environment gets a new one."""
-    key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+    tens of milliseconds each run. Keyed by its settings, endpoint and region, so a changed environment gets a
+    new one (the configs are module constants, so their identity names them)."""
+    key = (service, id(config), os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
     with _reused_lock:
         client = _reused.get(key)
         if client is None:

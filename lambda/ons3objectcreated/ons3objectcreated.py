@@ -37,23 +37,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from arrival_store import Arrival, ArrivalStore, normalize_sequencer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from etlrunner.clients import EVENTS_CLIENT_CONFIG
+from etlrunner.clients import EVENTS_CLIENT_CONFIG, reused_client
 from etlrunner.nudge import send_nudge
+from etlrunner.sfn import POLL_RESERVE_ENV, SFN_READ_TIMEOUT_S
 from etlrunner.triggers import is_nudge
 from wait_release import FAILED_STATUSES, Releaser, ReleaseSettings, WaitTarget
 
 WAIT_ACTIVITIES_ENV = "WAIT_ACTIVITIES"
 ARRIVALS_TABLE_ENV = "ARRIVALS_TABLE"
 HEARTBEAT_ENV = "WAIT_HEARTBEAT_SECONDS"
-POLL_RESERVE_ENV = "SFN_POLL_RESERVE_MS"
 QUIET_PREFIXES_ENV = "QUIET_PREFIXES"
 SENDER = "ons3objectcreated"
-# GetActivityTask long-polls for up to 60 s; the read timeout must outlast it.
-SFN_READ_TIMEOUT_S = 70
 
 logger = logging.getLogger("ons3objectcreated")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -111,28 +108,20 @@ SFN_CONFIG = Config(
     max_pool_connections=10,  # one connection per object released in parallel
 )
 DDB_CONFIG = Config(retries={"mode": "standard"})
-_reused: dict[tuple[str, str | None, str | None], Any] = {}
 
 
-def _reused_client(service: str, config: Config) -> Any:
-    """Kept for later invocations of this warm environment (AWS's advice; one costs tens of ms to build),
-    per endpoint and region so that a changed environment gets a new one."""
-    key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
-    if key not in _reused:
-        _reused[key] = boto3.client(service, config=config)
-    return _reused[key]
-
-
+# Kept for later invocations of this warm environment (the runners' cache: one per service, endpoint and
+# region). The Step Functions client is this function's own, keyed apart from the runners' by its config.
 def sfn_client() -> Any:
-    return _reused_client("stepfunctions", SFN_CONFIG)
+    return reused_client("stepfunctions", SFN_CONFIG)
 
 
 def ddb_client() -> Any:
-    return _reused_client("dynamodb", DDB_CONFIG)
+    return reused_client("dynamodb", DDB_CONFIG)
 
 
 def events_client() -> Any:
-    return _reused_client("events", EVENTS_CLIENT_CONFIG)  # the runners' nudge client settings
+    return reused_client("events", EVENTS_CLIENT_CONFIG)  # the runners' nudge client settings
 
 
 def is_scheduled_event(event: Mapping[str, Any]) -> bool:

@@ -31,11 +31,11 @@ from typing import Any
 
 from arrival_store import Arrival, ArrivalStore, Claim
 from botocore.exceptions import BotoCoreError, ClientError
+from etlrunner.sfn import TOKEN_GONE_ERRORS, error_code, error_name
 
 logger = logging.getLogger("ons3objectcreated")
 
 WORKER_NAME = "ons3objectcreated"
-TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 MISWIRED_ERROR = "WaitForData.MisWired"
 # A task this release cannot answer (no upload left for it); the wait states retry this error at once.
 REQUEUED_ERROR = "WaitForData.Requeued"
@@ -73,15 +73,6 @@ class SendResult:
     detail: str = ""
 
 
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _error_name(exc: ClientError | BotoCoreError) -> str:
-    """The service's error code, or the class of a client-side error (a timeout, a lost connection)."""
-    return _error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-
-
 def send_success(
     sfn: Any, token: str, output: Mapping[str, Any], settings: ReleaseSettings, sleep: Callable[[float], None]
 ) -> SendResult:
@@ -95,7 +86,7 @@ def send_success(
             sfn.send_task_success(taskToken=token, output=json.dumps(output))
             return SendResult("sent", maybe_applied)
         except ClientError as exc:
-            code = _error_code(exc)
+            code = error_code(exc)
             retried = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in TOKEN_GONE_ERRORS:
@@ -155,7 +146,7 @@ class Releaser:
         try:
             return self._release(target)
         except (ClientError, BotoCoreError) as exc:
-            detail = f"{_error_name(exc)}: {exc}"
+            detail = f"{error_name(exc)}: {exc}"
             logger.error("%s: release failed: %s", target.s3_object, detail)
             return {"status": "error", "detail": detail}
 
@@ -241,7 +232,7 @@ class Releaser:
             # Its heartbeat timeout and the same Retry still bring it back, only later.
             detail = (
                 f"holding a task of {execution} without an upload ({why}), and giving it back failed "
-                f"({_error_name(exc)}); its heartbeat times out after {self.settings.heartbeat_seconds} s "
+                f"({error_name(exc)}); its heartbeat times out after {self.settings.heartbeat_seconds} s "
                 "and its wait state's Retry schedules it again for the next upload"
             )
             logger.warning("%s: %s", target.s3_object, detail)

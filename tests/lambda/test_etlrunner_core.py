@@ -10,7 +10,7 @@ import athenarunner
 import etlrunner
 import gluerunner
 import pytest
-from etlrunner.engine import MAX_CAUSE_CHARS, encode_cause
+from etlrunner.sfn import MAX_CAUSE_CHARS, encode_cause
 
 SEED_KEYS = {
     "sfn_activity_arn": "<NO-DEFAULT>",

@@ -1,0 +1,373 @@
+"""What one run does with a task and its item: claim, start, track, check, report.
+
+Every step that could lose a task or answer it twice is a conditional write of store.py: a claimed task is
+recorded before its job starts, a started job is tracked exactly once, and only the run whose write enters
+`reporting` answers the task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from etlrunner.clients import Clients
+from etlrunner.config import RunnerConfig
+from etlrunner.inputs import parse_task_input
+from etlrunner.interface import Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
+from etlrunner.settings import RunSettings, load_settings
+from etlrunner.sfn import (
+    call_with_token,
+    encode_cause,
+    error_code,
+    error_name,
+    error_text,
+    send_failure,
+    task_ref,
+    to_json,
+)
+from etlrunner.store import (
+    CHECK_FAILURES,
+    LEASE_UNTIL,
+    OUTCOME,
+    PHASE,
+    REPORTING,
+    STARTING,
+    STARTING_PREFIX,
+    TASK_INPUT,
+    TOKEN,
+    ItemStore,
+    lease_expired,
+)
+from etlrunner.summary import RunSummary
+from etlrunner.timing import lease_until
+
+logger = logging.getLogger("etlrunner")
+
+STARTED_AT_ATTRIBUTE = "started_at"
+# Item attributes that are the core's bookkeeping, not the service's fields (never logged as such).
+CORE_ATTRIBUTES = frozenset(
+    {
+        TOKEN,
+        "sfn_activity_arn",
+        STARTED_AT_ATTRIBUTE,
+        "claimed_at",
+        PHASE,
+        LEASE_UNTIL,
+        TASK_INPUT,
+        OUTCOME,
+        CHECK_FAILURES,
+    }
+)
+
+
+@dataclass
+class TaskWork:
+    """What one run does with tasks and items; every step that can lose a task is a conditional write."""
+
+    runner: Runner
+    config: RunnerConfig
+    clients: Clients
+    context: Any
+    summary: RunSummary
+    settings: RunSettings = field(default_factory=load_settings)
+    started: list[dict[str, Any]] = field(default_factory=list)  # items of the jobs this run started
+
+    @property
+    def store(self) -> ItemStore:
+        return ItemStore(self.clients, self.config, self.runner.id_attribute)
+
+    def lease(self) -> float:
+        """Until when this run may hold an item: never past its own end (a Lambda cannot outlive it)."""
+        return lease_until(self.context, self.settings.lease_seconds)
+
+    # -- a task just claimed ---------------------------------------------------------------------------------
+    def claimed(self, token: str, raw_input: str | None) -> None:
+        """Record the claimed task first, then start its job: a crash from here on loses nothing."""
+        ref = task_ref(token)
+        now = dt.datetime.now(dt.UTC).isoformat()
+        try:
+            item = self.store.put_starting(ref, token, raw_input, now, self.lease())
+        except (ClientError, BotoCoreError) as exc:
+            # Nothing was started; without a record no later run could answer the task, so answer it now.
+            cause = {
+                "ErrorMessage": f"could not record the task in DynamoDB table {self.config.ddb_table} before "
+                f"starting its job, so nothing was started: {error_text(exc)}",
+                "ErrorType": error_name(exc),
+            }
+            self._fail_unrecorded(token, "StartFailed", cause)
+            return
+        self.start(item, raw_input)
+
+    def start(self, item: Mapping[str, Any], raw_input: str | None) -> None:
+        """Start the job of a `starting` item and track it; any refusal answers the task at once."""
+        token = str(item[TOKEN])
+        runner = self.runner
+        try:
+            fields = runner.start(parse_task_input(raw_input), token)
+        except (InvalidInput, StartFailed, ClientError, Exception) as exc:
+            kind, cause = _start_refusal(runner, token, exc)
+            self.report(item, _failure(f"{runner.name}.{kind}", cause), rejected=True)
+            return
+        self.record_started(item, fields)
+
+    def record_started(self, item: Mapping[str, Any], fields: Any, recovered: bool = False) -> None:
+        runner = self.runner
+        token = str(item[TOKEN])
+        job_id = fields.get(runner.id_attribute) if isinstance(fields, Mapping) else None
+        try:
+            if not isinstance(job_id, str) or not job_id or job_id.startswith(STARTING_PREFIX):
+                raise ValueError(f"runner returned no usable {runner.id_attribute}: {job_id!r}")
+            tracked = self.store.track(item, fields, dt.datetime.now(dt.UTC).isoformat())
+        except Exception as exc:  # the job would run untracked: stop it and say so, with its id
+            logger.exception(
+                "%s: started %s=%s but could not record it", runner.name, runner.id_attribute, job_id
+            )
+            stopped = self._stop(fields) if isinstance(job_id, str) and job_id else "nothing to stop"
+            cause = {
+                "ErrorMessage": f"started {runner.id_attribute}={job_id} but could not track it in DynamoDB "
+                f"table {self.config.ddb_table} ({type(exc).__name__}: {exc}); {stopped}",
+                "ErrorType": type(exc).__name__,
+            }
+            self.report(item, _failure(f"{runner.name}.StartFailed", cause), rejected=True)
+            return
+        if tracked is None:
+            logger.info(
+                "%s: %s=%s is tracked by another run already", runner.name, runner.id_attribute, job_id
+            )
+            return
+        self.summary.add("recovered" if recovered else "started")
+        logger.info(
+            "%s %s %s=%s for %s (%s)",
+            runner.name,
+            "recovered" if recovered else "started",
+            runner.id_attribute,
+            job_id,
+            task_ref(token),
+            describe_fields(runner, fields),
+        )
+        self.started.append(tracked)
+
+    def _stop(self, fields: Mapping[str, Any]) -> str:
+        stop = getattr(self.runner, "stop", None)
+        if stop is None:
+            return "this runner cannot stop jobs: it may still run"
+        try:
+            stop(fields)
+        except Exception as exc:  # already failing: report what happened instead of raising
+            logger.exception("%s: could not stop %s", self.runner.name, fields)
+            return f"it could not be stopped ({type(exc).__name__}: {exc}) and may still run"
+        return "it was stopped"
+
+    def _fail_unrecorded(self, token: str, kind: str, cause: dict[str, Any]) -> None:
+        """Answer a task that has no item: one direct attempt (the heartbeat timeout bounds a lost one)."""
+        error = f"{self.runner.name}.{kind}"
+        self.summary.add("rejected")
+        logger.warning("%s: %s for %s: %s", self.runner.name, error, task_ref(token), cause["ErrorMessage"])
+        send_failure(self.clients.sfn, token, error, cause)
+
+    # -- an item found by the check pass ---------------------------------------------------------------------
+    def visit(self, item: dict[str, Any]) -> None:
+        phase = item.get(PHASE)
+        if phase == STARTING:
+            self.resume_start(item)
+        elif phase == REPORTING:
+            self.resume_report(item)
+        else:
+            self.check(item)
+
+    def resume_start(self, item: dict[str, Any]) -> None:
+        """Finish the start of a task whose run died (or could not record the job): never start it twice."""
+        if not lease_expired(item):
+            self.summary.add("starting")  # its run is alive and starting it now
+            return
+        lease = self.lease()
+        if not self.store.take_over(item, lease):
+            return
+        item[LEASE_UNTIL] = lease
+        token = str(item[TOKEN])
+        if not call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
+            logger.warning("%s: %s is gone; dropping its unfinished start", self.runner.name, task_ref(token))
+            self.summary.add("expired")
+            self.store.delete(item)
+            return
+        raw_input = item.get(TASK_INPUT) or None
+        find_started = getattr(self.runner, "find_started", None)
+        if find_started is not None:
+            try:
+                fields = find_started(parse_task_input(raw_input), token)
+            except (InvalidInput, StartFailed) as exc:
+                kind, cause = _start_refusal(self.runner, token, exc)
+                self.report(item, _failure(f"{self.runner.name}.{kind}", cause), rejected=True)
+                return
+            # Any other error (a throttled lookup) propagates: the item stays, and once the lease runs out
+            # a later run looks again; the task's heartbeat timeout bounds how long.
+            if fields is not None:
+                self.record_started(item, fields, recovered=True)
+                return
+        logger.info("%s: %s was claimed but never started; starting it", self.runner.name, task_ref(token))
+        self.start(item, raw_input)
+
+    def resume_report(self, item: dict[str, Any]) -> None:
+        """Send an outcome a dead or failed run could not deliver."""
+        if not lease_expired(item):
+            return
+        if not self.store.take_over(item, self.lease()):
+            return
+        self.deliver(item, dict(item.get(OUTCOME) or {}))
+
+    def check(self, item: dict[str, Any], just_started: bool = False) -> None:
+        """Check one tracked job: heartbeat while it runs, report it once when it ended. `just_started`: the
+        look right after tracking, where only an ended job matters (no heartbeat, errors left to later)."""
+        runner = self.runner
+        token = str(item[TOKEN])
+        ref = task_ref(token)
+        job = f"{runner.id_attribute}={item.get(runner.id_attribute)} ({describe_fields(runner, item)})"
+        try:
+            result = runner.check(item)
+            if not isinstance(result, Running | Succeeded | Failed):
+                raise TypeError(f"{runner.name}.check returned {result!r}, not Running/Succeeded/Failed")
+        except Exception as exc:
+            if just_started:
+                logger.info(
+                    "%s: first look at %s failed (checked later): %s", runner.name, job, error_text(exc)
+                )
+                return
+            self.check_failed(item, job, exc)
+            return
+        if just_started and isinstance(result, Running):
+            return
+        if item.get(CHECK_FAILURES):
+            self.store.reset_check_failures(item)
+        if isinstance(result, Running):
+            self.summary.add("running")
+            logger.info("%s %s is %s: heartbeat %s", runner.name, job, result.state, ref)
+            if not call_with_token(self.clients.sfn.send_task_heartbeat, ref, taskToken=token):
+                # The execution was stopped or the task timed out (a retry may already run the job again):
+                # nobody wants this result, so stop the job as Step Functions' own .sync integrations do.
+                self.summary.add("expired")
+                logger.warning(
+                    "%s: %s no longer awaited by Step Functions (%s); %s and forgetting it",
+                    runner.name,
+                    job,
+                    ref,
+                    self._stop(item),
+                )
+                self.store.delete(item)
+            return
+        if isinstance(result, Succeeded):
+            logger.info("%s %s %s: reporting success for %s", runner.name, job, result.state, ref)
+            self.report(item, {"status": "success", "output": to_json(result.output)})
+            return
+        logger.warning(
+            "%s %s %s: reporting %s for %s: %s",
+            runner.name,
+            job,
+            result.state,
+            runner.failure_error,
+            ref,
+            to_json(result.cause),
+        )
+        self.report(item, _failure(runner.failure_error, result.cause))
+
+    def check_failed(self, item: dict[str, Any], job: str, exc: Exception) -> None:
+        """A check that raised: keep the task alive a few times, then fail it rather than keep it forever."""
+        self.summary.add("check_errors")
+        logger.error("%s: error checking %s: %s", self.runner.name, job, error_text(exc), exc_info=exc)
+        failures = self.store.count_check_failure(item)
+        limit = self.settings.max_check_failures
+        if failures < limit:
+            token = str(item[TOKEN])
+            if not call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
+                self.summary.add("expired")
+                self.store.delete(item)
+            return
+        cause = {
+            **{key: item.get(key) for key in service_fields(self.runner, item)},
+            "ErrorMessage": f"could not check {job} {failures} times in a row (limit {limit}); last error: "
+            f"{error_text(exc)}",
+            "ErrorType": type(exc).__name__,
+        }
+        self.report(item, _failure(self.runner.failure_error, cause))
+
+    # -- answering a task ------------------------------------------------------------------------------------
+    def report(self, item: Mapping[str, Any], outcome: dict[str, Any], rejected: bool = False) -> None:
+        """Answer the task of an item exactly once, even with another run checking the same item."""
+        try:
+            claimed = self.store.claim_report(item, outcome, self.lease())
+        except (ClientError, BotoCoreError) as exc:
+            # Without the claim another run may be reporting; the item stays and is reported by a later run.
+            self.summary.add("report_errors")
+            logger.error(
+                "%s: cannot claim the report of %s: %s",
+                self.runner.name,
+                task_ref(str(item[TOKEN])),
+                error_text(exc),
+            )
+            return
+        if not claimed:
+            logger.info("%s: %s is reported by another run", self.runner.name, task_ref(str(item[TOKEN])))
+            return
+        self.deliver(item, outcome, rejected=rejected)
+
+    def deliver(self, item: Mapping[str, Any], outcome: Mapping[str, Any], rejected: bool = False) -> None:
+        token = str(item[TOKEN])
+        ref = task_ref(token)
+        sfn = self.clients.sfn
+        try:
+            if outcome.get("status") == "success":
+                delivered = call_with_token(
+                    sfn.send_task_success, ref, taskToken=token, output=outcome["output"]
+                )
+                counter = "succeeded"
+            else:
+                delivered = call_with_token(
+                    sfn.send_task_failure,
+                    ref,
+                    taskToken=token,
+                    error=outcome["error"],
+                    cause=outcome["cause"],
+                )
+                counter = "rejected" if rejected else "failed"
+        except (ClientError, BotoCoreError) as exc:
+            # Kept in `reporting`: when the lease runs out a later run sends it again.
+            self.summary.add("report_errors")
+            logger.error(
+                "%s: could not answer %s (a later run retries): %s", self.runner.name, ref, error_text(exc)
+            )
+            return
+        # A rejected task counts as rejected even when nobody waits for it any more: the start did not happen.
+        self.summary.add(counter if delivered or rejected else "expired")
+        self.store.delete(item)
+
+
+def _failure(error: str, cause: Mapping[str, Any]) -> dict[str, Any]:
+    return {"status": "failure", "error": error, "cause": encode_cause(cause)}
+
+
+def _start_refusal(runner: Runner, token: str, exc: BaseException) -> tuple[str, dict[str, Any]]:
+    """The error kind and cause for a start that did not happen."""
+    if isinstance(exc, InvalidInput):
+        return "InvalidInput", {"ErrorMessage": str(exc)}
+    if isinstance(exc, StartFailed):
+        return "StartFailed", {"ErrorMessage": str(exc)}
+    if isinstance(exc, ClientError):
+        return "StartFailed", {"ErrorMessage": error_text(exc), "ErrorType": error_code(exc)}
+    logger.error("%s: unexpected error starting %s", runner.name, task_ref(token), exc_info=exc)
+    return "StartFailed", {
+        "ErrorMessage": f"unexpected {type(exc).__name__} while starting: {exc}",
+        "ErrorType": type(exc).__name__,
+    }
+
+
+def describe_fields(runner: Runner, fields: Mapping[str, Any]) -> str:
+    """The service fields of an item (job name, database...) for log lines; never the token."""
+    return ", ".join(f"{key}={fields[key]}" for key in service_fields(runner, fields)) or "-"
+
+
+def service_fields(runner: Runner, item: Mapping[str, Any]) -> list[str]:
+    return [key for key in item if key != runner.id_attribute and key not in CORE_ATTRIBUTES]
