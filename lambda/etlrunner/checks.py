@@ -17,7 +17,7 @@ from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.interface import Runner
 from etlrunner.sfn import error_text
-from etlrunner.store import ItemStore
+from etlrunner.store import CHECK_CURSOR, HEARTBEAT_CURSOR, ItemStore
 from etlrunner.summary import RunSummary
 from etlrunner.timing import has_time, remaining_ms
 from etlrunner.work import TaskWork
@@ -68,13 +68,21 @@ def look_at_started(
 
 
 def check_active(
-    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
+    runner: Runner,
+    config: RunnerConfig,
+    clients: Clients,
+    context: Any,
+    summary: RunSummary,
+    heartbeat_only: bool = False,
 ) -> None:
-    """Visit every item of the activity, resuming where the last run ran out of time; several at once."""
+    """Visit every item of the activity, resuming where the last run ran out of time; several at once.
+    `heartbeat_only` (the recovery tick): tracked jobs are kept alive, not checked (see TaskWork.visit); its
+    resume point is its own, so that ticks and scheduled checks each go round every item."""
     work = TaskWork(runner, config, clients, context, summary)
     store = work.store
+    cursor_name = HEARTBEAT_CURSOR if heartbeat_only else CHECK_CURSOR
     try:
-        cursor = store.read_cursor()
+        cursor = store.read_cursor(cursor_name)
     except (ClientError, BotoCoreError) as exc:
         summary.add("check_errors")
         logger.error("cannot read the check cursor from %s: %s", config.ddb_table, error_text(exc))
@@ -88,29 +96,29 @@ def check_active(
                 for page in store.pages(after, up_to):
                     if not has_time(context, CHECK_RESERVE_MS):
                         summary.out_of_time = True
-                        save_cursor(store, last_done)
+                        save_cursor(store, last_done, cursor_name)
                         logger.warning(
                             "stop checking: %s ms left; the next run resumes after %s",
                             remaining_ms(context),
                             last_done,
                         )
                         return
-                    for future in [pool.submit(visit_safely, work, item) for item in page]:
+                    for future in [pool.submit(visit_safely, work, item, heartbeat_only) for item in page]:
                         future.result()
                     last_done = str(page[-1][runner.id_attribute])
         except (ClientError, BotoCoreError) as exc:
             summary.add("check_errors")
             logger.error("cannot read tracked jobs from %s: %s", config.ddb_table, error_text(exc))
-            save_cursor(store, last_done)
+            save_cursor(store, last_done, cursor_name)
             return
     if cursor:
-        save_cursor(store, None)
+        save_cursor(store, None, cursor_name)
 
 
-def visit_safely(work: TaskWork, item: dict[str, Any]) -> None:
+def visit_safely(work: TaskWork, item: dict[str, Any], heartbeat_only: bool = False) -> None:
     """One item's error never stops the others; the item stays and is visited again next run."""
     try:
-        work.visit(item)
+        work.visit(item, heartbeat_only)
     except Exception as exc:
         work.summary.add("check_errors")
         logger.error(
@@ -123,8 +131,8 @@ def visit_safely(work: TaskWork, item: dict[str, Any]) -> None:
         )
 
 
-def save_cursor(store: ItemStore, after: str | None) -> None:
+def save_cursor(store: ItemStore, after: str | None, name: str) -> None:
     try:
-        store.write_cursor(after)
+        store.write_cursor(after, name)
     except (ClientError, BotoCoreError) as exc:  # the next run then starts from the beginning: nothing lost
         logger.error("cannot save the check cursor: %s", error_text(exc))

@@ -6,8 +6,10 @@ The steps live in their own modules: work.py (one task and its item), checks.py 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +19,7 @@ from etlrunner.checks import check_active, check_job, look_at_started
 from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.interface import Runner
-from etlrunner.nudge import send_nudge
-from etlrunner.poller import PollerLease
+from etlrunner.poller import REPOLL_MARGIN_SECONDS, PollerLease
 from etlrunner.settings import load_settings
 from etlrunner.sfn import error_text, poll_reserve_ms
 from etlrunner.summary import RunSummary
@@ -28,39 +29,89 @@ from etlrunner.work import TaskWork
 
 logger = logging.getLogger("etlrunner")
 
+# The recovery tick waits for a repoll due within this long (its rule fires every minute).
+REPOLL_WAIT_MAX_S = 65
+
+
+def iso_time(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+
 
 def run(
     runner: Runner, config: RunnerConfig, clients: Clients, context: Any = None, event: Any = None
 ) -> dict[str, Any]:
-    """One run: a job event checks that job; a nudge polls; the schedule checks every job, then polls."""
+    """One run, as its trigger asks (triggers.py): a job event checks that job; a nudge polls; the recovery
+    tick heartbeats and finishes what dead runs left, and polls when a poll is owed; the schedule checks
+    every job with its service, then polls."""
     trigger = classify(runner, event)
     summary = RunSummary(trigger=trigger.kind)
     if trigger.kind == "job-ended":
         check_job(runner, config, clients, context, summary, str(trigger.job_id))
+    elif trigger.kind == "tick":
+        check_active(runner, config, clients, context, summary, heartbeat_only=True)
+        owed = _poll_owed(runner, config, clients, context, summary)
+        if owed:
+            _poll_and_look(runner, config, clients, context, summary, clear_repoll=owed == "repoll")
     else:
-        started = poll_with_lease(runner, config, clients, context, summary)
         if trigger.kind == "schedule":
-            check_active(runner, config, clients, context, summary)  # the jobs just started among them
-        else:
-            look_at_started(runner, config, clients, context, summary, started)
-    _nudge(runner, config, clients, summary)
+            # Checks first: a poll may hold the run for a minute, and a tracked job's answer must not wait.
+            check_active(runner, config, clients, context, summary)
+        _poll_and_look(runner, config, clients, context, summary)
     logger.info("%s run finished: %s", runner.name, json.dumps(summary.as_dict()))
     return summary.as_dict()
 
 
-def _nudge(runner: Runner, config: RunnerConfig, clients: Clients, summary: RunSummary) -> None:
-    """Send one nudge for the answers of this run not yet announced."""
-    answered = summary.succeeded + summary.failed + summary.rejected
-    fresh = answered - summary.nudged
-    if fresh > 0 and send_nudge(clients.events, runner.name, config.sfn_activity_arn, fresh):
-        summary.nudged = answered
+def _poll_and_look(
+    runner: Runner,
+    config: RunnerConfig,
+    clients: Clients,
+    context: Any,
+    summary: RunSummary,
+    clear_repoll: bool = False,
+) -> None:
+    started = poll_with_lease(runner, config, clients, context, summary, clear_repoll)
+    look_at_started(runner, config, clients, context, summary, started)
+
+
+def _poll_owed(
+    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
+) -> str | None:
+    """Why the tick must poll: "owed" (a poller died or gave up) or "repoll" (a task a dead poller took is
+    due back); None: no poll. A repoll due within the next minute is waited for here, when the run has the
+    time, rather than left to the next tick."""
+    lease = PollerLease(clients, config, runner.id_attribute)
+    try:
+        state = lease.state()
+    except (ClientError, BotoCoreError) as exc:
+        summary.add("check_errors")
+        logger.error("%s: cannot read the poll lease: %s", runner.name, error_text(exc))
+        return None
+    now = time.time()
+    if state.repoll_due(now):
+        return "repoll"
+    if state.poll_owed(now):
+        return "owed"
+    if state.repoll_at is None or state.held(now):
+        return None  # nothing due, or a live poller's next long poll gets the task when it comes back
+    wait_s = state.repoll_at - now
+    if wait_s <= REPOLL_WAIT_MAX_S and has_time(context, int(wait_s * 1000) + poll_reserve_ms()):
+        logger.info("%s: waiting %.0f s for a task a dead poller took to come back", runner.name, wait_s)
+        time.sleep(wait_s)
+        return "repoll"
+    return None
 
 
 def poll_with_lease(
-    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
+    runner: Runner,
+    config: RunnerConfig,
+    clients: Clients,
+    context: Any,
+    summary: RunSummary,
+    clear_repoll: bool = False,
 ) -> list[dict[str, Any]]:
     """Poll the activity unless another run is polling it (see poller.py); poll again when woken. Returns
-    the items of the jobs this run started."""
+    the items of the jobs this run started. `clear_repoll`: the poll was owed to a due repoll, which a
+    complete poll settles."""
     started: list[dict[str, Any]] = []
     lease = PollerLease(clients, config, runner.id_attribute)
     try:
@@ -72,10 +123,23 @@ def poll_with_lease(
                 config.sfn_activity_arn,
             )
             return started
+        if lease.dead_holder_polled_at is not None:
+            # The run that held the lease died; a task it was handed may come back after its heartbeat.
+            again = (
+                lease.dead_holder_polled_at + load_settings().task_heartbeat_seconds + REPOLL_MARGIN_SECONDS
+            )
+            lease.schedule_repoll(again)
+            logger.warning(
+                "%s: took over the poll lease of a run that died; polling now, and again at %s in case it "
+                "died holding a task",
+                runner.name,
+                iso_time(again),
+            )
     except (ClientError, BotoCoreError) as exc:
         # The lease only saves duplicate polls; correctness lies in the item writes. Poll without it.
         logger.warning("%s: poll lease unavailable (%s); polling anyway", runner.name, error_text(exc))
         return poll_and_start(runner, config, clients, context, summary)
+    polled_from = time.time()
     try:
         while True:
             started += poll_and_start(
@@ -85,12 +149,14 @@ def poll_with_lease(
                 lease.release(force=True)
                 return started
             if lease.release():
+                if clear_repoll:
+                    lease.repoll_done(polled_from)
                 return started
             # Woken while polling (or the lease was taken over): poll again if the lease is still ours.
             if not lease.renew(_poll_lease_until(context)):
                 return started
     except (ClientError, BotoCoreError) as exc:
-        # The lease runs out by itself; the next nudge or scheduled run polls.
+        # The lease runs out by itself, and the recovery tick then polls.
         logger.warning("%s: could not update the poll lease: %s", runner.name, error_text(exc))
     return started
 

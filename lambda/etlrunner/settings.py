@@ -20,15 +20,20 @@ DEFAULT_CHECK_CONCURRENCY = 16
 MAX_CHECK_FAILURES_ENV = "MAX_CHECK_FAILURES"
 DEFAULT_MAX_CHECK_FAILURES = 5
 # How long a run may hold a task it is starting or reporting before another run may take it over. Longer
-# than one start call with its retries (see clients.py), shorter than the tasks' 1800 s HeartbeatSeconds so
-# that a run killed mid-start is recovered before the task times out.
+# than one start call with its retries (see clients.py), shorter than the tasks' HeartbeatSeconds so that a
+# run killed mid-start is recovered (by the next recovery tick after it) before the task times out.
 LEASE_SECONDS_ENV = "TASK_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120
 # How long the run that polls the activity holds the poll lease (poller.py) before it must renew it: one 60 s
 # long poll (read timeout 70 s) and a start. A run that died holding it delays other runs' polls this long;
-# nudges in that time are served by the next nudge or the schedule.
+# the recovery tick after it polls for the nudges it missed.
 POLL_LEASE_SECONDS_ENV = "POLL_LEASE_SECONDS"
 DEFAULT_POLL_LEASE_SECONDS = 100
+# HeartbeatSeconds of this runner's Task states (the template sets both from one parameter). A task handed to
+# a run that died before recording it comes back after this long; the run that finds the dead poller asks
+# for a poll then (poller.py). The recovery tick heartbeats every task each minute, well inside it.
+TASK_HEARTBEAT_SECONDS_ENV = "TASK_HEARTBEAT_SECONDS"
+DEFAULT_TASK_HEARTBEAT_SECONDS = 240
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class RunSettings:
     max_check_failures: int = DEFAULT_MAX_CHECK_FAILURES
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     poll_lease_seconds: float = DEFAULT_POLL_LEASE_SECONDS
+    task_heartbeat_seconds: float = DEFAULT_TASK_HEARTBEAT_SECONDS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
@@ -47,6 +53,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
         max_check_failures=_positive(env, MAX_CHECK_FAILURES_ENV, DEFAULT_MAX_CHECK_FAILURES, int),
         lease_seconds=_positive(env, LEASE_SECONDS_ENV, DEFAULT_LEASE_SECONDS, float),
         poll_lease_seconds=_positive(env, POLL_LEASE_SECONDS_ENV, DEFAULT_POLL_LEASE_SECONDS, float),
+        task_heartbeat_seconds=_positive(
+            env, TASK_HEARTBEAT_SECONDS_ENV, DEFAULT_TASK_HEARTBEAT_SECONDS, float
+        ),
     )
 
 

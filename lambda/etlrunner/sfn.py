@@ -42,6 +42,28 @@ POLL_RESERVE_ENV = "SFN_POLL_RESERVE_MS"
 TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 # Step Functions' limit on a SendTaskFailure cause.
 MAX_CAUSE_CHARS = 32_768
+# Errors that say "not now" rather than "no": the same call may succeed a little later. botocore retries
+# these itself (a few times); the core then retries again later instead of failing a workflow over them.
+THROTTLING_ERRORS = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ConcurrentRunsExceededException",
+    }
+)
+# The caller's role may not do this: retrying cannot help, and the cause must say which call was refused.
+ACCESS_DENIED_ERRORS = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
 def poll_reserve_ms(default: int = POLL_RESERVE_MS) -> int:
@@ -68,6 +90,34 @@ def error_code(exc: BaseException) -> str:
 def error_name(exc: BaseException) -> str:
     """The service's error code, or the class of a client-side error (a timeout, a lost connection)."""
     return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and the ones it was raised from (a runner's StartFailed wraps the service's error)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A throttle, a 5xx or a lost connection, here or behind the error a runner raised from it."""
+    for error in _causes(exc):
+        if isinstance(error, BotoCoreError):
+            return True  # timeouts and connection errors: botocore's client side
+        if isinstance(error, ClientError):
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return error_code(error) in THROTTLING_ERRORS or status >= 500
+    return False
+
+
+def is_access_denied(exc: BaseException) -> bool:
+    """The call was refused by IAM, here or behind the error a runner raised from it."""
+    return any(
+        isinstance(error, ClientError) and error_code(error) in ACCESS_DENIED_ERRORS for error in _causes(exc)
+    )
 
 
 def client_error_message(exc: ClientError) -> str:

@@ -39,9 +39,11 @@ LEASE_UNTIL = "lease_until"
 TASK_INPUT = "task_input"
 OUTCOME = "outcome"
 CHECK_FAILURES = "check_failures"
+START_ATTEMPTS = "start_attempts"
 # The resume point of the check pass lives under its own hash key, so that it never shows up among the jobs.
 CURSOR_SUFFIX = "#check-cursor"
-CURSOR_RANGE = "cursor"
+CHECK_CURSOR = "cursor"  # the scheduled check's
+HEARTBEAT_CURSOR = "heartbeat-cursor"  # the recovery tick's
 CURSOR_AFTER = "after"
 
 _serializer = TypeSerializer()
@@ -116,6 +118,36 @@ class ItemStore:
                 ":old": {"N": str(item[LEASE_UNTIL])},
             },
         )
+
+    def retry_start_later(self, item: Mapping[str, Any], at: float) -> int | None:
+        """A start refused for now (a throttle, a 5xx): let the item's lease run out at `at`, so that a later
+        run (the recovery tick) finishes the start, and count the attempt. Returns the attempts so far, or
+        None when the item is no longer this task's `starting` item."""
+        try:
+            response = self.clients.dynamodb.update_item(
+                TableName=self.table,
+                Key=self.key(item),
+                UpdateExpression="SET #lease = :at ADD #attempts :one",
+                ConditionExpression="#token = :token AND #phase = :starting",
+                ExpressionAttributeNames={
+                    "#lease": LEASE_UNTIL,
+                    "#attempts": START_ATTEMPTS,
+                    "#token": TOKEN,
+                    "#phase": PHASE,
+                },
+                ExpressionAttributeValues={
+                    ":at": {"N": str(_lease_number(at))},
+                    ":one": {"N": "1"},
+                    ":token": {"S": str(item[TOKEN])},
+                    ":starting": {"S": STARTING},
+                },
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return int(response["Attributes"][START_ATTEMPTS]["N"])
 
     def _update_if(self, item: Mapping[str, Any], **request: Any) -> bool:
         """A conditional UpdateItem; False when the condition did not hold (another run got there first)."""
@@ -261,26 +293,26 @@ class ItemStore:
                 return
             request["ExclusiveStartKey"] = last_key
 
-    def _cursor_key(self) -> dict[str, Any]:
+    def _cursor_key(self, name: str) -> dict[str, Any]:
         return {
             ACTIVITY: {"S": self.config.sfn_activity_arn + CURSOR_SUFFIX},
-            self.id_attribute: {"S": CURSOR_RANGE},
+            self.id_attribute: {"S": name},
         }
 
-    def read_cursor(self) -> str | None:
+    def read_cursor(self, name: str = CHECK_CURSOR) -> str | None:
         """Where the last run that ran out of time stopped checking (None: from the start)."""
         response = self.clients.dynamodb.get_item(
-            TableName=self.table, Key=self._cursor_key(), ConsistentRead=True
+            TableName=self.table, Key=self._cursor_key(name), ConsistentRead=True
         )
         value = response.get("Item", {}).get(CURSOR_AFTER, {}).get("S")
         return value or None
 
-    def write_cursor(self, after: str | None) -> None:
+    def write_cursor(self, after: str | None, name: str = CHECK_CURSOR) -> None:
         if after is None:
-            self.clients.dynamodb.delete_item(TableName=self.table, Key=self._cursor_key())
+            self.clients.dynamodb.delete_item(TableName=self.table, Key=self._cursor_key(name))
             return
         self.clients.dynamodb.put_item(
-            TableName=self.table, Item={**self._cursor_key(), CURSOR_AFTER: {"S": after}}
+            TableName=self.table, Item={**self._cursor_key(name), CURSOR_AFTER: {"S": after}}
         )
 
 

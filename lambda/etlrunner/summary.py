@@ -14,10 +14,11 @@ class RunSummary:
     started/recovered: jobs started (recovered: started by a run that died, tracked by this one);
     rejected: tasks failed before their job ran (bad input, refused start); succeeded/failed: outcomes
     reported; running: heartbeats; expired: tasks Step Functions no longer knew; starting: tasks another
-    live run is starting; not_tracked: a job event about a job this runner does not track (any more);
+    live run is starting (or will try again); start_retries: starts a throttle or a 5xx refused, left to a
+    later run; not_tracked: a job event about a job this runner does not track (any more);
     check_errors/report_errors: items left for a later run. trigger: what woke the run; polled: whether it
-    polled the activity (False: another run was polling, and polls again for it); nudged: answers
-    announced by a nudge event.
+    polled the activity (False: another run was polling, and polls again for it); nudged: nudge events sent
+    (one per answer).
     """
 
     trigger: str = "schedule"
@@ -30,6 +31,7 @@ class RunSummary:
     running: int = 0
     expired: int = 0
     starting: int = 0
+    start_retries: int = 0
     check_errors: int = 0
     report_errors: int = 0
     not_tracked: int = 0

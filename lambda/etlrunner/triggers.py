@@ -6,8 +6,13 @@
 - **Nudge**: a task of this runner's activity may have just become ready: a runner or ons3objectcreated
   answered a task (:data:`NUDGE_SOURCE` / :data:`NUDGE_DETAIL_TYPE`, see nudge.py), or an execution started
   ("Step Functions Execution Status Change", status RUNNING). The run polls the activity.
+- **Tick** (the runner stack's one-minute rule, whose constant input is :data:`TICK_EVENT`): the recovery
+  pass. The run heartbeats every task it holds, finishes what a dead or refused run left (a start or an
+  answer whose lease ran out), and polls when a poll is owed (a poller died or gave up, or a task a dead
+  poller took comes back after its heartbeat timeout; see poller.py). Idle, it is two DynamoDB reads.
 - **Schedule** (anything else, e.g. the EventBridge "Scheduled Event" or a manual invoke): the safety net for
-  lost events. The run checks every tracked job, then polls.
+  lost events. The run checks every tracked job with its service (an end event may have been lost), then
+  polls (a nudge may have been lost).
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ NUDGE_DETAIL_TYPE = "ETL Task Answered"
 EXECUTION_STATUS_SOURCE = "aws.states"
 EXECUTION_STATUS_DETAIL_TYPE = "Step Functions Execution Status Change"
 
-Kind = Literal["job-ended", "nudge", "schedule"]
+# The constant input of the recovery tick's rule (`Input` of the EventBridge target).
+TICK_EVENT = {"etlrunner": "tick"}
+
+Kind = Literal["job-ended", "nudge", "tick", "schedule"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,17 @@ def is_nudge(event: Mapping[str, Any]) -> bool:
     )
 
 
+def is_tick(event: Mapping[str, Any]) -> bool:
+    """The recovery tick's rule input (the runners' and ons3objectcreated's)."""
+    return dict(event) == TICK_EVENT
+
+
 def classify(runner: Any, event: Any) -> Trigger:
     """The trigger of a run; a runner without ``job_id_from_event`` treats job events as the schedule."""
     if not isinstance(event, Mapping):
         return Trigger("schedule", description="no event")
+    if is_tick(event):
+        return Trigger("tick", description="recovery tick")
     if is_nudge(event):
         return Trigger("nudge", description=f"{event.get('source')}: {event.get('detail-type')}")
     job_id_from_event = getattr(runner, "job_id_from_event", None)

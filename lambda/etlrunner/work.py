@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.inputs import parse_task_input
 from etlrunner.interface import Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
+from etlrunner.nudge import send_nudge
 from etlrunner.settings import RunSettings, load_settings
 from etlrunner.sfn import (
     call_with_token,
@@ -26,6 +28,8 @@ from etlrunner.sfn import (
     error_code,
     error_name,
     error_text,
+    is_access_denied,
+    is_transient,
     send_failure,
     task_ref,
     to_json,
@@ -36,6 +40,7 @@ from etlrunner.store import (
     OUTCOME,
     PHASE,
     REPORTING,
+    START_ATTEMPTS,
     STARTING,
     STARTING_PREFIX,
     TASK_INPUT,
@@ -44,7 +49,7 @@ from etlrunner.store import (
     lease_expired,
 )
 from etlrunner.summary import RunSummary
-from etlrunner.timing import lease_until
+from etlrunner.timing import has_time, lease_until
 
 logger = logging.getLogger("etlrunner")
 
@@ -61,8 +66,16 @@ CORE_ATTRIBUTES = frozenset(
         TASK_INPUT,
         OUTCOME,
         CHECK_FAILURES,
+        START_ATTEMPTS,
     }
 )
+# A write that a throttle or a 5xx refused (after botocore's own retries) is tried this many more times, this
+# long apart, before the run gives up on it: the task's record must not be lost to a passing throttle.
+WRITE_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
+# A start refused for now (a throttle, a 5xx) is tried again by a later run after this long (the recovery
+# tick, every minute), up to MAX_START_ATTEMPTS times in all before the task fails with StartFailed.
+START_RETRY_SECONDS = 20
+MAX_START_ATTEMPTS = 5
 
 
 @dataclass
@@ -91,7 +104,7 @@ class TaskWork:
         ref = task_ref(token)
         now = dt.datetime.now(dt.UTC).isoformat()
         try:
-            item = self.store.put_starting(ref, token, raw_input, now, self.lease())
+            item = self._retried(lambda: self.store.put_starting(ref, token, raw_input, now, self.lease()))
         except (ClientError, BotoCoreError) as exc:
             # Nothing was started; without a record no later run could answer the task, so answer it now.
             cause = {
@@ -110,10 +123,48 @@ class TaskWork:
         try:
             fields = runner.start(parse_task_input(raw_input), token)
         except (InvalidInput, StartFailed, ClientError, Exception) as exc:
+            if not isinstance(exc, InvalidInput) and is_transient(exc) and self._start_later(item, exc):
+                return
             kind, cause = _start_refusal(runner, token, exc)
             self.report(item, _failure(f"{runner.name}.{kind}", cause), rejected=True)
             return
         self.record_started(item, fields)
+
+    def _start_later(self, item: Mapping[str, Any], exc: BaseException) -> bool:
+        """Leave a start that a throttle or a 5xx refused to a later run (find_started first, so a start that
+        went through after all is not repeated); False once it has been tried MAX_START_ATTEMPTS times."""
+        attempts = int(item.get(START_ATTEMPTS) or 0) + 1
+        if attempts >= MAX_START_ATTEMPTS:
+            return False
+        try:
+            if self.store.retry_start_later(item, time.time() + START_RETRY_SECONDS) is None:
+                return True  # no longer this run's item: another run took it over
+        except (ClientError, BotoCoreError) as write_error:
+            logger.warning("%s: could not note the retry: %s", self.runner.name, error_text(write_error))
+            return True  # the item keeps its lease and is taken over when it runs out
+        self.summary.add("start_retries")
+        logger.warning(
+            "%s: the start of %s was refused for now (%s); a later run tries again in %s s (try %s of %s)",
+            self.runner.name,
+            task_ref(str(item[TOKEN])),
+            error_text(exc),
+            START_RETRY_SECONDS,
+            attempts,
+            MAX_START_ATTEMPTS,
+        )
+        return True
+
+    def _retried(self, write: Callable[[], Any]) -> Any:
+        """A DynamoDB write that must not be lost to a passing throttle: botocore's retries, then ours."""
+        for delay in WRITE_RETRY_DELAYS_S:
+            try:
+                return write()
+            except (ClientError, BotoCoreError) as exc:
+                if not is_transient(exc) or not has_time(self.context, int(delay * 1000) + 30_000):
+                    raise
+                logger.warning("%s: %s; trying again in %.0f s", self.runner.name, error_text(exc), delay)
+                time.sleep(delay)
+        return write()
 
     def record_started(self, item: Mapping[str, Any], fields: Any, recovered: bool = False) -> None:
         runner = self.runner
@@ -122,8 +173,19 @@ class TaskWork:
         try:
             if not isinstance(job_id, str) or not job_id or job_id.startswith(STARTING_PREFIX):
                 raise ValueError(f"runner returned no usable {runner.id_attribute}: {job_id!r}")
-            tracked = self.store.track(item, fields, dt.datetime.now(dt.UTC).isoformat())
+            tracked = self._retried(
+                lambda: self.store.track(item, fields, dt.datetime.now(dt.UTC).isoformat())
+            )
         except Exception as exc:  # the job would run untracked: stop it and say so, with its id
+            if is_transient(exc) and self._start_later(item, exc):
+                # The `starting` item stays: a later run finds the job (find_started) and tracks it.
+                logger.warning(
+                    "%s: started %s=%s; tracking it is left to a later run",
+                    runner.name,
+                    runner.id_attribute,
+                    job_id,
+                )
+                return
             logger.exception(
                 "%s: started %s=%s but could not record it", runner.name, runner.id_attribute, job_id
             )
@@ -150,7 +212,10 @@ class TaskWork:
             task_ref(token),
             describe_fields(runner, fields),
         )
-        self.started.append(tracked)
+        if recovered:
+            self.check(tracked)  # in this pass: the job may have ended while nobody tracked it
+        else:
+            self.started.append(tracked)
 
     def _stop(self, fields: Mapping[str, Any]) -> str:
         stop = getattr(self.runner, "stop", None)
@@ -168,22 +233,29 @@ class TaskWork:
         error = f"{self.runner.name}.{kind}"
         self.summary.add("rejected")
         logger.warning("%s: %s for %s: %s", self.runner.name, error, task_ref(token), cause["ErrorMessage"])
-        send_failure(self.clients.sfn, token, error, cause)
+        if send_failure(self.clients.sfn, token, error, cause):
+            self.nudge()  # best effort: no record is left to send it again from
 
     # -- an item found by the check pass ---------------------------------------------------------------------
-    def visit(self, item: dict[str, Any]) -> None:
+    def visit(self, item: dict[str, Any], heartbeat_only: bool = False) -> None:
+        """One item of the check pass; `heartbeat_only` (the recovery tick): a tracked job is only kept alive,
+        not checked with its service (its end event answers it; the schedule checks it)."""
         phase = item.get(PHASE)
         if phase == STARTING:
-            self.resume_start(item)
+            self.resume_start(item, heartbeat_only)
         elif phase == REPORTING:
             self.resume_report(item)
+        elif heartbeat_only:
+            self.heartbeat(item)
         else:
             self.check(item)
 
-    def resume_start(self, item: dict[str, Any]) -> None:
+    def resume_start(self, item: dict[str, Any], heartbeat_only: bool = False) -> None:
         """Finish the start of a task whose run died (or could not record the job): never start it twice."""
         if not lease_expired(item):
-            self.summary.add("starting")  # its run is alive and starting it now
+            self.summary.add("starting")  # its run is alive and starting it now (or retries it later)
+            if heartbeat_only:
+                self._keep_alive(item)
             return
         lease = self.lease()
         if not self.store.take_over(item, lease):
@@ -220,13 +292,42 @@ class TaskWork:
             return
         self.deliver(item, dict(item.get(OUTCOME) or {}))
 
+    def heartbeat(self, item: dict[str, Any]) -> None:
+        """Keep a tracked job's task alive without asking its service (the recovery tick)."""
+        self.summary.add("running")
+        self._keep_alive(item, stop_if_gone=True)
+
+    def _keep_alive(self, item: dict[str, Any], stop_if_gone: bool = False) -> None:
+        token = str(item[TOKEN])
+        if call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
+            return
+        if stop_if_gone:
+            self._forget_unwanted(item, self._job_text(item))
+
+    def _job_text(self, item: Mapping[str, Any]) -> str:
+        runner = self.runner
+        return f"{runner.id_attribute}={item.get(runner.id_attribute)} ({describe_fields(runner, item)})"
+
+    def _forget_unwanted(self, item: dict[str, Any], job: str) -> None:
+        """The execution was stopped or the task timed out (a retry may already run the job again): nobody
+        wants this result, so stop the job as Step Functions' own .sync integrations do."""
+        self.summary.add("expired")
+        logger.warning(
+            "%s: %s no longer awaited by Step Functions (%s); %s and forgetting it",
+            self.runner.name,
+            job,
+            task_ref(str(item[TOKEN])),
+            self._stop(item),
+        )
+        self.store.delete(item)
+
     def check(self, item: dict[str, Any], just_started: bool = False) -> None:
         """Check one tracked job: heartbeat while it runs, report it once when it ended. `just_started`: the
         look right after tracking, where only an ended job matters (no heartbeat, errors left to later)."""
         runner = self.runner
         token = str(item[TOKEN])
         ref = task_ref(token)
-        job = f"{runner.id_attribute}={item.get(runner.id_attribute)} ({describe_fields(runner, item)})"
+        job = self._job_text(item)
         try:
             result = runner.check(item)
             if not isinstance(result, Running | Succeeded | Failed):
@@ -247,17 +348,7 @@ class TaskWork:
             self.summary.add("running")
             logger.info("%s %s is %s: heartbeat %s", runner.name, job, result.state, ref)
             if not call_with_token(self.clients.sfn.send_task_heartbeat, ref, taskToken=token):
-                # The execution was stopped or the task timed out (a retry may already run the job again):
-                # nobody wants this result, so stop the job as Step Functions' own .sync integrations do.
-                self.summary.add("expired")
-                logger.warning(
-                    "%s: %s no longer awaited by Step Functions (%s); %s and forgetting it",
-                    runner.name,
-                    job,
-                    ref,
-                    self._stop(item),
-                )
-                self.store.delete(item)
+                self._forget_unwanted(item, job)
             return
         if isinstance(result, Succeeded):
             logger.info("%s %s %s: reporting success for %s", runner.name, job, result.state, ref)
@@ -278,6 +369,15 @@ class TaskWork:
         """A check that raised: keep the task alive a few times, then fail it rather than keep it forever."""
         self.summary.add("check_errors")
         logger.error("%s: error checking %s: %s", self.runner.name, job, error_text(exc), exc_info=exc)
+        if is_access_denied(exc):
+            # The runner's role may not describe the job: no later check can do better, so say so now.
+            cause = {
+                **{key: item.get(key) for key in service_fields(self.runner, item)},
+                "ErrorMessage": f"could not check {job}: {error_text(exc)}",
+                "ErrorType": "AccessDenied",
+            }
+            self.report(item, _failure(self.runner.failure_error, cause))
+            return
         failures = self.store.count_check_failure(item)
         limit = self.settings.max_check_failures
         if failures < limit:
@@ -315,34 +415,55 @@ class TaskWork:
         self.deliver(item, outcome, rejected=rejected)
 
     def deliver(self, item: Mapping[str, Any], outcome: Mapping[str, Any], rejected: bool = False) -> None:
+        """Send the outcome, then the nudge, then forget the item: a run that dies between them leaves the
+        item in `reporting`, and the run that takes it over sends both again (an answer Step Functions
+        already has comes back "gone"), so no answer and no nudge is lost."""
         token = str(item[TOKEN])
         ref = task_ref(token)
-        sfn = self.clients.sfn
         try:
-            if outcome.get("status") == "success":
-                delivered = call_with_token(
-                    sfn.send_task_success, ref, taskToken=token, output=outcome["output"]
-                )
-                counter = "succeeded"
-            else:
-                delivered = call_with_token(
-                    sfn.send_task_failure,
-                    ref,
-                    taskToken=token,
-                    error=outcome["error"],
-                    cause=outcome["cause"],
-                )
-                counter = "rejected" if rejected else "failed"
+            delivered = self._send(token, ref, outcome)
         except (ClientError, BotoCoreError) as exc:
-            # Kept in `reporting`: when the lease runs out a later run sends it again.
-            self.summary.add("report_errors")
-            logger.error(
-                "%s: could not answer %s (a later run retries): %s", self.runner.name, ref, error_text(exc)
-            )
+            if not (outcome.get("status") == "success" and is_access_denied(exc)):
+                # Kept in `reporting`: when the lease runs out a later run sends it again.
+                self.summary.add("report_errors")
+                logger.error(
+                    "%s: could not answer %s (a later run retries): %s",
+                    self.runner.name,
+                    ref,
+                    error_text(exc),
+                )
+                return
+            # The role may not report success: the workflow must learn it from a failure naming the call.
+            logger.error("%s: SendTaskSuccess for %s was refused: %s", self.runner.name, ref, error_text(exc))
+            refusal = {"ErrorMessage": f"could not report the job's success: {error_text(exc)}"}
+            self.deliver(item, _failure(f"{self.runner.name}.AccessDenied", refusal))
             return
+        counter = "rejected" if rejected else "failed"
+        if outcome.get("status") == "success":
+            counter = "succeeded"
         # A rejected task counts as rejected even when nobody waits for it any more: the start did not happen.
         self.summary.add(counter if delivered or rejected else "expired")
+        if not self.nudge():
+            return  # kept in `reporting`: the run that takes it over nudges
         self.store.delete(item)
+
+    def _send(self, token: str, ref: str, outcome: Mapping[str, Any]) -> bool:
+        sfn = self.clients.sfn
+        if outcome.get("status") == "success":
+            return call_with_token(sfn.send_task_success, ref, taskToken=token, output=outcome["output"])
+        return call_with_token(
+            sfn.send_task_failure, ref, taskToken=token, error=outcome["error"], cause=outcome["cause"]
+        )
+
+    def nudge(self) -> bool:
+        """Tell the runners and ons3objectcreated that a task may be ready (nudge.py). True when sent, or
+        when nudges are off (no events client: tests that drive one runner alone)."""
+        if self.clients.events is None:
+            return True
+        if send_nudge(self.clients.events, self.runner.name, self.config.sfn_activity_arn, 1):
+            self.summary.add("nudged")
+            return True
+        return False
 
 
 def _failure(error: str, cause: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import etlrunner.work
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -64,8 +65,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "LOG_LEVEL",
         "MAX_CHECK_FAILURES",
         "TASK_LEASE_SECONDS",
+        "POLL_LEASE_SECONDS",
+        "TASK_HEARTBEAT_SECONDS",
     ):
         monkeypatch.delenv(name, raising=False)
+    # The core's own retries of a throttled write wait 1 to 8 s each on AWS; the tests count them, not wait.
+    monkeypatch.setattr(etlrunner.work, "WRITE_RETRY_DELAYS_S", (0.0, 0.0, 0.0, 0.0))
     # A Stubber answers calls in the order queued: check one item at a time (concurrency has its own tests).
     monkeypatch.setenv("CHECK_CONCURRENCY", "1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

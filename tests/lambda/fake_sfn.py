@@ -22,6 +22,7 @@ class FakeStepFunctions:
     open_tokens: set[str] = field(default_factory=set)
     answers: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
     heartbeats: dict[str, int] = field(default_factory=dict)
+    handed_out: dict[str, str] = field(default_factory=dict)  # token -> input of the tasks workers got
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_task(self, token: str, payload: dict[str, Any]) -> None:
@@ -33,7 +34,15 @@ class FakeStepFunctions:
                 return {}
             token, raw = self.queued.pop(0)
             self.open_tokens.add(token)
+            self.handed_out[token] = raw
             return {"taskToken": token, "input": raw}
+
+    def heartbeat_timeout(self, token: str, retry_token: str) -> None:
+        """The task of `token` missed its heartbeat: Step Functions times it out and the state's Retry on
+        States.HeartbeatTimeout schedules the task again, with a new token."""
+        with self.lock:
+            self.open_tokens.discard(token)
+            self.queued.append((retry_token, self.handed_out[token]))
 
     def _answer(self, token: str, kind: str, value: Any, operation: str) -> dict:
         with self.lock:

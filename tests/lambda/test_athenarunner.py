@@ -114,9 +114,8 @@ def test_named_query_encryption_and_workgroup_are_passed(sfn, athena, stub, manu
     }
     stub.add_response("get_activity_task", {"taskToken": "T1", "input": task_input(payload)}, GAT)
     stub.add_response("get_activity_task", {}, GAT)
-    stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
 
-    assert run(sfn, athena)["running"] == 1
+    assert run(sfn, athena)["started"] == 1
 
     (execution,) = executions()
     assert execution.query == "SELECT 2"
@@ -246,8 +245,8 @@ def test_refused_start_is_start_failed(sfn, athena, stub):
 def test_running_states_heartbeat(sfn, athena, stub, manual_states, state):
     track(athena, "T1")
     executions()[0].status = state
-    stub.add_response("get_activity_task", {}, GAT)
     stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
+    stub.add_response("get_activity_task", {}, GAT)
 
     assert run(sfn, athena)["running"] == 1
     assert len(table_items(TABLE)) == 1
@@ -265,10 +264,10 @@ def test_failed_states_report_failure(sfn, athena, stub, state):
             "ErrorMessage": f"Athena query ended in state {state}",
         }
     )
-    stub.add_response("get_activity_task", {}, GAT)
     stub.add_response(
         "send_task_failure", {}, {"taskToken": "T1", "error": "AthenaQueryFailedError", "cause": cause}
     )
+    stub.add_response("get_activity_task", {}, GAT)
 
     assert run(sfn, athena)["failed"] == 1
     assert table_items(TABLE) == []
@@ -316,13 +315,13 @@ def test_failure_cause_carries_athena_error(athena):
 def test_expired_token_deletes_the_item(sfn, athena, stub, manual_states, state, operation, code):
     track(athena, "T1")
     executions()[0].status = state
-    stub.add_response("get_activity_task", {}, GAT)
     params: dict[str, Any] = {"taskToken": "T1"}
     if operation == "send_task_success":
         params["output"] = ANY
     if operation == "send_task_failure":
         params.update(error="AthenaQueryFailedError", cause=ANY)
     stub.add_client_error(operation, code, "token gone", expected_params=params)
+    stub.add_response("get_activity_task", {}, GAT)
 
     assert run(sfn, athena, context=FakeContext())["expired"] == 1
     assert table_items(TABLE) == []

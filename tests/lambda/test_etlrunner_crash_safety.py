@@ -1,9 +1,11 @@
 """The runner core under crashes, throttles and overlapping runs: nothing started or answered twice, or lost.
 
 A run is killed at every AWS-call boundary it crosses (before and after each call, as a Lambda timeout would:
-no code of that run goes on), then later runs go on from what the table holds. Glue and DynamoDB are moto;
-Step Functions is a small fake with real activity-token semantics (a task is answered at most once; a token
-that was answered or timed out is gone), so that double answers and lost tasks are counted, not assumed.
+no code of that run goes on), then the runs that follow on AWS go on from what the table holds: the
+recovery tick (every minute) and Lambda's retry of the killed invocation (a function error is retried after
+a minute), with every lease run out in between. Glue and DynamoDB are moto; Step Functions is a small fake
+with real activity-token semantics (a task is answered at most once; a token that was answered or timed out
+is gone), so that double answers and lost tasks are counted, not assumed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import boto3
 import etlrunner
 import gluerunner
 import pytest
+from etlrunner.triggers import TICK_EVENT
 from fake_sfn import FakeStepFunctions, client_error
 from lambda_support import (
     ACCOUNT,
     GLUE_ACTIVITY_ARN,
     REGION,
+    FakeEvents,
     create_table,
     make_config,
     table_items,
@@ -76,10 +80,11 @@ class Calls:
                 raise Killed(str(self._kill))
             if self._throttle is not None and self._throttle(name):
                 raise client_error("ThrottlingException", name)
-            result = method(**params)
-            if self._kill == Point(self._service, name, nth, "after"):
-                raise Killed(str(self._kill))
-            return result
+            try:
+                return method(**params)
+            finally:  # the call reached the service, whatever it answered: the run dies with the answer
+                if self._kill == Point(self._service, name, nth, "after"):
+                    raise Killed(str(self._kill))  # noqa: B012
 
         return call
 
@@ -98,17 +103,26 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         "glue": glue,
         "dynamodb": boto3.client("dynamodb", region_name=REGION),
         "sfn": FakeStepFunctions(),
+        "events": FakeEvents(),
     }
 
 
-def one_run(world: dict[str, Any], journal: list[Point], kill: Point | None = None, **wrap: Any) -> dict:
+def one_run(
+    world: dict[str, Any], journal: list[Point], kill: Point | None = None, event: Any = None, **wrap: Any
+) -> dict:
+    """One run (event None: the schedule's) with every client call journaled, killed at `kill`."""
     glue = Calls("glue", world["glue"], journal, kill, **wrap)
     clients = etlrunner.Clients(
         sfn=Calls("states", world["sfn"], journal, kill, **wrap),
         dynamodb=Calls("dynamodb", world["dynamodb"], journal, kill, **wrap),
+        events=Calls("events", world["events"], journal, kill, **wrap),
     )
     config = make_config(GLUE_ACTIVITY_ARN, TABLE, "gluerunner")
-    return etlrunner.run(gluerunner.GlueRunner(glue, None), config, clients)
+    return etlrunner.run(gluerunner.GlueRunner(glue, None), config, clients, None, event)
+
+
+def tick(world: dict[str, Any]) -> dict:
+    return one_run(world, [], event=TICK_EVENT)
 
 
 def leases_run_out(world: dict[str, Any]) -> None:
@@ -126,6 +140,24 @@ def leases_run_out(world: dict[str, Any]) -> None:
             )
 
 
+def repolls_come_due(world: dict[str, Any]) -> bool:
+    """Time passes beyond the repoll a run asked for (poller.py); False when none was asked for."""
+    key = {
+        "sfn_activity_arn": {"S": GLUE_ACTIVITY_ARN + "#poller"},
+        "glue_job_run_id": {"S": "repoll"},
+    }
+    if "Item" not in world["dynamodb"].get_item(TableName=TABLE, Key=key):
+        return False
+    world["dynamodb"].update_item(
+        TableName=TABLE,
+        Key=key,
+        UpdateExpression="SET #at = :past",
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+    return True
+
+
 def glue_runs() -> list[Any]:
     return glue_backends[ACCOUNT][REGION].jobs[JOB].job_runs
 
@@ -141,6 +173,7 @@ def crash_points() -> list[Point]:
                 "glue": boto3.client("glue", region_name=REGION),
                 "dynamodb": boto3.client("dynamodb", region_name=REGION),
                 "sfn": FakeStepFunctions(),
+                "events": FakeEvents(),
             }
             world["glue"].create_job(
                 Name=JOB, Role=f"arn:aws:iam::{ACCOUNT}:role/glue", Command={"Name": "glueetl"}
@@ -174,6 +207,7 @@ def test_the_clean_pass_crosses_every_kind_of_boundary():
         "glue.get_job_run",
         "dynamodb.update_item",
         "states.send_task_success",
+        "events.put_events",
         "dynamodb.delete_item",
     } <= names
 
@@ -186,30 +220,93 @@ def test_a_run_killed_at_any_boundary_loses_nothing_and_starts_nothing_twice(wor
         one_run(world, journal, kill=point)
     leases_run_out(world)
 
-    for _ in range(3):
-        one_run(world, [])
-        if not table_items(TABLE):
-            break
-
-    answers = world["sfn"].answers.get("T1", [])
+    tick(world)  # the recovery tick: finishes what the killed run held, polls when a poll is owed
     if point in UNRECORDED:
-        # The token died with the run before anything was recorded: no run can know it. Nothing started,
-        # and the task ends at its HeartbeatSeconds, which the state machine retries (see the templates).
-        assert (answers, glue_runs(), table_items(TABLE)) == ([], [], [])
-        return
+        # The token died with the run before anything was recorded: no run can know it, and nothing started.
+        # The run that took over the dead poller's lease asked for a poll once the task's heartbeat has run
+        # out; then Step Functions times the task out, the state's Retry schedules it again, and the tick
+        # that finds the repoll due polls it.
+        assert world["sfn"].answers.get("T1") is None and glue_runs() == []
+        world["sfn"].heartbeat_timeout("T1", retry_token="T1-retry")
+        assert repolls_come_due(world), "no poll was asked for after the task's heartbeat timeout"
+        tick(world)
+        token = "T1-retry"
+    else:
+        token = "T1"
+        one_run(world, [])  # Lambda's retry of the killed invocation, a minute later
+        leases_run_out(world)
+        tick(world)
+    repolls_come_due(world)
+    tick(world)  # a repoll asked for by a takeover finds nothing more, and is forgotten
+
+    answers = world["sfn"].answers.get(token, [])
     assert [kind for kind, _ in answers] == ["success"], answers
     assert len(glue_runs()) == 1
     assert table_items(TABLE) == []
+    # The answer's nudge was sent, by the killed run or by the run that finished its report.
+    assert world["events"].entries, "the answer was never announced"
 
 
-def test_a_start_that_cannot_be_recorded_is_stopped_and_failed(world, monkeypatch):
-    """The job started but the table refuses its record (throttled past every retry): the job is stopped
-    and the task failed with a cause naming the run, so nothing runs that nobody tracks."""
+def test_a_start_whose_record_is_throttled_is_tracked_by_a_later_run(world):
+    """The job started but the table refuses its record (throttled past every retry): the `starting` item
+    stays, with its lease shortened, and the next run finds the job by its marker and tracks it. Nothing is
+    stopped, nothing started twice, and the workflow is not failed over a passing throttle."""
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    summary = one_run(world, [], throttle=lambda operation: operation == "transact_write_items")
+    assert summary["start_retries"] == 1 and "T1" not in world["sfn"].answers
+    (item,) = table_items(TABLE)
+    assert item["phase"] == "starting" and item["start_attempts"] == "1"
+    leases_run_out(world)
+
+    summary = tick(world)
+
+    assert summary["recovered"] == 1 and summary["succeeded"] == 1  # found, tracked and checked in one pass
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+    assert len(glue_runs()) == 1 and table_items(TABLE) == []
+
+
+def test_a_start_throttled_again_and_again_fails_its_task_at_last(world, monkeypatch):
+    """StartJobRun throttled past botocore's retries on every try: each run leaves the start to a later one,
+    and after MAX_START_ATTEMPTS the task fails with StartFailed, naming the throttle."""
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    throttle = lambda operation: operation == "start_job_run"  # noqa: E731
+    one_run(world, [], throttle=throttle)
+    for _ in range(etlrunner.work.MAX_START_ATTEMPTS):
+        if "T1" in world["sfn"].answers:
+            break
+        leases_run_out(world)
+        one_run(world, [], event=TICK_EVENT, throttle=throttle)
+
+    ((kind, (error, cause)),) = world["sfn"].answers["T1"]
+    assert (kind, error) == ("failure", "GlueRunner.StartFailed")
+    assert "ThrottlingException" in cause
+    assert glue_runs() == [] and table_items(TABLE) == []
+
+
+def test_a_start_that_cannot_be_recorded_for_good_is_stopped_and_failed(world, monkeypatch):
+    """The job started but the table refuses its record for a reason no retry mends (a validation error):
+    the job is stopped and the task failed with a cause naming the run, so nothing runs that nobody
+    tracks."""
     world["sfn"].add_task("T1", {"GlueJobName": JOB})
     stopped: list[dict] = []
     monkeypatch.setattr(gluerunner.GlueRunner, "stop", lambda self, fields: stopped.append(dict(fields)))
-    throttled = {"transact_write_items"}
-    one_run(world, [], throttle=lambda operation: operation in throttled)
+    dynamodb = world["dynamodb"]
+
+    class Refusing:
+        def __getattr__(self, name: str) -> Any:
+            if name == "transact_write_items":
+
+                def refuse(**params: Any) -> Any:
+                    raise client_error("ValidationException", "TransactWriteItems")
+
+                return refuse
+            return getattr(dynamodb, name)
+
+    world["dynamodb"] = Refusing()
+    try:
+        one_run(world, [])
+    finally:
+        world["dynamodb"] = dynamodb
 
     (run,) = glue_runs()
     assert stopped == [{"glue_job_run_id": run.job_run_id, "glue_job_name": JOB}]
@@ -236,6 +333,7 @@ def test_a_job_that_can_never_be_checked_fails_its_task_after_the_limit(world, m
     monkeypatch.setenv("MAX_CHECK_FAILURES", "3")
     world["sfn"].add_task("T1", {"GlueJobName": JOB})
     throttle = lambda operation: operation == "get_job_run"  # noqa: E731
+    assert one_run(world, [], throttle=throttle)["started"] == 1  # its first look fails quietly
     for _ in range(2):
         summary = one_run(world, [], throttle=throttle)
         assert summary["check_errors"] == 1

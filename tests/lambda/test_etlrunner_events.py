@@ -6,6 +6,7 @@ Glue and DynamoDB are moto; Step Functions is the fake with real token semantics
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -13,9 +14,10 @@ import etlrunner
 import gluerunner
 import pytest
 from athenarunner import AthenaRunner
+from botocore.exceptions import ClientError
 from etlrunner.nudge import nudge_entry
 from etlrunner.poller import PollerLease
-from etlrunner.triggers import classify
+from etlrunner.triggers import TICK_EVENT, classify
 from fake_sfn import FakeStepFunctions
 from lambda_support import (
     ACCOUNT,
@@ -31,6 +33,7 @@ from moto.glue.models import glue_backends
 TABLE = "GlueRunnerActiveJobs"
 JOB = "ProcessSalesData"
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+TICK = TICK_EVENT
 NUDGE = {"source": "etl-orchestrator", "detail-type": "ETL Task Answered", "detail": {"answered": 1}}
 
 
@@ -92,6 +95,22 @@ def set_state(run_id: str, state: str) -> None:
             run.status = state  # held there by manual_states; GetJobRun answers it
 
 
+def expire_leases() -> None:
+    """Time passes beyond every lease of the table: the runs that held them are known to be dead."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for item in table_items(TABLE):
+        if "lease_until" in item:
+            dynamodb.update_item(
+                TableName=TABLE,
+                Key={
+                    "sfn_activity_arn": {"S": item["sfn_activity_arn"]},
+                    "glue_job_run_id": {"S": item["glue_job_run_id"]},
+                },
+                UpdateExpression="SET lease_until = :past",
+                ExpressionAttributeValues={":past": {"N": "0"}},
+            )
+
+
 def started_run_id() -> str:
     (run,) = glue_backends[ACCOUNT][REGION].jobs[JOB].job_runs
     return run.job_run_id
@@ -119,6 +138,8 @@ def test_triggers_are_read_from_the_event():
     assert classify(glue, started).kind == "nudge"
     assert classify(glue, ended).kind == "schedule"
     assert classify(glue, SCHEDULED).kind == "schedule"
+    assert classify(glue, TICK).kind == "tick"
+    assert classify(glue, {**TICK, "extra": 1}).kind == "schedule"  # only the tick rule's exact input
     assert classify(glue, None).kind == "schedule"
     assert classify(glue, {**glue_event("jr_1"), "detail": {"jobName": JOB}}).kind == "schedule"
 
@@ -195,7 +216,10 @@ def test_a_job_that_ended_before_its_item_existed_is_answered_by_the_run_that_st
     assert table_items(TABLE) == []
 
 
-def test_a_nudge_that_cannot_be_sent_loses_nothing(world, manual_states):
+def test_a_nudge_that_cannot_be_sent_is_sent_by_a_later_run(world, manual_states):
+    """The answer went out but its nudge did not (PutEvents throttled past its retries): the item stays in
+    `reporting`, and the run that takes it over when its lease runs out finds the answer delivered (the
+    token is gone) and sends the nudge, so the next state's runner is not left to the schedule."""
     world["events"].fail = True
     world["sfn"].add_task("T1", {"GlueJobName": JOB})
     one_run(world, NUDGE)
@@ -203,6 +227,17 @@ def test_a_nudge_that_cannot_be_sent_loses_nothing(world, manual_states):
     set_state(run_id, "SUCCEEDED")
     summary = one_run(world, glue_event(run_id))
     assert summary["succeeded"] == 1 and summary["nudged"] == 0
+    (item,) = [item for item in table_items(TABLE) if item["glue_job_run_id"] == run_id]
+    assert item["phase"] == "reporting"
+
+    world["events"].fail = False
+    expire_leases()
+    summary = one_run(world, TICK)
+
+    assert summary["nudged"] == 1 and summary["expired"] == 1  # answered before: the token is gone
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+    assert world["events"].entries == [nudge_entry("GlueRunner", GLUE_ACTIVITY_ARN, 1)]
+    assert table_items(TABLE) == []
 
 
 def lease(world: dict[str, Any]) -> PollerLease:
@@ -297,4 +332,136 @@ def test_a_run_whose_wake_was_deleted_polls_once_and_leaves(world):
     )
     summary = etlrunner.run(gluerunner.GlueRunner(world["glue"], None), world["config"], clients, None, NUDGE)
     assert summary["polled"] is True and counting.calls["get_activity_task"] == 1
+    assert table_items(TABLE) == []
+
+
+# --- the recovery tick --------------------------------------------------------------------------------------
+
+
+def test_a_tick_with_nothing_owed_heartbeats_without_asking_glue_or_polling(world, manual_states):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, NUDGE)
+    glue_calls: list[str] = []
+    world["glue"].meta.events.register("before-call.glue.*", lambda model, **_: glue_calls.append(model.name))
+    counting = CountingSfn(world["sfn"])
+
+    summary = one_run(world, TICK, sfn=counting)
+
+    assert summary["trigger"] == "tick" and summary["running"] == 1 and summary["polled"] is False
+    assert counting.calls == {"send_task_heartbeat": 1} and glue_calls == []
+
+
+def test_a_tick_polls_for_a_dead_poller_and_asks_for_a_repoll_after_the_heartbeat(world, monkeypatch):
+    """A run died holding the poll lease: the nudges it would have served are owed. The tick takes the
+    lease over, polls now (a task made ready meanwhile is started), and, because the dead run may have died
+    holding a task it had just been handed, asks for another poll when that task's heartbeat has run out."""
+    monkeypatch.setenv("TASK_HEARTBEAT_SECONDS", "240")
+    dead = lease(world)
+    dead.wake()
+    assert dead.acquire(9e9)
+    assert dead.renew(9e9)  # its poll began: it notes when
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})  # ready while nobody polls
+    assert one_run(world, TICK)["polled"] is False  # its lease has not run out yet: nothing owed
+    expire_leases()
+    before = time.time()
+
+    summary = one_run(world, TICK)
+
+    assert summary["polled"] is True and summary["started"] == 1
+    repoll = next(i for i in table_items(TABLE) if i["glue_job_run_id"] == "repoll")
+    assert before + 240 < float(repoll["at"]) <= time.time() + 240 + 10
+
+
+def test_a_tick_waits_for_a_repoll_due_within_the_minute_then_polls_and_forgets_it(world, manual_states):
+    lease(world).schedule_repoll(time.time() + 1)
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})  # the task a dead poller took, back after its heartbeat
+    began = time.monotonic()
+
+    summary = one_run(world, TICK)
+
+    assert time.monotonic() - began >= 0.9 and summary["started"] == 1
+    assert [i for i in table_items(TABLE) if "poller" in i["sfn_activity_arn"]] == []
+
+
+def test_a_poll_that_failed_is_owed_and_the_next_tick_makes_it(world, manual_states):
+    class PollFails(CountingSfn):
+        def get_activity_task(self, **params: Any) -> Any:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "GetActivityTask"
+            )
+
+    assert one_run(world, NUDGE, sfn=PollFails(world["sfn"]))["poll_error"]
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+
+    summary = one_run(world, TICK)
+
+    assert summary["polled"] is True and summary["started"] == 1
+
+
+def test_an_end_event_that_finds_only_a_dead_start_is_answered_by_the_tick_after_the_lease(
+    world, monkeypatch
+):
+    """The run that started the job died before recording it; the job's end event finds no tracked item.
+    Once the start's lease has run out, the tick finds the job by its marker, tracks it and, in the same
+    pass, sees it ended and answers the task: no wait for the schedule."""
+
+    def start_and_die(self, task_input, task_token):
+        fields = real_start(self, task_input, task_token)
+        raise SystemExit(f"killed after StartJobRun of {fields['glue_job_run_id']}")
+
+    real_start = gluerunner.GlueRunner.start
+    monkeypatch.setattr(gluerunner.GlueRunner, "start", start_and_die)
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    with pytest.raises(SystemExit):
+        one_run(world, NUDGE)
+    monkeypatch.setattr(gluerunner.GlueRunner, "start", real_start)
+    run_id = started_run_id()  # moto's runs end at once: SUCCEEDED
+    assert one_run(world, glue_event(run_id))["not_tracked"] == 1
+    expire_leases()
+
+    summary = one_run(world, TICK)
+
+    assert summary["recovered"] == 1 and summary["succeeded"] == 1
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+    assert len(glue_backends[ACCOUNT][REGION].jobs[JOB].job_runs) == 1
+
+
+# --- refused by IAM -----------------------------------------------------------------------------------------
+
+
+def test_a_check_refused_by_iam_fails_the_task_at_once_naming_the_call(world, manual_states):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, NUDGE)
+    message = "User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: glue:GetJobRun"
+
+    def denied(**params: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, "GetJobRun")
+
+    world["glue"].get_job_run = denied
+    summary = one_run(world, SCHEDULED)
+
+    assert summary["failed"] == 1
+    ((kind, (error, cause)),) = world["sfn"].answers["T1"]
+    assert (kind, error) == ("failure", "GlueJobFailedError")
+    assert "glue:GetJobRun" in json.loads(cause)["ErrorMessage"]
+
+
+def test_a_success_report_refused_by_iam_is_sent_as_a_failure_naming_the_call(world, manual_states):
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, NUDGE)
+    set_state(started_run_id(), "SUCCEEDED")
+    message = "User: arn:aws:sts::1:assumed-role/r/s is not authorized to perform: states:SendTaskSuccess"
+
+    class SuccessDenied(CountingSfn):
+        def send_task_success(self, **params: Any) -> Any:
+            raise ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": message}}, "SendTaskSuccess"
+            )
+
+    summary = one_run(world, glue_event(started_run_id()), sfn=SuccessDenied(world["sfn"]))
+
+    assert summary["failed"] == 1
+    ((kind, (error, cause)),) = world["sfn"].answers["T1"]
+    assert (kind, error) == ("failure", "GlueRunner.AccessDenied")
+    assert "states:SendTaskSuccess" in json.loads(cause)["ErrorMessage"]
     assert table_items(TABLE) == []

@@ -29,6 +29,7 @@ from moto.glue.models import glue_backends
 TABLE = "GlueRunnerActiveJobs"
 JOB = "ProcessSalesData"
 GAT = {"activityArn": GLUE_ACTIVITY_ARN, "workerName": "gluerunner"}
+NUDGE = {"source": "etl-orchestrator", "detail-type": "ETL Task Answered", "detail": {"answered": 1}}
 
 
 @pytest.fixture
@@ -59,10 +60,17 @@ def clients(sfn: tuple[Any, Stubber]) -> etlrunner.Clients:
 
 
 def run(
-    sfn: tuple[Any, Stubber], glue: Any, limit: int = 50, context: Any = None, capacity: int | None = 10
+    sfn: tuple[Any, Stubber],
+    glue: Any,
+    limit: int = 50,
+    context: Any = None,
+    capacity: int | None = 10,
+    nudge: bool = False,
 ) -> dict[str, Any]:
+    """A scheduled run (checks, then polls), or with `nudge` a run woken by a nudge (polls only)."""
     config = make_config(GLUE_ACTIVITY_ARN, TABLE, "gluerunner", limit=limit)
-    return etlrunner.run(make_runner(glue, capacity), config, clients(sfn), context)
+    event = NUDGE if nudge else None
+    return etlrunner.run(make_runner(glue, capacity), config, clients(sfn), context, event)
 
 
 def job_runs(name: str = JOB) -> list[Any]:
@@ -124,7 +132,10 @@ def test_start_stores_item_and_heartbeats_while_running(sfn, glue, stub, manual_
         "get_activity_task", {"taskToken": "T1", "input": task_input({"GlueJobName": JOB})}, GAT
     )
     stub.add_response("get_activity_task", {}, GAT)
+    # A scheduled run checks before it polls: the job it starts gets its first heartbeat from the next run.
+    assert run(sfn, glue)["started"] == 1
     stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
+    stub.add_response("get_activity_task", {}, GAT)
 
     summary = run(sfn, glue)
 
@@ -142,7 +153,6 @@ def test_plain_object_input_and_job_arguments(sfn, glue, stub, manual_states):
     payload = {"GlueJobName": JOB, "--already": "x", "day": "2025-01-01", "count": 3, "flags": {"a": True}}
     stub.add_response("get_activity_task", {"taskToken": "T1", "input": json.dumps(payload)}, GAT)
     stub.add_response("get_activity_task", {}, GAT)
-    stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
 
     run(sfn, glue)
 
@@ -171,7 +181,6 @@ def test_worker_settings(sfn, glue, stub, manual_states, extra, capacity, worker
         "get_activity_task", {"taskToken": "T1", "input": task_input({"GlueJobName": JOB, **extra})}, GAT
     )
     stub.add_response("get_activity_task", {}, GAT)
-    stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
 
     run(sfn, glue, capacity=capacity)
 
@@ -271,11 +280,10 @@ def test_failure_report_for_a_vanished_token_does_not_stop_polling(sfn, glue, st
         "get_activity_task", {"taskToken": "T2", "input": task_input({"GlueJobName": JOB})}, GAT
     )
     stub.add_response("get_activity_task", {}, GAT)
-    stub.add_response("send_task_heartbeat", {}, {"taskToken": "T2"})
 
     summary = run(sfn, glue)
 
-    assert summary["rejected"] == 1 and summary["started"] == 1 and summary["running"] == 1
+    assert summary["rejected"] == 1 and summary["started"] == 1
 
 
 def test_a_task_that_cannot_be_recorded_is_failed_before_anything_starts(sfn, glue, stub):
@@ -345,16 +353,15 @@ def test_several_tasks_in_one_run(sfn, glue, stub):
 
 def test_stops_polling_when_time_runs_out(sfn, glue, stub, manual_states):
     # 200 s left until the first task is claimed (the poll lease, the poll and the task's lease each read the
-    # time left), then 50 s: no second long poll, but the check pass still runs.
+    # time left), then 50 s: no second long poll. The check pass ran before the poll (nothing tracked yet).
     context = FakeContext(remaining=[200_000] * 4 + [50_000])
     stub.add_response(
         "get_activity_task", {"taskToken": "T1", "input": task_input({"GlueJobName": JOB})}, GAT
     )
-    stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
 
-    summary = run(sfn, glue, context=context)
+    summary = run(sfn, glue, context=context, nudge=True)
 
-    assert summary["out_of_time"] is True and summary["started"] == 1 and summary["running"] == 1
+    assert summary["out_of_time"] is True and summary["started"] == 1 and len(table_items(TABLE)) == 2
 
 
 def test_poll_reserve_can_be_lowered_for_a_local_endpoint(sfn, glue, stub, monkeypatch):
@@ -367,14 +374,17 @@ def test_poll_reserve_can_be_lowered_for_a_local_endpoint(sfn, glue, stub, monke
 def test_no_time_at_all_leaves_items_for_the_next_run(sfn, glue, stub):
     track(glue, "T1")
     summary = run(sfn, glue, context=FakeContext(remaining=[5_000]))
-    assert summary["out_of_time"] is True
-    assert len(table_items(TABLE)) == 1
+    assert summary["out_of_time"] is True and summary["polled"] is False
+    tracked, lease = sorted(table_items(TABLE), key=lambda item: item["sfn_activity_arn"])
+    assert tracked["sfn_task_token"] == "T1"
+    # The poll it had no time for is owed: its lease is expired, for the recovery tick to take (poller.py).
+    assert lease["glue_job_run_id"] == "poller" and lease["lease_until"] == "0" and "holder" not in lease
 
 
 def test_poll_error_still_checks_tracked_jobs(sfn, glue, stub):
     track(glue, "T1")
-    stub.add_client_error("get_activity_task", "ActivityDoesNotExist", "no activity", expected_params=GAT)
     stub.add_response("send_task_success", {}, {"taskToken": "T1", "output": ANY})
+    stub.add_client_error("get_activity_task", "ActivityDoesNotExist", "no activity", expected_params=GAT)
 
     summary = run(sfn, glue)
 
@@ -389,8 +399,8 @@ def test_poll_error_still_checks_tracked_jobs(sfn, glue, stub):
 def test_running_states_heartbeat(sfn, glue, stub, manual_states, state):
     track(glue, "T1")
     job_runs()[0].status = state
-    stub.add_response("get_activity_task", {}, GAT)
     stub.add_response("send_task_heartbeat", {}, {"taskToken": "T1"})
+    stub.add_response("get_activity_task", {}, GAT)
 
     assert run(sfn, glue)["running"] == 1
     assert len(table_items(TABLE)) == 1
@@ -408,10 +418,10 @@ def test_failed_states_report_failure_and_forget(sfn, glue, stub, manual_states,
             "ErrorMessage": f"Glue job run ended in state {state}",
         }
     )
-    stub.add_response("get_activity_task", {}, GAT)
     stub.add_response(
         "send_task_failure", {}, {"taskToken": "T1", "error": "GlueJobFailedError", "cause": cause}
     )
+    stub.add_response("get_activity_task", {}, GAT)
 
     assert run(sfn, glue)["failed"] == 1
     assert table_items(TABLE) == []
@@ -455,10 +465,10 @@ def test_vanished_run_fails_the_task(sfn, glue, stub):
             "ErrorMessage": contains("EntityNotFoundException"),
         }
     )
-    stub.add_response("get_activity_task", {}, GAT)
     stub.add_response(
         "send_task_failure", {}, {"taskToken": "T1", "error": "GlueJobFailedError", "cause": cause}
     )
+    stub.add_response("get_activity_task", {}, GAT)
 
     assert run(sfn, glue)["failed"] == 1
 
@@ -474,13 +484,13 @@ def test_vanished_run_fails_the_task(sfn, glue, stub):
 def test_expired_token_deletes_the_item(sfn, glue, stub, manual_states, state, operation, code):
     track(glue, "T1")
     job_runs()[0].status = state
-    stub.add_response("get_activity_task", {}, GAT)
     params: dict[str, Any] = {"taskToken": "T1"}
     if operation == "send_task_success":
         params["output"] = ANY
     if operation == "send_task_failure":
         params.update(error="GlueJobFailedError", cause=ANY)
     stub.add_client_error(operation, code, "token gone", expected_params=params)
+    stub.add_response("get_activity_task", {}, GAT)
 
     summary = run(sfn, glue)
 
@@ -491,7 +501,6 @@ def test_expired_token_deletes_the_item(sfn, glue, stub, manual_states, state, o
 def test_other_report_errors_keep_the_item_and_do_not_stop_the_others(sfn, glue, stub):
     ids = sorted([track(glue, "T1"), track(glue, "T2")])
     tokens = {item["glue_job_run_id"]: item["sfn_task_token"] for item in table_items(TABLE)}
-    stub.add_response("get_activity_task", {}, GAT)
     stub.add_client_error(
         "send_task_success",
         "ThrottlingException",
@@ -499,6 +508,7 @@ def test_other_report_errors_keep_the_item_and_do_not_stop_the_others(sfn, glue,
         expected_params={"taskToken": tokens[ids[0]], "output": ANY},
     )
     stub.add_response("send_task_success", {}, {"taskToken": tokens[ids[1]], "output": ANY})
+    stub.add_response("get_activity_task", {}, GAT)
 
     summary = run(sfn, glue)
 
@@ -514,9 +524,9 @@ def test_every_item_is_checked_beyond_the_query_limit(sfn, glue, stub):
     in_key_order = [
         item["sfn_task_token"] for item in sorted(table_items(TABLE), key=lambda i: i["glue_job_run_id"])
     ]
-    stub.add_response("get_activity_task", {}, GAT)
     for token in in_key_order:
         stub.add_response("send_task_success", {}, {"taskToken": token, "output": ANY})
+    stub.add_response("get_activity_task", {}, GAT)
 
     summary = run(sfn, glue, limit=2)
 

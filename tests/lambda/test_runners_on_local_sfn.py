@@ -435,7 +435,7 @@ def test_glue_running_job_heartbeats_keep_a_short_heartbeat_task_alive_until_suc
     execution = world.start(activity, {"GlueJobName": job, "release_file": str(release)}, heartbeat_seconds=2)
 
     first = run_glue(world)
-    assert first["started"] == 1 and first["running"] == 1, first
+    assert first["started"] == 1, first  # a scheduled run checks before it polls: the heartbeats come next
     (item,) = world.items(table)
     (job_run,) = world.glue.get_job_runs(JobName=job)["JobRuns"]
     assert item["glue_job_run_id"] == job_run["Id"] and item["glue_job_name"] == job
@@ -534,8 +534,10 @@ def test_glue_more_tracked_runs_than_ddb_query_limit_are_all_checked(world):
     executions = [world.start(activity, {"GlueJobName": job, "release_file": str(release)}) for _ in range(5)]
 
     first = run_glue(world)
-    assert first["started"] == 5 and first["running"] == 5, first  # 3 Query pages, every item heartbeated
+    assert first["started"] == 5, first
     assert len(world.items(table)) == 5
+    second = run_glue(world)
+    assert second["running"] == 5, second  # 3 Query pages, every item heartbeated
 
     release.touch()
     summaries = run_until_ended(world, run_glue, executions)
