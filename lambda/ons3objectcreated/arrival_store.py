@@ -12,6 +12,11 @@ Item (hash key ``s3_object`` = ``s3://<bucket>/<key>``):
   (set with the claim and before a re-send; removed only when every attempt was refused for sure).
 - ``consumed_*`` (``sequencer``, ``etag``, ``version_id``, ``at``, ``execution``): the last upload handed to a
   task. A delivery whose sequencer is not above it is a duplicate or a stale event and is never recorded.
+- ``polls_started`` (a number set): one entry per GetActivityTask in flight for this object, its start time
+  (epoch seconds with a unique fraction), added before the poll and removed when its outcome is stored. An
+  entry left behind is a worker that died holding what its poll returned: a task token nobody else knows.
+  That task comes back by itself once its HeartbeatSeconds have run out, and the recovery tick polls for it
+  then (see ``stale_polls``).
 
 Sequencers are stored upper-case and left-padded with zeros to SEQUENCER_WIDTH, so that DynamoDB's string
 comparison orders them as S3 documents (compare sequencers of one key as hex strings of equal length).
@@ -20,6 +25,7 @@ comparison orders them as S3 documents (compare sequencers of one key as hex str
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -99,6 +105,11 @@ class ArrivalItem:
     claim: Claim | None
     consumed_sequencer: str | None
     consumed_version_id: str | None
+    polls_started: tuple[Decimal, ...] = ()
+
+    def stale_polls(self, now: float, older_than_s: float) -> tuple[Decimal, ...]:
+        """Polls begun more than `older_than_s` ago and never finished: their workers died."""
+        return tuple(started for started in self.polls_started if float(started) < now - older_than_s)
 
 
 CLAIM_ATTRIBUTES = (
@@ -155,6 +166,7 @@ class ArrivalStore:
             claim=claim,
             consumed_sequencer=raw.get("consumed_sequencer"),
             consumed_version_id=raw.get("consumed_version_id"),
+            polls_started=tuple(sorted(raw.get("polls_started") or ())),
         )
 
     def _update(
@@ -164,8 +176,10 @@ class ArrivalStore:
         remove: tuple[str, ...] | list[str] = (),
         condition: str | None = None,
         condition_values: Mapping[str, Any] | None = None,
+        delete_numbers: Mapping[str, Decimal] | None = None,
     ) -> bool:
-        """One conditional UpdateItem; False when the condition does not hold."""
+        """One conditional UpdateItem (SET, REMOVE, and DELETE of one number from a number set); False when
+        the condition does not hold."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         clauses = []
@@ -180,6 +194,13 @@ class ArrivalStore:
             removed.append(f"#r{i}")
         if removed:
             expression += f" REMOVE {', '.join(removed)}"
+        deleted = []
+        for i, (name, number) in enumerate((delete_numbers or {}).items()):
+            names[f"#d{i}"] = name
+            values[f":d{i}"] = {"NS": [str(number)]}
+            deleted.append(f"#d{i} :d{i}")
+        if deleted:
+            expression += f" DELETE {', '.join(deleted)}"
         for name, value in (condition_values or {}).items():
             values[name] = _serializer.serialize(value)
         request: dict[str, Any] = {
@@ -238,8 +259,17 @@ class ArrivalStore:
             return "duplicate"
         return "superseded"
 
-    def claim(self, s3_object: str, token: str, arrival: Arrival, execution: str | None, now: float) -> bool:
-        """Store `token` as claimed for the pending `arrival`; False if it is no longer pending or claimed."""
+    def claim(
+        self,
+        s3_object: str,
+        token: str,
+        arrival: Arrival,
+        execution: str | None,
+        now: float,
+        poll: Decimal | None = None,
+    ) -> bool:
+        """Store `token` as claimed for the pending `arrival`, settling the `poll` that returned it; False if
+        the arrival is no longer pending or claimed."""
         values: dict[str, Any] = {
             "claimed_token": token,
             "claimed_at": _number(now),
@@ -254,7 +284,31 @@ class ArrivalStore:
             values,
             condition="pending_sequencer = :seq AND attribute_not_exists(claimed_token)",
             condition_values={":seq": arrival.sequencer},
+            delete_numbers={"polls_started": poll} if poll is not None else None,
         )
+
+    def poll_started(self, s3_object: str, now: float) -> Decimal:
+        """Note a GetActivityTask about to begin; returns its entry (settle it with ``poll_ended``)."""
+        entry = Decimal(f"{now:.3f}{secrets.randbelow(10**6):06d}")
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"s3_object": {"S": s3_object}},
+            UpdateExpression="ADD #polls :entry",
+            ExpressionAttributeNames={"#polls": "polls_started"},
+            ExpressionAttributeValues={":entry": {"NS": [str(entry)]}},
+        )
+        return entry
+
+    def poll_ended(self, s3_object: str, *entries: Decimal) -> None:
+        """Forget polls whose outcome is settled (nothing came back, the task was answered or given back)."""
+        if entries:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"s3_object": {"S": s3_object}},
+                UpdateExpression="DELETE #polls :entries",
+                ExpressionAttributeNames={"#polls": "polls_started"},
+                ExpressionAttributeValues={":entries": {"NS": [str(entry) for entry in entries]}},
+            )
 
     def mark_send(self, s3_object: str, token: str, attempt_at: float | None) -> bool:
         """Set (a send may reach Step Functions) or remove (every send was refused) ``send_attempt_at``."""

@@ -15,7 +15,11 @@ Contract (docs/DESIGN.md):
   (``"detail-type": "Scheduled Event"``, the safety net for lost events). So an upload that landed before
   its wait began releases that wait as soon as the wait begins.
 - After releasing a wait it sends the same nudge, so that the runner whose task is next (e.g. PSD after
-  "Wait For Sales Data") claims it within seconds (etlrunner/nudge.py).
+  "Wait For Sales Data") claims it within seconds (etlrunner/nudge.py); the nudge goes before the release
+  is marked done, so a worker that dies between the two leaves it for the next attempt.
+- The recovery tick (a one-minute rule whose input is ``{"etlrunner": "tick"}``): sends a claim a dead
+  worker left unsent, and polls again for an object with an upload pending whose last poll's worker died
+  (the task it may have held comes back after the wait state's HeartbeatSeconds).
 - Success output sent to the wait task: ``{"S3BucketName", "S3Key", "SFNActivityArn", "S3VersionId",
   "S3ETag", "S3Sequencer"}``. A task whose input names another object fails with ``WaitForData.MisWired``.
 - Records of other objects, and malformed records, are logged once with the reason and never raised
@@ -34,6 +38,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -41,16 +46,20 @@ from arrival_store import Arrival, ArrivalStore, normalize_sequencer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from etlrunner.clients import EVENTS_CLIENT_CONFIG, reused_client
-from etlrunner.nudge import send_nudge
 from etlrunner.sfn import POLL_RESERVE_ENV, SFN_READ_TIMEOUT_S
-from etlrunner.triggers import is_nudge
+from etlrunner.triggers import is_nudge, is_tick
 from wait_release import FAILED_STATUSES, Releaser, ReleaseSettings, WaitTarget
 
 WAIT_ACTIVITIES_ENV = "WAIT_ACTIVITIES"
 ARRIVALS_TABLE_ENV = "ARRIVALS_TABLE"
 HEARTBEAT_ENV = "WAIT_HEARTBEAT_SECONDS"
 QUIET_PREFIXES_ENV = "QUIET_PREFIXES"
-SENDER = "ons3objectcreated"
+# A claim older than this was left by a worker that died between claiming and sending (a live one sends
+# within seconds); the tick sends it, if Lambda's retry of that worker's event has not already.
+STUCK_CLAIM_S = 30
+# After a lost task's heartbeat timeout, Step Functions times it out and the wait state's Retry (1 s)
+# schedules it again; a few seconds more cover the timer's own slack.
+LOST_TASK_MARGIN_S = 5
 
 logger = logging.getLogger("ons3objectcreated")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -241,12 +250,35 @@ def sweep_targets(settings: Settings, store: ArrivalStore) -> list[WaitTarget]:
     return due
 
 
-def nudge_after_releases(releases: list[dict[str, Any]], events: Any) -> None:
-    """Tell the runners that a task may be ready: a released wait moves its workflow on."""
-    released = [r for r in releases if r.get("status") == "released"]
-    if released:
-        activities = ",".join(sorted({str(r["activity_arn"]) for r in released}))
-        send_nudge(events, SENDER, activities, len(released))
+def tick_targets(
+    settings: Settings, store: ArrivalStore, now: float
+) -> tuple[list[WaitTarget], dict[str, tuple[Decimal, ...]]]:
+    """What the recovery tick must release: an object whose claim was left unsent (its worker died; Lambda's
+    retry usually sends it first), or with an upload pending and a poll whose worker died (the task it may
+    have held came back after its heartbeat). Returns the targets and, per object, the dead polls the
+    release settles."""
+    due: list[WaitTarget] = []
+    dead_polls: dict[str, tuple[Decimal, ...]] = {}
+    for target in settings.targets.values():
+        item = store.get(target.s3_object)
+        stale = item.stale_polls(now, settings.release.heartbeat_seconds + LOST_TASK_MARGIN_S)
+        if stale:
+            dead_polls[target.s3_object] = stale
+        stuck_claim = item.claim is not None and now - item.claim.claimed_at > STUCK_CLAIM_S
+        if stuck_claim or (stale and item.pending is not None):
+            due.append(target)
+    return due, dead_polls
+
+
+def recovery_tick(releaser: Releaser, settings: Settings, store: ArrivalStore) -> list[dict[str, Any]]:
+    """The one-minute rule: cheap (one read per expected object) unless something is due."""
+    targets, dead_polls = tick_targets(settings, store, releaser.now())
+    releases = release_all(releaser, targets)
+    failed = {r["s3_object"] for r in releases if r["status"] in FAILED_STATUSES}
+    for s3_object, polls in dead_polls.items():
+        if s3_object not in failed:  # polled again (or nothing to hand): those tasks are served
+            store.poll_ended(s3_object, *polls)
+    return releases
 
 
 def handler(
@@ -264,8 +296,13 @@ def handler(
         sfn=sfn if sfn is not None else sfn_client(),
         settings=settings.release,
         remaining_ms=getattr(context, "get_remaining_time_in_millis", None),
+        events=events if events is not None else events_client(),
     )
-    if is_sweep_event(event):
+    if is_tick(event):
+        releases = recovery_tick(releaser, settings, store)
+        result = {"tick": releases}
+        failed = [r for r in releases if r["status"] in FAILED_STATUSES]
+    elif is_sweep_event(event):
         result: dict[str, Any] = {"sweep": release_all(releaser, sweep_targets(settings, store))}
         releases = result["sweep"]
         failed = [r for r in releases if r["status"] in FAILED_STATUSES]
@@ -278,7 +315,6 @@ def handler(
     else:
         logger.error("not an S3 notification nor a sweep event: %s", json.dumps(event, default=str)[:500])
         return {"status": "unrecognised-event"}
-    nudge_after_releases(releases, events if events is not None else events_client())
     if failed:
         # Lambda retries, then the on-failure destination keeps the event; the sweep retries stored arrivals.
         raise RuntimeError(

@@ -27,10 +27,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from arrival_store import Arrival, ArrivalStore, Claim
 from botocore.exceptions import BotoCoreError, ClientError
+from etlrunner.nudge import send_nudge
 from etlrunner.sfn import TOKEN_GONE_ERRORS, error_code, error_name
 
 logger = logging.getLogger("ons3objectcreated")
@@ -40,8 +42,9 @@ MISWIRED_ERROR = "WaitForData.MisWired"
 # A task this release cannot answer (no upload left for it); the wait states retry this error at once.
 REQUEUED_ERROR = "WaitForData.Requeued"
 CLAIM_RACE_ATTEMPTS = 3
-# Statuses after which the upload may not have reached its wait: the handler raises so Lambda retries.
-FAILED_STATUSES = frozenset({"send-failed", "error"})
+# Statuses after which the upload may not have reached its wait (or its release was not announced): the
+# handler raises so that Lambda retries, and the retry finishes the release.
+FAILED_STATUSES = frozenset({"send-failed", "error", "nudge-failed"})
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ class Releaser:
     remaining_ms: Callable[[], int] | None = None
     now: Callable[[], float] = time.time
     sleep: Callable[[float], None] = field(default_factory=lambda: pause)
+    events: Any = None  # EventBridge: the nudge after each release (None: nudges off, in tests)
 
     def release(self, target: WaitTarget) -> dict[str, Any]:
         """Release the wait task of `target` with its pending arrival; returns {"status", "detail", ...}."""
@@ -163,16 +167,27 @@ class Releaser:
             detail = "too little time left for a long poll; the upload stays pending for the next attempt"
             logger.warning("%s: %s", target.s3_object, detail)
             return {"status": "out-of-time", "detail": detail}
-        task = self.sfn.get_activity_task(activityArn=target.activity_arn, workerName=WORKER_NAME)
+        # Noted first: a worker that dies holding what this poll returns leaves the note behind (see
+        # arrival_store.py), and the recovery tick polls again once that task can have come back.
+        poll = self.store.poll_started(target.s3_object, self.now())
+        try:
+            task = self.sfn.get_activity_task(activityArn=target.activity_arn, workerName=WORKER_NAME)
+        except ClientError:
+            self.store.poll_ended(target.s3_object, poll)  # answered with an error: no task was handed out
+            raise
+        # (A timeout or a lost connection keeps the note: AWS may have handed a task to the dropped poll.)
         token = task.get("taskToken")
         if not token:
+            self.store.poll_ended(target.s3_object, poll)
             detail = f"no task waiting on {target.activity_arn}; the upload stays pending until one does"
             logger.info("%s: %s", target.s3_object, detail)
             return {"status": "no-waiting-task", "detail": detail}
         bucket, key, execution = task_expectation(task.get("input"))
         if (bucket, key) != (target.bucket, target.key):
-            return self._fail_miswired(target, token, bucket, key, execution)
-        return self._claim_and_send(target, token, item.pending, execution)
+            result = self._fail_miswired(target, token, bucket, key, execution)
+            self.store.poll_ended(target.s3_object, poll)
+            return result
+        return self._claim_and_send(target, token, item.pending, execution, poll)
 
     def _fail_miswired(
         self, target: WaitTarget, token: str, bucket: str | None, key: str | None, execution: str | None
@@ -198,27 +213,35 @@ class Releaser:
         return {"status": "mis-wired", "detail": cause["ErrorMessage"], "execution": execution}
 
     def _claim_and_send(
-        self, target: WaitTarget, token: str, pending: Arrival, execution: str | None
+        self, target: WaitTarget, token: str, pending: Arrival, execution: str | None, poll: Decimal
     ) -> dict[str, Any]:
         arrival: Arrival | None = pending
         claimed_at = self.now()
-        for _ in range(CLAIM_RACE_ATTEMPTS):
-            assert arrival is not None
-            claimed_at = self.now()
-            if self.store.claim(target.s3_object, token, arrival, execution, claimed_at):
-                break
-            # A newer upload replaced the pending one, or another invocation claimed it for its own task.
-            item = self.store.get(target.s3_object)
-            arrival = item.pending if item.claim is None else None
-            if arrival is None:
-                why = "the upload was handed to another task while this one was polled"
-                return self._give_back(target, token, execution, why)
-        else:
-            return self._give_back(target, token, execution, "the pending upload kept changing")
+        try:
+            for _ in range(CLAIM_RACE_ATTEMPTS):
+                assert arrival is not None
+                claimed_at = self.now()
+                if self.store.claim(target.s3_object, token, arrival, execution, claimed_at, poll):
+                    break
+                # A newer upload replaced the pending one, or another invocation claimed it for its own task.
+                item = self.store.get(target.s3_object)
+                arrival = item.pending if item.claim is None else None
+                if arrival is None:
+                    why = "the upload was handed to another task while this one was polled"
+                    return self._give_back(target, token, execution, why, poll)
+            else:
+                return self._give_back(target, token, execution, "the pending upload kept changing", poll)
+        except (ClientError, BotoCoreError) as exc:
+            # The claim could not be stored (throttled past its retries): holding the token unrecorded would
+            # leave the wait to its heartbeat timeout, so give it back; the upload stays pending.
+            why = f"the claim could not be stored ({error_name(exc)}: {exc})"
+            return self._give_back(target, token, execution, why, poll)
         claim = Claim(token, claimed_at, arrival, execution, claimed_at)
         return self._send(target, claim, applied_before=False)
 
-    def _give_back(self, target: WaitTarget, token: str, execution: str | None, why: str) -> dict[str, Any]:
+    def _give_back(
+        self, target: WaitTarget, token: str, execution: str | None, why: str, poll: Decimal
+    ) -> dict[str, Any]:
         """Fail a task this release holds without an upload for it, with the error its wait state retries
         at once (step 5): it waits again for the next upload, as if never polled."""
         cause = {
@@ -239,6 +262,10 @@ class Releaser:
             return {"status": "claim-lost", "detail": detail, "execution": execution}
         detail = f"gave back a task of {execution} ({why}): {REQUEUED_ERROR}, which its wait state retries"
         logger.info("%s: %s", target.s3_object, detail)
+        try:
+            self.store.poll_ended(target.s3_object, poll)
+        except (ClientError, BotoCoreError) as exc:  # a note left behind costs one more poll later, no more
+            logger.warning("%s: could not settle the poll's note: %s", target.s3_object, exc)
         return {"status": "requeued", "detail": detail, "execution": execution}
 
     def _resend(self, target: WaitTarget, claim: Claim) -> dict[str, Any] | None:
@@ -254,6 +281,8 @@ class Releaser:
         output = success_output(target, claim.arrival)
         result = send_success(self.sfn, claim.token, output, self.settings, self.sleep)
         if result.outcome == "sent":
+            if not self._nudge(target):
+                return self._nudge_failed(target, claim)
             self._consume(target, claim)
             detail = f"released the task of {claim.execution} waiting on {target.activity_arn}"
             logger.info("%s: %s", target.s3_object, detail)
@@ -277,6 +306,20 @@ class Releaser:
         logger.error("%s: %s", target.s3_object, detail)
         return {"status": "send-failed", "detail": detail, "execution": claim.execution}
 
+    def _nudge(self, target: WaitTarget) -> bool:
+        """Tell the runners that the released wait's next state may be theirs, BEFORE the claim is settled:
+        a worker that dies between the two leaves the claim, and the attempt that finds it (Lambda's retry,
+        the sweep, the tick) sends both again (the task's answer comes back "gone", and counts as sent)."""
+        return self.events is None or send_nudge(self.events, WORKER_NAME, target.activity_arn, 1)
+
+    def _nudge_failed(self, target: WaitTarget, claim: Claim) -> dict[str, Any]:
+        detail = (
+            f"released the task of {claim.execution}, but the nudge to the runners could not be sent; the "
+            "claim is kept so that the next attempt sends it"
+        )
+        logger.error("%s: %s", target.s3_object, detail)
+        return {"status": "nudge-failed", "detail": detail, "execution": claim.execution}
+
     def _consume(self, target: WaitTarget, claim: Claim) -> None:
         if not self.store.consume(target.s3_object, claim, self.now()):
             logger.warning("%s: the claim was no longer ours when marking it consumed", target.s3_object)
@@ -294,6 +337,8 @@ class Releaser:
                 f"it was claimed {age:.0f} s ago, so it may instead have timed out; if that wait is still "
                 "running, upload the file again"
             )
+        if not self._nudge(target):
+            return self._nudge_failed(target, claim)
         self._consume(target, claim)
         detail = (
             f"Step Functions answered {code} for a task an earlier send may already have released; the "

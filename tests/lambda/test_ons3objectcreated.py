@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import arrival_store
@@ -16,8 +17,9 @@ import boto3
 import ons3objectcreated
 import pytest
 import wait_release
+from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
-from lambda_support import ACCOUNT, REGION, FakeContext, FakeEvents, JsonMatching
+from lambda_support import ACCOUNT, REGION, FakeContext, FakeEvents, JsonMatching, contains
 
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ons3objectcreated"
 BUCKET = "etl-data"
@@ -599,3 +601,120 @@ def test_default_clients_read_past_the_long_poll(aws):
 )
 def test_sequencers_are_normalized_for_string_comparison(raw, stored):
     assert arrival_store.normalize_sequencer(raw) == stored
+
+
+# --- dead workers and the recovery tick -----------------------------------------------------------------
+
+TICK = {"etlrunner": "tick"}
+
+
+def store() -> arrival_store.ArrivalStore:
+    return arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+
+
+def test_a_claim_that_cannot_be_stored_gives_the_task_back_and_keeps_the_upload(sfn, stub, monkeypatch):
+    """The claim's UpdateItem throttled past its retries: the token held unrecorded would leave the wait
+    to its heartbeat timeout, so it is given back at once; the upload stays pending for the retry."""
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "01"))
+
+    def throttled_claim(*args: Any, **kwargs: Any) -> bool:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    monkeypatch.setattr(arrival_store.ArrivalStore, "claim", throttled_claim)
+    expect_task(stub, "T1")
+    cause = JsonMatching({"ErrorMessage": contains("the claim could not be stored")}, exact_keys=False)
+    stub.add_response(
+        "send_task_failure", {}, {"taskToken": "T1", "error": "WaitForData.Requeued", "cause": cause}
+    )
+
+    result = sweep(sfn)
+
+    assert statuses(result, "sweep") == ["requeued"]
+    stored = item()
+    assert "pending_sequencer" in stored and "claimed_token" not in stored
+    assert "polls_started" not in stored  # given back: no task is held, nothing for the tick to do
+
+
+def test_a_nudge_that_cannot_be_sent_keeps_the_claim_and_the_retry_sends_it(sfn, stub):
+    expect_task(stub, "T1")
+    expect_release(stub, "T1", "01")
+    with pytest.raises(RuntimeError, match="nudge-failed"):
+        handle(sfn, {"Records": [record(SALES_KEY, "01")]}, FakeEvents(fail=True))
+    assert item()["claimed_token"] == "T1"
+
+    # Lambda's retry: the task was released (its token is gone), so the release counts, and is announced.
+    stub.add_client_error(
+        "send_task_success", "TaskTimedOut", "closed", 400, expected_params=sent("T1", "01")
+    )
+    events = FakeEvents()
+    result = handle(sfn, {"Records": [record(SALES_KEY, "01")]}, events)
+
+    assert statuses(result, "releases") == ["released-earlier"] and len(events.entries) == 1
+    assert item()["consumed_sequencer"] == arrival_store.normalize_sequencer("01")
+
+
+def test_a_worker_that_dies_holding_a_polled_task_leaves_its_poll_noted(sfn, stub, monkeypatch):
+    class Killed(BaseException):  # noqa: N818 - the Lambda is gone: nothing of the invocation goes on
+        pass
+
+    def die(*args: Any, **kwargs: Any) -> bool:
+        raise Killed
+
+    monkeypatch.setattr(arrival_store.ArrivalStore, "claim", die)
+    expect_task(stub, "T1")
+    with pytest.raises(Killed):
+        on_upload(sfn, record(SALES_KEY, "01"))
+
+    (started,) = store().get(SALES).polls_started
+    assert float(started) == pytest.approx(time.time(), abs=30)
+
+
+def test_the_tick_polls_again_once_a_dead_poll_s_task_can_have_come_back(sfn, stub):
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "01"))
+    dead = store().poll_started(SALES, time.time() - 301 - ons3objectcreated.LOST_TASK_MARGIN_S)
+    young = store().poll_started(MARKETING, time.time() - 100)  # its task cannot be back yet
+
+    expect_task(stub, "T2")  # the task the dead worker held, timed out and scheduled again by the Retry
+    expect_release(stub, "T2", "01")
+    result = handle(sfn, TICK)
+
+    assert statuses(result, "tick") == ["released"]
+    assert store().get(SALES).polls_started == ()
+    assert store().get(MARKETING).polls_started == (young,)
+    assert dead not in store().get(SALES).polls_started
+
+
+def test_the_tick_sends_a_claim_a_dead_worker_left_unsent(sfn, stub):
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "01"))
+    pending = store().get(SALES).pending
+    assert pending is not None
+    assert store().claim(SALES, "T1", pending, EXECUTION, time.time() - ons3objectcreated.STUCK_CLAIM_S - 1)
+    expect_release(stub, "T1", "01")
+
+    result = handle(sfn, TICK)
+
+    assert statuses(result, "tick") == ["released"] and "claimed_token" not in item()
+
+
+def test_a_tick_with_nothing_due_polls_nothing(sfn, stub):
+    expect_no_task(stub)
+    on_upload(sfn, record(SALES_KEY, "01"))  # pending, but its poll ended: the sweeps take care of it
+    assert handle(sfn, TICK) == {"tick": []}
+
+
+def test_a_poll_answered_with_an_error_is_settled_but_a_lost_connection_is_not(sfn, stub, monkeypatch):
+    stub.add_client_error("get_activity_task", "ThrottlingException", "slow", 400, expected_params=poll())
+    with pytest.raises(RuntimeError):
+        on_upload(sfn, record(SALES_KEY, "01"))
+    assert store().get(SALES).polls_started == ()  # an error answer hands out no task
+
+    def lost(**params: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://states.us-east-1.amazonaws.com")
+
+    monkeypatch.setattr(sfn[0], "get_activity_task", lost)
+    with pytest.raises(RuntimeError):
+        sweep(sfn)
+    assert len(store().get(SALES).polls_started) == 1  # AWS may have handed a task to the dropped poll
