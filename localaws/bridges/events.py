@@ -27,7 +27,9 @@ Moto gaps bridged here (moto 5.2.5):
 
 Schedules run on a virtual clock that goes ``1 / ctx.time_scale`` times faster than real time (0.01: a
 ``rate(3 minutes)`` rule fires every 1.8 s; cron minutes pass 100 times faster). The event's ``time`` is the
-real time of the firing.
+real time of the firing. A rule fires at most once a real second (MIN_REAL_GAP_S): at time scale 0.002 the
+stacks' one-minute recovery ticks would otherwise fire every 0.12 s, a storm of invocations that measures
+nothing but the two cores' limits.
 
 Scheduled targets: a Lambda function ARN gets an asynchronous invocation through the awslambda bridge with
 AWS's scheduled-event payload (or the target's ``Input``, ``InputPath``, ``InputTransformer``); a Step
@@ -60,6 +62,8 @@ from localaws.context import LocalAwsContext
 log = logging.getLogger(__name__)
 
 TICK_S = 0.05
+# The shortest real time between two firings of one scheduled rule, whatever the time scale (see above).
+MIN_REAL_GAP_S = 1.0
 
 # -- schedule expressions ----------------------------------------------------------------------------------
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -361,6 +365,9 @@ class Scheduler:
                 if now >= state.next_fire:
                     following = state.schedule.next_after(state.next_fire)
                     state.next_fire = following if following > now else state.schedule.next_after(now)
+                    state.next_fire = max(
+                        state.next_fire, now + timedelta(seconds=MIN_REAL_GAP_S / self.scale)
+                    )
                     self._fire(rule)
             for arn in set(self._rules) - seen:
                 del self._rules[arn]

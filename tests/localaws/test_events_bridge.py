@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import json
 import threading
 import time
 import zipfile
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -81,6 +83,28 @@ def test_rate_interval(expression, seconds):
     assert isinstance(schedule, RateSchedule)
     assert schedule.interval.total_seconds() == seconds
     assert schedule.next_after(at("2024-01-01T00:00:00")) == at("2024-01-01T00:00:00") + schedule.interval
+
+
+def test_a_rule_fires_at_most_once_a_real_second_however_the_clock_is_scaled(monkeypatch):
+    """At time scale 0.001 a rate(1 minute) rule would fire every 0.06 s; it fires once a second."""
+    rule = SimpleNamespace(
+        arn="arn:aws:events:us-east-1:1:rule/tick",
+        state="ENABLED",
+        scheduled_expression="rate(1 minute)",
+        targets=[],
+    )
+    ctx = SimpleNamespace(time_scale=0.001)
+    scheduler = events_bridge.Scheduler(ctx)
+    fired: list[float] = []
+    monkeypatch.setattr(scheduler, "_scheduled_rules", lambda: [rule])
+    monkeypatch.setattr(scheduler, "_fire", lambda fired_rule: fired.append(time.monotonic()))
+    end = time.monotonic() + 2.5
+    while time.monotonic() < end:
+        scheduler.tick()
+        time.sleep(0.01)
+    assert 1 <= len(fired) <= 3, fired
+    gaps = [later - earlier for earlier, later in itertools.pairwise(fired)]
+    assert all(gap >= events_bridge.MIN_REAL_GAP_S - 0.05 for gap in gaps), gaps
 
 
 # -- rules firing on the endpoint --------------------------------------------------------------------------
