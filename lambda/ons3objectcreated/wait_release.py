@@ -62,7 +62,7 @@ class WaitTarget:
 
 @dataclass(frozen=True)
 class ReleaseSettings:
-    heartbeat_seconds: int = 300
+    heartbeat_seconds: int = 120
     send_attempts: int = 3
     send_backoff_s: float = 0.5
     # Time a GetActivityTask long poll needs (AWS: 60 s plus margin); a local endpoint shortens it.

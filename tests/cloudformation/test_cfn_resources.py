@@ -251,6 +251,7 @@ def test_runner_function(stack):
     assert env == {
         "SFN_ACTIVITY_ARN": activity_arn(template["Parameters"][spec["activity_param"]]["Default"]),
         "DDB_TABLE": f"<{table_id}>",
+        "TASK_HEARTBEAT_SECONDS": "240",
         **(allow_lists if stack == "gluerunner-lambda" else {}),
     }
 
@@ -280,7 +281,7 @@ def test_runner_schedule_invokes_the_function(stack):
     (rule_id,) = [
         name
         for name, rule in resources_of_type(template, "AWS::Events::Rule").items()
-        if "ScheduleExpression" in rule["Properties"]
+        if rule["Properties"].get("ScheduleExpression") == {"Ref": "ScheduleExpression"}
     ]
     rule = template["Resources"][rule_id]
     assert rule["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
@@ -499,7 +500,7 @@ def test_ons3objectcreated_environment_names_exactly_the_wait_keys():
         "s3://bkt/marketing/MarketingData_QuickSightSample.csv": "<MarketingDataWaitActivity>",
     }
     assert env["ARRIVALS_TABLE"] == {"Ref": "ArrivalsTable"}
-    assert env["WAIT_HEARTBEAT_SECONDS"] == "300"
+    assert env["WAIT_HEARTBEAT_SECONDS"] == "120"
 
 
 def test_arrivals_table():

@@ -186,7 +186,7 @@ def test_main_flow_matches_the_seed():
             "ExecutionArn.$": "$$.Execution.Id",
         }
         # A task claimed by a worker that died is queued again instead of hanging for a week.
-        assert s[wait]["HeartbeatSeconds"] == 300
+        assert s[wait]["HeartbeatSeconds"] == 120
         assert s[wait]["Retry"] == [
             {
                 "ErrorEquals": ["States.HeartbeatTimeout"],
@@ -209,7 +209,7 @@ def test_main_flow_matches_the_seed():
         assert s[prep]["Next"] == process
         assert s[process]["Type"] == "Task"
         assert s[process]["Resource"] == arns["GlueRunnerActivity"]
-        assert (s[process]["HeartbeatSeconds"], s[process]["TimeoutSeconds"]) == (1800, 172800)
+        assert (s[process]["HeartbeatSeconds"], s[process]["TimeoutSeconds"]) == (240, 172800)
         assert s[process]["Retry"] == RUNNER_RETRY
         assert s[process]["End"] is True
         for state in s.values():
@@ -224,7 +224,7 @@ def test_main_flow_matches_the_seed():
     join = states["Join Marketing And Sales Data"]
     assert join["Type"] == "Task"
     assert join["Resource"] == arns["GlueRunnerActivity"]
-    assert (join["HeartbeatSeconds"], join["TimeoutSeconds"]) == (1800, 172800)
+    assert (join["HeartbeatSeconds"], join["TimeoutSeconds"]) == (240, 172800)
     assert join["Retry"] == RUNNER_RETRY
     assert join["Catch"] == [{"ErrorEquals": GLUE_ERRORS, "Next": FALLBACK}]
     assert join["End"] is True
@@ -262,7 +262,7 @@ def test_athena_flow():
     execute = states["Execute Athena Query"]
     assert execute["Type"] == "Task"
     assert execute["Resource"] == arns["AthenaRunnerActivity"]
-    assert (execute["HeartbeatSeconds"], execute["TimeoutSeconds"]) == (1800, 172800)
+    assert (execute["HeartbeatSeconds"], execute["TimeoutSeconds"]) == (240, 172800)
     assert execute["Retry"] == RUNNER_RETRY
     assert execute["Catch"] == [{"ErrorEquals": ATHENA_ERRORS, "Next": FALLBACK}]
     assert execute["End"] is True

@@ -274,7 +274,7 @@ def _tune_for_quick_recovery(env: Any) -> None:
         lam.update_function_configuration(
             FunctionName=function, Environment={"Variables": {**variables, **extra}}
         )
-    shorter = {300: QUICK_RECOVERY["wait_task_heartbeat_s"], 1800: QUICK_RECOVERY["runner_task_heartbeat_s"]}
+    shorter = {120: QUICK_RECOVERY["wait_task_heartbeat_s"], 240: QUICK_RECOVERY["runner_task_heartbeat_s"]}
 
     def retune(states: dict[str, Any]) -> None:
         for state in states.values():
