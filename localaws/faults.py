@@ -11,12 +11,23 @@ accepted for ``:`` after the kind) or, without a kind, one more value of the pre
     kill:gluerunner:after:glue.StartJobRun#1
                                            the worker running gluerunner dies right after its first
                                            StartJobRun of an invocation; once per item, endpoint-wide
-    seed:7                                 reproducible draws (same calls in the same order, same faults)
+    seed:7                                 reproducible draws: the same call gets the same answer
 
 A target is ``service`` or ``service.Operation`` (no target: every call); services are SigV4 signing names
 (``states`` for Step Functions; ``stepfunctions`` and ``sfn`` are accepted). A call gets the rate of the most
 specific target that names it. A kill names a function (its name or its handler's module), ``before`` or
 ``after``, a target or ``any``, and optionally ``#N``: the N-th such call within one invocation (default 1).
+
+Refused, in one line pointing at README.md's fault mode table: an empty item (``throttle:0.1;;``), a spec
+that injects nothing (``seed:1`` alone) and a latency over MAX_LATENCY_S.
+
+What ``seed`` reproduces: each call's draw depends on the seed and on the call alone, not on the order in
+which the endpoint happens to serve calls. A Lambda worker tags each of its calls with the function, the
+operation, its number among that operation's calls in the invocation, and the attempt (botocore's retries):
+``gluerunner``'s first ``PutItem`` of an invocation, first attempt, gets the same answer in every run and
+every invocation. Calls from outside a Lambda (the demo's driver, build tasks) draw by operation and their
+number among that operation's untagged calls; a poll loop that makes more calls in one run than in another
+shifts only its own operation's later draws. Without a seed every draw is fresh.
 
 Server side, :class:`FaultMiddleware` wraps moto's WSGI app (``localaws.server``) and answers a drawn call
 itself, in the service's own protocol and error shape (see :func:`error_response`). Calls the endpoint makes
@@ -31,7 +42,7 @@ marker file in the endpoint's work folder, so each kill fires once whichever wor
 from __future__ import annotations
 
 import contextlib
-import io
+import hashlib
 import json
 import random
 import re
@@ -44,13 +55,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+
+from localaws.aws_requests import CALL_HEADER, INTERNAL_HEADER, Call, identify
+
+__all__ = ["CALL_HEADER", "INTERNAL_HEADER", "Call", "FaultSpec", "FaultSpecError", "identify", "parse_spec"]
 
 ENV_VAR = "LOCALAWS_FAULTS"
 # What a Lambda worker gets (read by localaws.lambda_process, which must stay standard-library only).
 WORKER_KILLS_ENV = "LOCALAWS_FAULTS_KILLS"
 WORKER_STATE_ENV = "LOCALAWS_FAULTS_DIR"
-INTERNAL_HEADER = "X-Localaws-Internal"
+# Set when the draws are seeded: the worker tags every call with CALL_HEADER (see "What seed reproduces").
+WORKER_TAG_ENV = "LOCALAWS_FAULTS_TAG_CALLS"
+# A latency longer than this is refused: every call would outlast a Lambda's budget for it, and the demo
+# would only hang (a 60 s long poll plus a few calls is all a 90-300 s Lambda has room for).
+MAX_LATENCY_S = 10.0
+README_TABLE = "README.md, section Fault mode"
 
 KINDS = ("throttle", "error5xx", "latency", "kill", "seed")
 SERVICES = (
@@ -146,7 +165,7 @@ class FaultSpec:
 
 
 def _fail(item: str, why: str) -> FaultSpecError:
-    return FaultSpecError(f"bad fault item {item!r}: {why} (see localaws/faults.py for the syntax)")
+    return FaultSpecError(f"bad fault item {item!r}: {why} (see {README_TABLE} for the syntax)")
 
 
 def _target(text: str, item: str) -> Target:
@@ -177,7 +196,14 @@ def _duration(text: str, item: str) -> float:
     if not match:
         raise _fail(item, f"{text.strip()!r} is not a duration such as 30ms or 0.5s")
     number = float(match[1])
-    return number / 1000 if match[2] == "ms" else number
+    seconds = number / 1000 if match[2] == "ms" else number
+    if seconds > MAX_LATENCY_S:
+        raise _fail(
+            item,
+            f"{text.strip()} per call is more than {MAX_LATENCY_S:g} s: every Lambda would run out of time "
+            "and the workflow would only hang",
+        )
+    return seconds
 
 
 def _targeted(value: str, item: str) -> tuple[Target, str]:
@@ -214,10 +240,10 @@ def parse_spec(text: str | None) -> FaultSpec:
     kills: list[KillRule] = []
     seed: int | None = None
     kind: str | None = None
-    for raw_item in re.split(r"[;+]", text):
+    for raw_item in re.split(r"[;+]", text) if text else []:
         item = raw_item.strip()
         if not item:
-            continue
+            raise _fail(text, "an empty item (two separators in a row, or one at an end): remove it")
         match = re.match(r"^([A-Za-z0-9]+)\s*[:=](.*)$", item)
         if match and match[1].lower() in KINDS:
             kind, value = match[1].lower(), match[2]
@@ -237,6 +263,10 @@ def parse_spec(text: str | None) -> FaultSpec:
             if any(rule.target == target for rule in rules[kind]):
                 raise _fail(item, f"{kind} for {target} is given twice")
             rules[kind].append(Rule(target, number))
+    if text and not (rules["throttle"] or rules["error5xx"] or rules["latency"] or kills):
+        raise _fail(
+            text, "it injects nothing: add throttle, error5xx, latency or kill (a seed alone adds none)"
+        )
     return FaultSpec(
         text=text,
         throttle=tuple(rules["throttle"]),
@@ -250,106 +280,6 @@ def parse_spec(text: str | None) -> FaultSpec:
 def _most_specific(rules: Iterable[Rule], service: str, operation: str) -> Rule | None:
     matching = [rule for rule in rules if rule.target.matches(service, operation)]
     return max(matching, key=lambda rule: rule.target.specificity, default=None)
-
-
-# --- identifying a request -------------------------------------------------------------------------------
-
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
-_LAMBDA_INVOKE = re.compile(r"^/[\d-]+/functions/[^/]+/invocations/?$")
-
-
-@dataclass(frozen=True)
-class Call:
-    service: str
-    operation: str  # "" when not known (a REST path this module does not map)
-    protocol: str  # "json" | "query" | "s3" | "rest-json"
-
-    @property
-    def name(self) -> str:
-        return f"{self.service}.{self.operation or '?'}"
-
-
-def _s3_operation(method: str, path: str, query: dict[str, list[str]], environ: dict[str, Any]) -> str:
-    """The S3 operation of a path-style request (what the clients of this endpoint send)."""
-    parts = path.lstrip("/").split("/", 1)
-    has_key = len(parts) == 2 and parts[1] != ""
-    if not parts[0]:
-        return "ListBuckets"
-    if has_key:
-        if "uploadId" in query:
-            return {
-                "PUT": "UploadPart",
-                "POST": "CompleteMultipartUpload",
-                "DELETE": "AbortMultipartUpload",
-            }.get(method, "ListParts")
-        if method == "POST" and "uploads" in query:
-            return "CreateMultipartUpload"
-        if method == "PUT":
-            return "CopyObject" if environ.get("HTTP_X_AMZ_COPY_SOURCE") else "PutObject"
-        return {"GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}.get(method, "")
-    if method == "POST" and "delete" in query:
-        return "DeleteObjects"
-    if method == "GET":
-        if query.get("list-type") == ["2"]:
-            return "ListObjectsV2"
-        if "versions" in query:
-            return "ListObjectVersions"
-        sub = next((name for name in query if name in _S3_SUBRESOURCES), None)
-        return f"GetBucket{_S3_SUBRESOURCES[sub]}" if sub else "ListObjects"
-    if method == "PUT":
-        sub = next((name for name in query if name in _S3_SUBRESOURCES), None)
-        return f"PutBucket{_S3_SUBRESOURCES[sub]}" if sub else "CreateBucket"
-    return {"HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(method, "")
-
-
-_S3_SUBRESOURCES = {
-    "policy": "Policy",
-    "notification": "NotificationConfiguration",
-    "versioning": "Versioning",
-    "tagging": "Tagging",
-    "location": "Location",
-    "publicAccessBlock": "PublicAccessBlock",
-    "acl": "Acl",
-    "cors": "Cors",
-    "lifecycle": "LifecycleConfiguration",
-    "encryption": "Encryption",
-}
-
-
-def identify(environ: dict[str, Any]) -> Call | None:
-    """Service, operation and protocol of a client request; None for what is not a client's AWS call.
-
-    Reads the form body of a query-protocol request to find its Action and puts it back for moto.
-    """
-    path = environ.get("PATH_INFO", "") or "/"
-    if path.startswith("/moto-api") or environ.get("HTTP_" + INTERNAL_HEADER.upper().replace("-", "_")):
-        return None
-    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if scope:
-        service = scope[1]
-    elif "X-Amz-Credential" in query:  # a presigned URL
-        service = (
-            query["X-Amz-Credential"][0].split("/")[3] if query["X-Amz-Credential"][0].count("/") >= 4 else ""
-        )
-    else:
-        return None  # unsigned: not an SDK call
-    method = environ.get("REQUEST_METHOD", "GET").upper()
-    target = environ.get("HTTP_X_AMZ_TARGET")
-    if target:
-        return Call(service, target.rpartition(".")[2], "json")
-    if service == "s3":
-        return Call(service, _s3_operation(method, path, query, environ), "s3")
-    if service == "lambda":
-        operation = "Invoke" if method == "POST" and _LAMBDA_INVOKE.match(path) else ""
-        return Call(service, operation, "rest-json")
-    action = query.get("Action", [""])[0]
-    if not action and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)  # moto reads the same bytes again
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
-    return Call(service, action, "query")
 
 
 # --- answering with an error -----------------------------------------------------------------------------
@@ -438,6 +368,7 @@ class FaultInjector:
     calls_seen: int = 0
     injected: Counter = field(default_factory=Counter)  # (kind, service, operation) -> count
     _random: random.Random = field(init=False)
+    _untagged: Counter = field(default_factory=Counter)  # (service, operation) -> calls from outside a Lambda
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -455,7 +386,7 @@ class FaultInjector:
             self.calls_seen += 1
             verdict = None
             if throttle or error:
-                draw = self._random.random()
+                draw = self._draw(call)
                 throttle_rate = throttle.value if throttle else 0.0
                 if draw < throttle_rate:
                     verdict = "throttle"
@@ -466,6 +397,26 @@ class FaultInjector:
             if latency and latency.value > 0:
                 self.injected[("latency", *key)] += 1
         return (latency.value if latency else 0.0), verdict
+
+    def count(self) -> None:
+        """One client call seen (kill-only fault modes draw nothing, but count what they saw)."""
+        with self._lock:
+            self.calls_seen += 1
+
+    def _draw(self, call: Call) -> float:
+        """The call's draw in [0, 1): fresh without a seed; with one, a function of the seed and the call
+        alone (module docstring, "What seed reproduces"). Called under the lock."""
+        if self.spec.seed is None:
+            return self._random.random()
+        if call.tag:
+            identity = call.tag
+        else:
+            self._untagged[(call.service, call.operation)] += 1
+            identity = (
+                f"client|{call.service}.{call.operation}|{self._untagged[(call.service, call.operation)]}"
+            )
+        digest = hashlib.sha256(f"{self.spec.seed}|{identity}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
 
     def kills_fired(self) -> list[dict[str, Any]]:
         """What each fired kill recorded (lambda_process writes one marker file per kill)."""
@@ -483,6 +434,8 @@ class FaultInjector:
                 by_kind.setdefault(kind, {})[f"{service}.{operation}"] = count
             totals = {kind: sum(counts.values()) for kind, counts in by_kind.items()}
             seen = self.calls_seen
+        fired = self.kills_fired()
+        fired_texts = {record.get("kill") for record in fired}
         return {
             "spec": self.spec.text,
             "seed": self.spec.seed,
@@ -491,7 +444,9 @@ class FaultInjector:
             "by_call": by_kind,
             "kills": {
                 "configured": [kill.text for kill in self.spec.kills],
-                "fired": self.kills_fired(),
+                "fired": fired,
+                # A kill that never fired tested nothing: the demo says so and exits non-zero.
+                "unfired": [kill.text for kill in self.spec.kills if kill.text not in fired_texts],
             },
         }
 
@@ -549,6 +504,7 @@ def worker_environment(ctx: Any, function_name: str, handler: str | None) -> dic
         spec = parse_spec(getattr(ctx, "faults", ""))
     except FaultSpecError:
         return {}  # install() already refused it; a worker is no place to fail over it
+    tagging = {WORKER_TAG_ENV: "1"} if spec.server_side and spec.seed is not None else {}
     kills = [
         {
             "id": f"{index}-{re.sub(r'[^A-Za-z0-9]+', '_', kill.text)[:60]}",
@@ -562,8 +518,18 @@ def worker_environment(ctx: Any, function_name: str, handler: str | None) -> dic
         if kill.matches_function(function_name, handler)
     ]
     if not kills:
-        return {}
-    return {WORKER_KILLS_ENV: json.dumps(kills), WORKER_STATE_ENV: str(state_dir(ctx))}
+        return tagging
+    return {**tagging, WORKER_KILLS_ENV: json.dumps(kills), WORKER_STATE_ENV: str(state_dir(ctx))}
+
+
+def unknown_kill_functions(spec: FaultSpec, functions: Iterable[tuple[str, str | None]]) -> list[str]:
+    """The kills that name none of the deployed functions ((name, handler) pairs): they could never fire."""
+    known = list(functions)
+    return [
+        kill.text
+        for kill in spec.kills
+        if not any(kill.matches_function(name, handler) for name, handler in known)
+    ]
 
 
 def _mark_internal_clients() -> None:
@@ -601,10 +567,13 @@ class FaultMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         injector = active()
-        if injector is None or not injector.spec.server_side:
+        if injector is None:
             return self.app(environ, start_response)
         call = identify(environ)
         if call is None:
+            return self.app(environ, start_response)
+        if not injector.spec.server_side:
+            injector.count()  # kill-only: nothing to draw, but the summary counts the calls it saw
             return self.app(environ, start_response)
         delay, verdict = injector.decide(call)
         if delay:

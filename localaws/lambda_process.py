@@ -96,23 +96,43 @@ def _install_lambda_logging() -> None:
 # Set by the parent in fault mode (localaws.faults.worker_environment).
 KILLS_ENV = "LOCALAWS_FAULTS_KILLS"
 KILLS_DIR_ENV = "LOCALAWS_FAULTS_DIR"
+TAG_CALLS_ENV = "LOCALAWS_FAULTS_TAG_CALLS"
+CALL_HEADER = "X-Localaws-Call"  # localaws.aws_requests.CALL_HEADER (this module imports nothing of ours)
 
 
 class _KillSwitch:
-    """Counts the function's AWS calls per invocation and ends the worker at a configured one."""
+    """Counts the function's AWS calls per invocation, ends the worker at a configured one, and (seeded fault
+    mode) tags each call with who made it, so the endpoint draws its fault by the call, not by the order the
+    calls reach it: function|operation|its number among that operation's calls in the invocation|attempt."""
 
-    def __init__(self, kills: list[dict[str, Any]], marker_dir: str) -> None:
+    def __init__(self, kills: list[dict[str, Any]], marker_dir: str, tag_calls: bool = False) -> None:
         self.kills = kills
         self.marker_dir = marker_dir
         self.counts = [0] * len(kills)
         self.spent: set[int] = set()  # kills another worker already fired
+        self.tag_calls = tag_calls
+        self.calls_per_operation: dict[str, int] = {}
 
     def new_invocation(self) -> None:
         # "#N" counts within one invocation: the point is the same in every run of a scheduled function.
         self.counts = [0] * len(self.kills)
+        self.calls_per_operation = {}
+
+    def number_call(self, model: Any = None, context: Any = None, **_: Any) -> None:
+        if model is None or not isinstance(context, dict):
+            return
+        number = self.calls_per_operation[model.name] = self.calls_per_operation.get(model.name, 0) + 1
+        context["localaws_call"] = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', '')}|{model.name}|{number}"
+
+    def tag_request(self, request: Any = None, **_: Any) -> None:
+        context = getattr(request, "context", None) or {}
+        call = context.get("localaws_call")
+        if call:
+            attempt = (context.get("retries") or {}).get("attempt", 1)
+            request.headers[CALL_HEADER] = f"{call}|{attempt}"
 
     def on_call(self, when: str, model: Any = None, **_: Any) -> None:
-        if model is None:
+        if model is None or not self.kills:
             return
         service_model = model.service_model
         service = service_model.signing_name or service_model.endpoint_prefix
@@ -156,12 +176,13 @@ class _KillSwitch:
 
 
 def _install_kill_switch() -> _KillSwitch | None:
-    """Hook every botocore session the function will create, when the parent configured kills."""
+    """Hook every botocore session the function will create, when the parent configured kills or tags."""
     raw = os.environ.pop(KILLS_ENV, "")
     marker_dir = os.environ.pop(KILLS_DIR_ENV, "")  # not the function's business
-    if not raw or not marker_dir:
+    tag_calls = os.environ.pop(TAG_CALLS_ENV, "") == "1"
+    if not (raw and marker_dir) and not tag_calls:
         return None
-    switch = _KillSwitch(json.loads(raw), marker_dir)
+    switch = _KillSwitch(json.loads(raw) if raw and marker_dir else [], marker_dir, tag_calls)
     # Imported only now, after sys.path is the function's: the botocore it will use (it may bundle one).
     import botocore.session
 
@@ -173,6 +194,9 @@ def _install_kill_switch() -> _KillSwitch | None:
         # before-call/after-call fire once per API call (around all its retries); after-call also on errors.
         self.register("before-call", lambda **kw: switch.on_call("before", **kw))
         self.register("after-call", lambda **kw: switch.on_call("after", **kw))
+        if switch.tag_calls:
+            self.register("before-call", switch.number_call)
+            self.register("before-send", switch.tag_request)  # once per attempt
 
     session_class.__init__ = init_with_hooks
     return switch

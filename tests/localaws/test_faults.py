@@ -7,6 +7,7 @@ Tests change the session endpoint's fault mode with ``faults.configure`` and alw
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -27,7 +28,7 @@ from localaws.faults import FaultSpecError, Target, parse_spec
 
 def test_empty_spec_means_no_faults() -> None:
     assert not parse_spec("").enabled
-    assert not parse_spec(" ; ").enabled
+    assert not parse_spec("  ").enabled
     assert not parse_spec(None).enabled
 
 
@@ -102,6 +103,13 @@ def test_the_most_specific_rule_wins() -> None:
         ("0.2", "start with a kind"),
         ("slow:0.2", "start with a kind"),
         ("seed:1;2", "start with a kind"),
+        # Vacuous or absurd: refused rather than run for nothing, or for ever.
+        (" ; ", "an empty item"),
+        ("throttle:0.1;;", "an empty item"),
+        ("throttle:0.1;", "an empty item"),
+        ("seed:1", "it injects nothing"),
+        ("latency:99999s", "more than 10 s"),
+        ("latency:s3:11s", "more than 10 s"),
     ],
 )
 def test_bad_specs_fail_with_one_line_naming_the_item(spec: str, names: str) -> None:
@@ -111,6 +119,61 @@ def test_bad_specs_fail_with_one_line_naming_the_item(spec: str, names: str) -> 
     assert "\n" not in message
     assert names in message, message
     assert message.startswith("bad fault item '")
+    assert message.endswith("(see README.md, section Fault mode for the syntax)")
+
+
+def test_a_latency_up_to_the_limit_is_kept() -> None:
+    assert parse_spec("latency:10s").latency[0].value == 10.0
+
+
+def _tagged(tag: str, operation: str = "PutItem") -> faults.Call:
+    return faults.Call("dynamodb", operation, "json", tag)
+
+
+def test_a_seeded_draw_depends_on_the_call_not_on_the_order_calls_arrive(tmp_path) -> None:
+    calls = [_tagged(f"gluerunner|PutItem|{n}|{attempt}") for n in range(1, 6) for attempt in (1, 2)]
+    spec = parse_spec("throttle:0.5;seed:3")
+
+    def verdicts(order: list[faults.Call]) -> dict[str, str | None]:
+        injector = faults.FaultInjector(spec, tmp_path / f"state-{len(order)}-{order[0].tag}")
+        return {call.tag: injector.decide(call)[1] for call in order}
+
+    forward = verdicts(calls)
+    assert forward == verdicts(list(reversed(calls))) == verdicts(calls[3:] + calls[:3])
+    assert set(forward.values()) == {None, "throttle"}
+    # Another seed draws otherwise (the seed is part of every draw).
+    other = faults.FaultInjector(parse_spec("throttle:0.5;seed:4"), tmp_path / "other")
+    assert {call.tag: other.decide(call)[1] for call in calls} != forward
+
+
+def test_untagged_calls_draw_by_their_number_among_their_operation(tmp_path) -> None:
+    spec = parse_spec("throttle:0.5;seed:3")
+    first = faults.FaultInjector(spec, tmp_path / "a")
+    second = faults.FaultInjector(spec, tmp_path / "b")
+    gets = [first.decide(_tagged("", "GetItem"))[1] for _ in range(8)]
+    # The second run makes other calls in between: the GetItem draws stay the same.
+    mixed = []
+    for _ in range(8):
+        second.decide(_tagged("", "Query"))
+        mixed.append(second.decide(_tagged("", "GetItem"))[1])
+    assert gets == mixed
+
+
+def test_a_kill_only_mode_counts_the_calls_it_saw_and_names_the_kills_that_never_fired(
+    local_aws, aws_client, fault_mode
+) -> None:
+    injector = fault_mode("kill:nosuchfunction:before:any")
+    for _ in range(3):
+        _client(aws_client, "stepfunctions").list_activities()
+    report = injector.report()
+    assert report["calls_seen"] >= 3
+    assert report["kills"]["unfired"] == ["kill:nosuchfunction:before:any"]
+
+
+def test_kills_that_name_no_deployed_function_are_found_before_the_run() -> None:
+    spec = parse_spec("kill:gluerunner:after:any;kill:nosuchfn:after:any;kill:wait_release:before:any")
+    deployed = [("gluerunner", "gluerunner.handler"), ("ons3objectcreated", "wait_release.handler")]
+    assert faults.unknown_kill_functions(spec, deployed) == ["kill:nosuchfn:after:any"]
 
 
 def test_a_bad_spec_in_the_environment_stops_the_endpoint_from_starting(monkeypatch) -> None:
@@ -369,6 +432,10 @@ def test_a_kill_for_another_function_leaves_this_one_alone(
 def test_worker_environment_carries_only_this_functions_kills(local_aws) -> None:
     ctx = LocalAwsContext(endpoint_url=local_aws.endpoint_url, work_dir=local_aws.work_dir, faults="")
     assert faults.worker_environment(ctx, "gluerunner", "gluerunner.handler") == {}
+    ctx.faults = "throttle:0.5"
+    assert faults.worker_environment(ctx, "gluerunner", "gluerunner.handler") == {}  # unseeded: no tags
+    ctx.faults = "throttle:0.5;seed:2"
+    assert faults.worker_environment(ctx, "gluerunner", "gluerunner.handler") == {faults.WORKER_TAG_ENV: "1"}
     ctx.faults = "throttle:0.5;kill:gluerunner:after:glue.StartJobRun;athenarunner:before:any"
     env = faults.worker_environment(ctx, "gluerunner", "gluerunner.handler")
     (kill,) = json.loads(env[faults.WORKER_KILLS_ENV])
@@ -379,3 +446,52 @@ def test_worker_environment_carries_only_this_functions_kills(local_aws) -> None
         1,
     )
     assert env[faults.WORKER_STATE_ENV] == str(faults.state_dir(ctx))
+
+
+LISTS = """
+import boto3
+from botocore.config import Config
+
+
+def handler(event, context):
+    sfn = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    seen = []
+    for _ in range(6):
+        try:
+            sfn.list_activities()
+            seen.append("ok")
+        except sfn.exceptions.ClientError as exc:
+            seen.append(exc.response["Error"]["Code"])
+    return seen
+"""
+
+
+def test_a_seeded_worker_s_calls_get_the_same_faults_in_every_invocation(
+    local_aws, aws_client, fault_mode, two_calls_function
+) -> None:
+    """The worker tags each call (function, operation, number, attempt), so the draws repeat whatever
+    other calls the endpoint serves between them."""
+    name, _ = two_calls_function
+    lam = aws_client("lambda")
+    role = lam.get_function_configuration(FunctionName=name)["Role"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("lists.py", LISTS)
+    lists = f"lists-{time.time_ns()}"
+    lam.create_function(
+        FunctionName=lists,
+        Runtime="python3.13",
+        Role=role,
+        Handler="lists.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Timeout=30,
+    )
+    fault_mode("throttle:states.ListActivities:0.5;seed:11")
+    awslambda.runtime().stop()  # workers started before the seeded mode do not tag their calls
+    first = _invoke(aws_client, lists, {})[1]
+    for _ in range(3):  # untagged calls in between, throttled or not
+        with contextlib.suppress(ClientError):
+            _client(aws_client, "stepfunctions").list_activities()
+    second = _invoke(aws_client, lists, {})[1]
+    assert first == second, (first, second)
+    assert set(first) == {"ok", "ThrottlingException"}, first
