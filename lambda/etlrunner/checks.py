@@ -74,10 +74,11 @@ def check_active(
     context: Any,
     summary: RunSummary,
     heartbeat_only: bool = False,
-) -> None:
+) -> list[dict[str, Any]]:
     """Visit every item of the activity, resuming where the last run ran out of time; several at once.
     `heartbeat_only` (the recovery tick): tracked jobs are kept alive, not checked (see TaskWork.visit); its
-    resume point is its own, so that ticks and scheduled checks each go round every item."""
+    resume point is its own, so that ticks and scheduled checks each go round every item. Returns the items
+    another run holds (a start or an answer in flight: the tick waits for those about to fall due)."""
     work = TaskWork(runner, config, clients, context, summary)
     store = work.store
     cursor_name = HEARTBEAT_CURSOR if heartbeat_only else CHECK_CURSOR
@@ -102,7 +103,7 @@ def check_active(
                             remaining_ms(context),
                             last_done,
                         )
-                        return
+                        return work.held
                     for future in [pool.submit(visit_safely, work, item, heartbeat_only) for item in page]:
                         future.result()
                     last_done = str(page[-1][runner.id_attribute])
@@ -110,9 +111,10 @@ def check_active(
             summary.add("check_errors")
             logger.error("cannot read tracked jobs from %s: %s", config.ddb_table, error_text(exc))
             save_cursor(store, last_done, cursor_name)
-            return
+            return work.held
     if cursor:
         save_cursor(store, None, cursor_name)
+    return work.held
 
 
 def visit_safely(work: TaskWork, item: dict[str, Any], heartbeat_only: bool = False) -> None:

@@ -1,40 +1,26 @@
 """Poll → start → track → check → report: one run of a runner, as its trigger asks (see triggers.py).
 
-The steps live in their own modules: work.py (one task and its item), checks.py (the check pass), poller.py
-(one poller per activity), store.py (the table's conditional writes), sfn.py (Step Functions calls).
+The steps live in their own modules: polling.py (one poller at a time, poller.py its lease), work.py (one
+task and its item), checks.py (the check pass), recovery.py (the one-minute tick), store.py (the table's
+conditional writes), sfn.py (Step Functions calls).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from etlrunner.checks import check_active, check_job, look_at_started
+from etlrunner.checks import check_active, check_job
 from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.interface import Runner
-from etlrunner.poller import REPOLL_MARGIN_SECONDS, PollerLease
-from etlrunner.settings import load_settings
-from etlrunner.sfn import error_text, poll_reserve_ms
+from etlrunner.polling import poll_and_look
+from etlrunner.recovery import tick
 from etlrunner.summary import RunSummary
-from etlrunner.timing import has_time, hold_until, remaining_ms
 from etlrunner.triggers import classify
-from etlrunner.work import TaskWork
 
 logger = logging.getLogger("etlrunner")
-
-# The recovery tick waits for a repoll due within this long (its rule fires every minute).
-REPOLL_WAIT_MAX_S = 65
-
-
-def iso_time(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
 
 
 def run(
@@ -48,166 +34,11 @@ def run(
     if trigger.kind == "job-ended":
         check_job(runner, config, clients, context, summary, str(trigger.job_id))
     elif trigger.kind == "tick":
-        check_active(runner, config, clients, context, summary, heartbeat_only=True)
-        owed = _poll_owed(runner, config, clients, context, summary)
-        if owed:
-            _poll_and_look(runner, config, clients, context, summary, clear_repoll=owed == "repoll")
+        tick(runner, config, clients, context, summary)
     else:
         if trigger.kind == "schedule":
             # Checks first: a poll may hold the run for a minute, and a tracked job's answer must not wait.
             check_active(runner, config, clients, context, summary)
-        _poll_and_look(runner, config, clients, context, summary)
+        poll_and_look(runner, config, clients, context, summary)
     logger.info("%s run finished: %s", runner.name, json.dumps(summary.as_dict()))
     return summary.as_dict()
-
-
-def _poll_and_look(
-    runner: Runner,
-    config: RunnerConfig,
-    clients: Clients,
-    context: Any,
-    summary: RunSummary,
-    clear_repoll: bool = False,
-) -> None:
-    started = poll_with_lease(runner, config, clients, context, summary, clear_repoll)
-    look_at_started(runner, config, clients, context, summary, started)
-
-
-def _poll_owed(
-    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary
-) -> str | None:
-    """Why the tick must poll: "owed" (a poller died or gave up) or "repoll" (a task a dead poller took is
-    due back); None: no poll. A repoll due within the next minute is waited for here, when the run has the
-    time, rather than left to the next tick."""
-    lease = PollerLease(clients, config, runner.id_attribute)
-    try:
-        state = lease.state()
-    except (ClientError, BotoCoreError) as exc:
-        summary.add("check_errors")
-        logger.error("%s: cannot read the poll lease: %s", runner.name, error_text(exc))
-        return None
-    now = time.time()
-    if state.repoll_due(now):
-        return "repoll"
-    if state.poll_owed(now):
-        return "owed"
-    if state.repoll_at is None or state.held(now):
-        return None  # nothing due, or a live poller's next long poll gets the task when it comes back
-    wait_s = state.repoll_at - now
-    if wait_s <= REPOLL_WAIT_MAX_S and has_time(context, int(wait_s * 1000) + poll_reserve_ms()):
-        logger.info("%s: waiting %.0f s for a task a dead poller took to come back", runner.name, wait_s)
-        time.sleep(wait_s)
-        return "repoll"
-    return None
-
-
-def poll_with_lease(
-    runner: Runner,
-    config: RunnerConfig,
-    clients: Clients,
-    context: Any,
-    summary: RunSummary,
-    clear_repoll: bool = False,
-) -> list[dict[str, Any]]:
-    """Poll the activity unless another run is polling it (see poller.py); poll again when woken. Returns
-    the items of the jobs this run started. `clear_repoll`: the poll was owed to a due repoll, which a
-    complete poll settles."""
-    started: list[dict[str, Any]] = []
-    lease = PollerLease(clients, config, runner.id_attribute)
-    try:
-        lease.wake()
-        if not lease.acquire(_poll_lease_until(context)):
-            logger.info(
-                "%s: another run is polling %s; it polls again for this one",
-                runner.name,
-                config.sfn_activity_arn,
-            )
-            return started
-        if lease.dead_holder_polled_at is not None:
-            # The run that held the lease died; a task it was handed may come back after its heartbeat.
-            again = (
-                lease.dead_holder_polled_at + load_settings().task_heartbeat_seconds + REPOLL_MARGIN_SECONDS
-            )
-            lease.schedule_repoll(again)
-            logger.warning(
-                "%s: took over the poll lease of a run that died; polling now, and again at %s in case it "
-                "died holding a task",
-                runner.name,
-                iso_time(again),
-            )
-    except (ClientError, BotoCoreError) as exc:
-        # The lease only saves duplicate polls; correctness lies in the item writes. Poll without it.
-        logger.warning("%s: poll lease unavailable (%s); polling anyway", runner.name, error_text(exc))
-        return poll_and_start(runner, config, clients, context, summary)
-    polled_from = time.time()
-    try:
-        while True:
-            started += poll_and_start(
-                runner, config, clients, context, summary, before_poll=lambda: _renew(lease, context)
-            )
-            if summary.out_of_time or summary.poll_error:
-                lease.release(force=True)
-                return started
-            if lease.release():
-                if clear_repoll:
-                    lease.repoll_done(polled_from)
-                return started
-            # Woken while polling (or the lease was taken over): poll again if the lease is still ours.
-            if not lease.renew(_poll_lease_until(context)):
-                return started
-    except (ClientError, BotoCoreError) as exc:
-        # The lease runs out by itself, and the recovery tick then polls.
-        logger.warning("%s: could not update the poll lease: %s", runner.name, error_text(exc))
-    return started
-
-
-def _renew(lease: PollerLease, context: Any) -> None:
-    """Extend the lease before another long poll; a failure only risks a second poller, which is safe."""
-    try:
-        lease.renew(_poll_lease_until(context))
-    except (ClientError, BotoCoreError) as exc:
-        logger.warning("could not renew the poll lease: %s", error_text(exc))
-
-
-def _poll_lease_until(context: Any) -> float:
-    """A long poll and a start, never past the Lambda's own end (a dead run's lease must run out)."""
-    return hold_until(context, load_settings().poll_lease_seconds)
-
-
-# --- poll and start -------------------------------------------------------------------------------------
-
-
-def poll_and_start(
-    runner: Runner,
-    config: RunnerConfig,
-    clients: Clients,
-    context: Any,
-    summary: RunSummary,
-    before_poll: Callable[[], Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Claim tasks until none is waiting or the Lambda is running out of time; returns the items of the
-    jobs started."""
-    work = TaskWork(runner, config, clients, context, summary)
-    while True:
-        if not has_time(context, poll_reserve_ms()):
-            summary.out_of_time = True
-            logger.info("stop polling %s: %s ms left", config.sfn_activity_arn, remaining_ms(context))
-            return work.started
-        summary.polled = True
-        if before_poll is not None:
-            before_poll()
-        try:
-            response = clients.sfn.get_activity_task(
-                activityArn=config.sfn_activity_arn, workerName=config.sfn_worker_name
-            )
-        except (ClientError, BotoCoreError) as exc:
-            # A wrong ARN, a throttle or a network error must not stop the check pass: running jobs still
-            # need their heartbeats and reports.
-            summary.poll_error = error_text(exc)
-            logger.error("GetActivityTask on %s failed: %s", config.sfn_activity_arn, summary.poll_error)
-            return work.started
-        token = response.get("taskToken")
-        if not token:
-            logger.info("no waiting task on %s", config.sfn_activity_arn)
-            return work.started
-        work.claimed(token, response.get("input"))

@@ -59,10 +59,12 @@ class PollState:
     lease_until: float | None  # None: no lease item (nobody polls, nothing owed)
     holder: str | None
     repoll_at: float | None
+    polled_at: float | None = None  # when the holder's last poll began
 
     def poll_owed(self, now: float) -> bool:
-        """A holder died or gave up (its lease ran out and it left the item): a poll is owed."""
-        return self.lease_until is not None and self.lease_until < now
+        """A holder died or gave up (its lease ran out and it left the item): a poll is owed. Whole seconds,
+        as `acquire` compares them."""
+        return self.lease_until is not None and self.lease_until < math.floor(now)
 
     def repoll_due(self, now: float) -> bool:
         return self.repoll_at is not None and self.repoll_at <= now
@@ -108,6 +110,7 @@ class PollerLease:
             lease_until=_number(lease_item, LEASE_UNTIL, default=0.0) if lease_item is not None else None,
             holder=(lease_item or {}).get(HOLDER, {}).get("S"),
             repoll_at=_number(repoll_item, REPOLL_AT),
+            polled_at=_number(lease_item, POLLED_AT),
         )
 
     def wake(self) -> None:

@@ -89,6 +89,7 @@ class TaskWork:
     summary: RunSummary
     settings: RunSettings = field(default_factory=load_settings)
     started: list[dict[str, Any]] = field(default_factory=list)  # items of the jobs this run started
+    held: list[dict[str, Any]] = field(default_factory=list)  # items another run held when visited (tick)
 
     @property
     def store(self) -> ItemStore:
@@ -244,6 +245,8 @@ class TaskWork:
         if phase == STARTING:
             self.resume_start(item, heartbeat_only)
         elif phase == REPORTING:
+            if heartbeat_only and not lease_expired(item):
+                self.held.append(item)
             self.resume_report(item)
         elif heartbeat_only:
             self.heartbeat(item)
@@ -256,6 +259,7 @@ class TaskWork:
             self.summary.add("starting")  # its run is alive and starting it now (or retries it later)
             if heartbeat_only:
                 self._keep_alive(item)
+                self.held.append(item)
             return
         lease = self.lease()
         if not self.store.take_over(item, lease):

@@ -465,3 +465,64 @@ def test_a_success_report_refused_by_iam_is_sent_as_a_failure_naming_the_call(wo
     assert (kind, error) == ("failure", "GlueRunner.AccessDenied")
     assert "states:SendTaskSuccess" in json.loads(cause)["ErrorMessage"]
     assert table_items(TABLE) == []
+
+
+def test_a_tick_waits_for_a_dead_start_whose_lease_runs_out_within_the_minute(world, monkeypatch):
+    """The start's lease runs out 2 s after the tick began: the tick waits for it and finishes the start, so
+    the recovery takes the lease, not the lease plus the next tick."""
+
+    def start_and_die(self, task_input, task_token):
+        real_start(self, task_input, task_token)
+        raise SystemExit("killed after StartJobRun")
+
+    real_start = gluerunner.GlueRunner.start
+    monkeypatch.setattr(gluerunner.GlueRunner, "start", start_and_die)
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    with pytest.raises(SystemExit):
+        one_run(world, NUDGE)
+    monkeypatch.setattr(gluerunner.GlueRunner, "start", real_start)
+    (starting,) = [item for item in table_items(TABLE) if item.get("phase") == "starting"]
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=TABLE,
+        Key={
+            "sfn_activity_arn": {"S": GLUE_ACTIVITY_ARN},
+            "glue_job_run_id": {"S": starting["glue_job_run_id"]},
+        },
+        UpdateExpression="SET lease_until = :soon",
+        ExpressionAttributeValues={":soon": {"N": str(int(time.time()) + 2)}},
+    )
+    began = time.monotonic()
+
+    summary = one_run(world, TICK)
+
+    assert time.monotonic() - began >= 1 and summary["recovered"] == 1 and summary["succeeded"] == 1
+    assert [kind for kind, _ in world["sfn"].answers["T1"]] == ["success"]
+
+
+def test_a_tick_waits_for_the_lease_of_a_poller_gone_silent(world, manual_states):
+    """The holder's poll began 100 s ago (a long poll lasts 70 s at most) and its lease runs out in 2 s:
+    it died. The tick waits for the lease and polls, instead of leaving the owed poll to the next tick."""
+    dead = lease(world)
+    dead.wake()
+    assert dead.acquire(time.time() + 2)
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=TABLE,
+        Key={"sfn_activity_arn": {"S": GLUE_ACTIVITY_ARN + "#poller"}, "glue_job_run_id": {"S": "poller"}},
+        UpdateExpression="SET polled_at = :long_ago",
+        ExpressionAttributeValues={":long_ago": {"N": str(int(time.time()) - 100)}},
+    )
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+
+    summary = one_run(world, TICK)
+
+    assert summary["polled"] is True and summary["started"] == 1
+
+
+def test_a_tick_does_not_wait_for_a_poller_that_is_polling(world):
+    holder = lease(world)
+    holder.wake()
+    assert holder.acquire(time.time() + 2)
+    assert holder.renew(time.time() + 2)  # its poll began just now: it is alive, and will renew
+    began = time.monotonic()
+    assert one_run(world, TICK)["polled"] is False
+    assert time.monotonic() - began < 1
