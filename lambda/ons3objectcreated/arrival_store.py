@@ -3,8 +3,12 @@
 Item (hash key ``s3_object`` = ``s3://<bucket>/<key>``):
 
 - ``activity_arn``: the wait activity the object releases (informational).
-- ``pending_*`` (``sequencer``, ``etag``, ``version_id``, ``size``, ``event_time``, ``recorded_at``): the
-  newest upload not yet handed to a wait task. A newer upload replaces it; an older or equal one never does.
+- ``pending_uploads`` (a map by sequencer of ``{etag, version_id, size, event_time, recorded_at}``): the
+  uploads not yet handed to a wait task, and ``pending_versions`` (a string set) their version ids. Each
+  upload releases one wait, the oldest upload first (a release claims ``ArrivalItem.pending``, the oldest):
+  two uploads while two executions wait release both. When a poll finds no task waiting, only the newest
+  pending upload is kept (``keep_newest_only``): uploads nobody waited for are superseded by the latest one,
+  so a wait that begins later is released once, with the newest file.
 - ``claimed_*`` (``token``, ``at``, ``sequencer``, ``etag``, ``version_id``, ``size``, ``execution``): the
   task token a worker claimed for that upload, stored BEFORE SendTaskSuccess so that a failed or interrupted
   release is re-sent to the same task instead of being lost.
@@ -72,6 +76,10 @@ class Arrival:
         }
         return {f"{prefix}_{name}": value for name, value in values.items() if value is not None}
 
+    def entry(self) -> dict[str, Any]:
+        """The upload as an entry of ``pending_uploads`` (its sequencer is the entry's key)."""
+        return {k.removeprefix("x_"): v for k, v in self.attributes("x").items() if k != "x_sequencer"}
+
     @classmethod
     def from_item(cls, item: Mapping[str, Any], prefix: str) -> Arrival | None:
         sequencer = item.get(f"{prefix}_sequencer")
@@ -101,15 +109,36 @@ class Claim:
 @dataclass(frozen=True)
 class ArrivalItem:
     s3_object: str
-    pending: Arrival | None
+    pending_uploads: tuple[Arrival, ...]  # oldest first
     claim: Claim | None
     consumed_sequencer: str | None
     consumed_version_id: str | None
     polls_started: tuple[Decimal, ...] = ()
 
+    @property
+    def pending(self) -> Arrival | None:
+        """The upload a release hands out next: the oldest one not claimed already."""
+        claimed = self.claim.arrival.sequencer if self.claim is not None else None
+        return next((upload for upload in self.pending_uploads if upload.sequencer != claimed), None)
+
+    @property
+    def newest(self) -> Arrival | None:
+        return self.pending_uploads[-1] if self.pending_uploads else None
+
     def stale_polls(self, now: float, older_than_s: float) -> tuple[Decimal, ...]:
         """Polls begun more than `older_than_s` ago and never finished: their workers died."""
         return tuple(started for started in self.polls_started if float(started) < now - older_than_s)
+
+
+def _arrival_of(sequencer: str, entry: Mapping[str, Any]) -> Arrival:
+    size = entry.get("size")
+    return Arrival(
+        sequencer=sequencer,
+        etag=entry.get("etag"),
+        version_id=entry.get("version_id"),
+        size=int(size) if size is not None else None,
+        event_time=entry.get("event_time"),
+    )
 
 
 CLAIM_ATTRIBUTES = (
@@ -122,14 +151,6 @@ CLAIM_ATTRIBUTES = (
     "claimed_event_time",
     "claimed_execution",
     "send_attempt_at",
-)
-PENDING_ATTRIBUTES = (
-    "pending_sequencer",
-    "pending_etag",
-    "pending_version_id",
-    "pending_size",
-    "pending_event_time",
-    "pending_recorded_at",
 )
 
 
@@ -160,9 +181,10 @@ class ArrivalStore:
                 execution=raw.get("claimed_execution"),
                 send_attempt_at=float(attempt) if attempt is not None else None,
             )
+        uploads = raw.get("pending_uploads") or {}
         return ArrivalItem(
             s3_object=s3_object,
-            pending=Arrival.from_item(raw, "pending"),
+            pending_uploads=tuple(_arrival_of(seq, uploads[seq]) for seq in sorted(uploads)),
             claim=claim,
             consumed_sequencer=raw.get("consumed_sequencer"),
             consumed_version_id=raw.get("consumed_version_id"),
@@ -173,13 +195,15 @@ class ArrivalStore:
         self,
         s3_object: str,
         set_values: Mapping[str, Any],
-        remove: tuple[str, ...] | list[str] = (),
+        remove: tuple[str | tuple[str, str], ...] | list[str | tuple[str, str]] = (),
         condition: str | None = None,
         condition_values: Mapping[str, Any] | None = None,
         delete_numbers: Mapping[str, Decimal] | None = None,
+        condition_names: Mapping[str, str] | None = None,
+        delete_strings: Mapping[str, str] | None = None,
     ) -> bool:
-        """One conditional UpdateItem (SET, REMOVE, and DELETE of one number from a number set); False when
-        the condition does not hold."""
+        """One conditional UpdateItem: SET, REMOVE (a name, or (map, key) for a map's entry), and DELETE of
+        one number or string from a set; False when the condition does not hold."""
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
         clauses = []
@@ -190,8 +214,12 @@ class ArrivalStore:
         expression = f"SET {', '.join(clauses)}" if clauses else ""
         removed = []
         for i, name in enumerate(remove):
-            names[f"#r{i}"] = name
-            removed.append(f"#r{i}")
+            if isinstance(name, tuple):  # an entry of a map
+                names[f"#r{i}"], names[f"#r{i}k"] = name
+                removed.append(f"#r{i}.#r{i}k")
+            else:
+                names[f"#r{i}"] = name
+                removed.append(f"#r{i}")
         if removed:
             expression += f" REMOVE {', '.join(removed)}"
         deleted = []
@@ -199,6 +227,11 @@ class ArrivalStore:
             names[f"#d{i}"] = name
             values[f":d{i}"] = {"NS": [str(number)]}
             deleted.append(f"#d{i} :d{i}")
+        for i, (name, text) in enumerate((delete_strings or {}).items()):
+            names[f"#t{i}"] = name
+            values[f":t{i}"] = {"SS": [text]}
+            deleted.append(f"#t{i} :t{i}")
+        names.update(condition_names or {})
         if deleted:
             expression += f" DELETE {', '.join(deleted)}"
         for name, value in (condition_values or {}).items():
@@ -222,42 +255,100 @@ class ArrivalStore:
         return True
 
     def record(self, s3_object: str, activity_arn: str, arrival: Arrival, now: float | None = None) -> str:
-        """Keep `arrival` as the pending upload: "recorded", or why not ("duplicate", "superseded")."""
+        """Keep `arrival` among the pending uploads: "recorded", or why not ("duplicate": this upload is
+        pending, claimed or handed out already; "superseded": older than the last one handed out)."""
+        # The map must exist before one of its entries can be set (two updates: DynamoDB refuses both paths in
+        # one expression).
+        self.ddb.update_item(
+            TableName=self.table,
+            Key={"s3_object": {"S": s3_object}},
+            UpdateExpression="SET #uploads = if_not_exists(#uploads, :empty), #activity = :activity",
+            ExpressionAttributeNames={"#uploads": "pending_uploads", "#activity": "activity_arn"},
+            ExpressionAttributeValues={":empty": {"M": {}}, ":activity": {"S": activity_arn}},
+        )
         condition = (
             "(attribute_not_exists(consumed_sequencer) OR consumed_sequencer < :seq)"
-            " AND (attribute_not_exists(pending_sequencer) OR pending_sequencer < :seq)"
+            " AND attribute_not_exists(#uploads.#seq)"
+            " AND (attribute_not_exists(claimed_sequencer) OR claimed_sequencer <> :seq)"
         )
-        condition_values: dict[str, Any] = {":seq": arrival.sequencer}
+        values: dict[str, Any] = {
+            ":seq": {"S": arrival.sequencer},
+            ":entry": _serializer.serialize(
+                {
+                    **{
+                        k.removeprefix("x_"): v
+                        for k, v in arrival.attributes("x").items()
+                        if k != "x_sequencer"
+                    },
+                    "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                }
+            ),
+        }
+        expression = "SET #uploads.#seq = :entry"
+        names = {"#uploads": "pending_uploads", "#seq": arrival.sequencer}
         if arrival.version_id and arrival.version_id != "null":
             # A version of a versioned bucket is created once: the same id is a repeated delivery.
             condition += (
                 " AND (attribute_not_exists(consumed_version_id) OR consumed_version_id <> :vid)"
-                " AND (attribute_not_exists(pending_version_id) OR pending_version_id <> :vid)"
+                " AND NOT contains(#versions, :vid)"
             )
-            condition_values[":vid"] = arrival.version_id
-        recorded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        values = {
-            "activity_arn": activity_arn,
-            **arrival.attributes("pending"),
-            "pending_recorded_at": recorded_at,
-        }
-        if self._update(
-            s3_object,
-            values,
-            # Fields the new upload lacks must not survive from the one it replaces.
-            remove=[name for name in PENDING_ATTRIBUTES if name not in values],
-            condition=condition,
-            condition_values=condition_values,
-        ):
+            expression += " ADD #versions :vids"
+            names["#versions"] = "pending_versions"
+            values[":vid"] = {"S": arrival.version_id}
+            values[":vids"] = {"SS": [arrival.version_id]}
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"s3_object": {"S": s3_object}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
             return "recorded"
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
         item = self.get(s3_object)
-        same = {item.consumed_sequencer, item.pending.sequencer if item.pending else None}
-        versions = {item.consumed_version_id, item.pending.version_id if item.pending else None}
-        if arrival.sequencer in same or (
-            arrival.version_id not in (None, "null") and arrival.version_id in versions
-        ):
-            return "duplicate"
-        return "superseded"
+        if item.consumed_sequencer is not None and arrival.sequencer < item.consumed_sequencer:
+            return "superseded"
+        return "duplicate"
+
+    def keep_newest_only(self, s3_object: str, item: ArrivalItem) -> int:
+        """A poll found no wait: the older pending uploads are superseded by the newest (module docstring).
+        Returns how many were dropped (none while a release is in flight: its claim decides)."""
+        older = item.pending_uploads[:-1]
+        if not older or item.claim is not None:
+            return 0
+        names = {"#uploads": "pending_uploads"}
+        removes = []
+        for i, upload in enumerate(older):
+            names[f"#s{i}"] = upload.sequencer
+            removes.append(f"#uploads.#s{i}")
+        expression = "REMOVE " + ", ".join(removes)
+        values: dict[str, Any] = {}
+        versions = [u.version_id for u in older if u.version_id and u.version_id != "null"]
+        if versions:
+            expression += " DELETE #versions :vids"
+            names["#versions"] = "pending_versions"
+            values[":vids"] = {"SS": versions}
+        names["#newest"] = item.pending_uploads[-1].sequencer
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"s3_object": {"S": s3_object}},
+                UpdateExpression=expression,
+                ConditionExpression=(
+                    "attribute_not_exists(claimed_token) AND attribute_exists(#uploads.#newest)"
+                ),
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return 0
+            raise
+        return len(older)
 
     def claim(
         self,
@@ -282,8 +373,8 @@ class ArrivalStore:
         return self._update(
             s3_object,
             values,
-            condition="pending_sequencer = :seq AND attribute_not_exists(claimed_token)",
-            condition_values={":seq": arrival.sequencer},
+            condition="attribute_exists(#uploads.#seq) AND attribute_not_exists(claimed_token)",
+            condition_names={"#uploads": "pending_uploads", "#seq": arrival.sequencer},
             delete_numbers={"polls_started": poll} if poll is not None else None,
         )
 
@@ -339,31 +430,26 @@ class ArrivalStore:
         )
 
     def consume(self, s3_object: str, claim: Claim, now: float) -> bool:
-        """The claimed arrival was handed to its task: remember it as consumed, clear the claim and, unless a
-        newer upload replaced it meanwhile, the pending arrival. False if the claim is no longer ours."""
+        """The claimed arrival was handed to its task: remember it as consumed, and clear the claim and that
+        upload from the pending ones (newer uploads stay pending, for the next waits). False if the claim is
+        no longer ours."""
         arrival = claim.arrival
         values: dict[str, Any] = {"consumed_at": _number(now), **arrival.attributes("consumed")}
         if claim.execution:
             values["consumed_execution"] = claim.execution
         stale = [f"consumed_{name}" for name in ("etag", "version_id", "size", "event_time", "execution")]
         remove = [name for name in stale if name not in values]
-        condition_values = {":token": claim.token, ":seq": arrival.sequencer}
-        if self._update(
-            s3_object,
-            values,
-            remove=[*remove, *CLAIM_ATTRIBUTES, *PENDING_ATTRIBUTES],
-            condition="claimed_token = :token AND pending_sequencer = :seq",
-            condition_values=condition_values,
-        ):
-            return True
-        # A newer upload arrived while this one was being released: it stays pending for the next wait.
         return self._update(
             s3_object,
             values,
-            remove=[*remove, *CLAIM_ATTRIBUTES],
-            condition="claimed_token = :token AND (attribute_not_exists(pending_sequencer)"
-            " OR pending_sequencer <> :seq)",
-            condition_values=condition_values,
+            remove=[*remove, *CLAIM_ATTRIBUTES, ("pending_uploads", arrival.sequencer)],
+            condition="claimed_token = :token",
+            condition_values={":token": claim.token},
+            delete_strings=(
+                {"pending_versions": arrival.version_id}
+                if arrival.version_id and arrival.version_id != "null"
+                else None
+            ),
         )
 
 

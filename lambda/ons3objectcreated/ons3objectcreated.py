@@ -220,7 +220,7 @@ def record_arrivals(
         details = {
             "recorded": "kept as the pending upload of its wait",
             "duplicate": "a repeated delivery of an upload already kept or handed out: ignored",
-            "superseded": "older than an upload already kept or handed out: ignored",
+            "superseded": "older than the upload last handed out: ignored",
         }
         summary.update(status=outcome, detail=details[outcome])
         logger.info("%s (sequencer %s): %s", target.s3_object, arrival.sequencer, summary["detail"])

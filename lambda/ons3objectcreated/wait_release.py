@@ -7,17 +7,18 @@ event, the next sweep, or two invocations at once cannot hand one upload to two 
    longer knows it, the stored ``send_attempt_at`` decides: present means a send to it may have been applied
    (a worker died after SendTaskSuccess, or a retry hid an applied attempt), so the arrival counts as
    consumed; absent means every send was refused, so the claim is dropped and a fresh task is polled.
-2. With an arrival pending, GetActivityTask is called once (AWS long-polls up to 60 s). No task: the arrival
-   stays pending for the next attempt.
+2. With an arrival pending, GetActivityTask is called once (AWS long-polls up to 60 s). No task: the newest
+   arrival stays pending for the next attempt, older ones are superseded by it (arrival_store.py).
 3. A task whose input names another object (``ExpectedS3Bucket``/``ExpectedS3Key``) is failed with
    ``WaitForData.MisWired``; the arrival stays pending.
-4. The token is stored in the item (conditional on the arrival still pending and unclaimed) BEFORE
-   SendTaskSuccess; success marks the arrival consumed. A send that keeps failing leaves the claim for the
-   next attempt ("send-failed", which the handler raises so Lambda retries).
+4. The token is stored in the item for the OLDEST pending arrival (conditional on it still pending and no
+   other claim in flight; a release in flight for another task is waited for, briefly, so that two uploads
+   release two waits) BEFORE SendTaskSuccess; success marks the arrival consumed. A send that keeps failing
+   leaves the claim for the next attempt ("send-failed", which the handler raises so Lambda retries).
 5. A task polled for an arrival that another release handed out meanwhile (two invocations saw it pending;
    the other took the task, and this one's long poll went on for up to 60 s and got the NEXT execution's
    task) has no upload to go with it: it is given back at once with ``WaitForData.Requeued``, which the wait
-   state's Retry schedules again within a second. Held, it would wait for its heartbeat timeout (300 s).
+   state's Retry schedules again within a second. Held, it would wait for its heartbeat timeout (120 s).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ WORKER_NAME = "ons3objectcreated"
 MISWIRED_ERROR = "WaitForData.MisWired"
 # A task this release cannot answer (no upload left for it); the wait states retry this error at once.
 REQUEUED_ERROR = "WaitForData.Requeued"
-CLAIM_RACE_ATTEMPTS = 3
+# A claim of another release in flight settles within a send; this many looks, CLAIM_WAIT_S apart.
+CLAIM_RACE_ATTEMPTS = 20
+CLAIM_WAIT_S = 0.25
 # Statuses after which the upload may not have reached its wait (or its release was not announced): the
 # handler raises so that Lambda retries, and the retry finishes the release.
 FAILED_STATUSES = frozenset({"send-failed", "error", "nudge-failed"})
@@ -179,7 +182,10 @@ class Releaser:
         token = task.get("taskToken")
         if not token:
             self.store.poll_ended(target.s3_object, poll)
+            dropped = self.store.keep_newest_only(target.s3_object, self.store.get(target.s3_object))
             detail = f"no task waiting on {target.activity_arn}; the upload stays pending until one does"
+            if dropped:
+                detail += f" ({dropped} older upload(s) superseded by the newest)"
             logger.info("%s: %s", target.s3_object, detail)
             return {"status": "no-waiting-task", "detail": detail}
         bucket, key, execution = task_expectation(task.get("input"))
@@ -223,12 +229,14 @@ class Releaser:
                 claimed_at = self.now()
                 if self.store.claim(target.s3_object, token, arrival, execution, claimed_at, poll):
                     break
-                # A newer upload replaced the pending one, or another invocation claimed it for its own task.
+                # Another release claimed an upload for its own task, or handed this one out meanwhile.
                 item = self.store.get(target.s3_object)
-                arrival = item.pending if item.claim is None else None
+                arrival = item.pending
                 if arrival is None:
                     why = "the upload was handed to another task while this one was polled"
                     return self._give_back(target, token, execution, why, poll)
+                if item.claim is not None:
+                    self.sleep(CLAIM_WAIT_S)  # its send settles it; this task takes the next upload
             else:
                 return self._give_back(target, token, execution, "the pending upload kept changing", poll)
         except (ClientError, BotoCoreError) as exc:

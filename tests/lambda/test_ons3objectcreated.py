@@ -127,6 +127,12 @@ def expect_release(stub: Stubber, token: str, sequencer: str, etag: str = "e1") 
     stub.add_response("send_task_success", {}, sent(token, sequencer, etag))
 
 
+def pending(s3_object: str = SALES) -> list[str]:
+    """The sequencers of the uploads pending for the object, oldest first."""
+    store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    return [upload.sequencer for upload in store.get(s3_object).pending_uploads]
+
+
 def item(s3_object: str = SALES) -> dict[str, Any]:
     raw = boto3.client("dynamodb", region_name=REGION).get_item(
         TableName=TABLE, Key={"s3_object": {"S": s3_object}}, ConsistentRead=True
@@ -145,7 +151,7 @@ def test_upload_before_the_wait_is_kept_and_the_sweep_releases_it(sfn, stub):
     expect_no_task(stub)
     first = on_upload(sfn, record(SALES_KEY, "0A1"))
     assert statuses(first, "records") == ["recorded"] and statuses(first, "releases") == ["no-waiting-task"]
-    assert item()["pending_sequencer"] == arrival_store.normalize_sequencer("0A1")
+    assert pending() == [arrival_store.normalize_sequencer("0A1")]
 
     expect_task(stub, "T1")
     expect_release(stub, "T1", "0A1")
@@ -154,7 +160,7 @@ def test_upload_before_the_wait_is_kept_and_the_sweep_releases_it(sfn, stub):
     assert statuses(result, "sweep") == ["released"]
     assert result["sweep"][0]["execution"] == EXECUTION
     stored = item()
-    assert "pending_sequencer" not in stored and "claimed_token" not in stored
+    assert pending() == [] and "claimed_token" not in stored
     assert stored["consumed_sequencer"] == arrival_store.normalize_sequencer("0A1")
     assert stored["consumed_execution"] == EXECUTION
 
@@ -252,7 +258,7 @@ def test_the_same_version_of_a_versioned_bucket_is_a_duplicate(sfn, stub):
     on_upload(sfn, record(SALES_KEY, "0A1", version="v1"))
     expect_no_task(stub)
     assert statuses(on_upload(sfn, record(SALES_KEY, "0A2", version="v1")), "records") == ["duplicate"]
-    assert item()["pending_sequencer"] == arrival_store.normalize_sequencer("0A1")
+    assert pending() == [arrival_store.normalize_sequencer("0A1")]
 
 
 def test_an_older_sequencer_arriving_later_does_not_replace_the_newer_one(sfn, stub):
@@ -262,8 +268,10 @@ def test_an_older_sequencer_arriving_later_does_not_replace_the_newer_one(sfn, s
     expect_no_task(stub)
     late = on_upload(sfn, record(SALES_KEY, "FF", etag="old"))
 
-    assert statuses(late, "records") == ["superseded"]
-    assert item()["pending_etag"] == "new"
+    # Kept until its poll found no wait; then the newest upload supersedes it.
+    assert statuses(late, "records") == ["recorded"]
+    assert statuses(late, "releases") == ["no-waiting-task"] and "superseded" in late["releases"][0]["detail"]
+    assert pending() == [arrival_store.normalize_sequencer("100")]
     expect_task(stub, "T1")
     expect_release(stub, "T1", "100", etag="new")
     assert statuses(sweep(sfn), "sweep") == ["released"]
@@ -282,6 +290,56 @@ def test_a_newer_upload_replaces_a_pending_one_and_releases_one_wait(sfn, stub):
     expect_release(stub, "T1", "0B2", etag="second")
     assert statuses(sweep(sfn), "sweep") == ["released"]
     assert sweep(sfn) == {"sweep": []}, "the replaced upload must not release a second wait"
+
+
+def test_two_uploads_while_two_executions_wait_release_both_oldest_upload_first(sfn, stub):
+    """Two quick PUTs of one file, both recorded before either is released, while two executions wait:
+    each upload releases one wait, the older upload the task polled first (the older execution's)."""
+    store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    for sequencer, etag in (("0A1", "first"), ("0B2", "second")):
+        upload = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer(sequencer), etag=etag)
+        assert store.record(SALES, SALES_ACTIVITY, upload) == "recorded"
+    expect_task(stub, "T-older")
+    expect_release(stub, "T-older", "0A1", etag="first")
+    assert statuses(sweep(sfn), "sweep") == ["released"]
+    assert pending() == [arrival_store.normalize_sequencer("0B2")]  # the second upload waits for its wait
+
+    expect_task(stub, "T-newer")
+    expect_release(stub, "T-newer", "0B2", etag="second")
+    assert statuses(sweep(sfn), "sweep") == ["released"]
+    assert pending() == [] and sweep(sfn) == {"sweep": []}
+
+
+def test_a_release_waits_for_another_in_flight_and_takes_the_next_upload(arrivals):
+    """Two invocations release at once: the second's claim finds the first's in flight; it waits for it to
+    settle and claims the next upload, instead of giving its task back with one upload left over."""
+    store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    first = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("01"), etag="a")
+    second = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("02"), etag="b")
+    store.record(SALES, SALES_ACTIVITY, first)
+    store.record(SALES, SALES_ACTIVITY, second)
+    assert store.claim(SALES, "T1", first, EXECUTION, 100.0)  # the other invocation's release, in flight
+    sent_outputs: list[str] = []
+
+    class Sfn:
+        def send_task_success(self, taskToken: str, output: str) -> None:  # noqa: N803
+            sent_outputs.append(json.loads(output)["S3ETag"])
+
+    def the_other_release_settles(seconds: float) -> None:
+        claim = store.get(SALES).claim
+        if claim is not None and claim.token == "T1":
+            assert store.consume(SALES, claim, 101.0)
+
+    releaser = wait_release.Releaser(
+        store=store, sfn=Sfn(), settings=wait_release.ReleaseSettings(), sleep=the_other_release_settles
+    )
+    target = wait_release.WaitTarget(BUCKET, SALES_KEY, SALES_ACTIVITY)
+    poll = store.poll_started(SALES, time.time())
+
+    result = releaser._claim_and_send(target, "T2", first, EXECUTION, poll)
+
+    assert result["status"] == "released" and sent_outputs == ["b"]
+    assert pending() == [] and store.get(SALES).consumed_sequencer == second.sequencer
 
 
 def test_an_upload_during_a_release_stays_pending_for_the_next_wait(arrivals):
@@ -320,7 +378,7 @@ def test_a_failing_send_keeps_the_token_and_the_next_attempt_resends_to_it(sfn, 
     with pytest.raises(RuntimeError, match="send-failed"):
         on_upload(sfn, record(SALES_KEY, "0A1"))
     stored = item()
-    assert stored["claimed_token"] == "T1" and "pending_sequencer" in stored
+    assert stored["claimed_token"] == "T1" and pending()
     assert "send_attempt_at" not in stored, "every attempt was refused: none can have reached the task"
 
     # The retry of the S3 event (or the sweep) answers the stored token first, without polling.
@@ -328,7 +386,7 @@ def test_a_failing_send_keeps_the_token_and_the_next_attempt_resends_to_it(sfn, 
     result = on_upload(sfn, record(SALES_KEY, "0A1"))
 
     assert statuses(result, "records") == ["duplicate"] and statuses(result, "releases") == ["released"]
-    assert "claimed_token" not in item() and "pending_sequencer" not in item()
+    assert "claimed_token" not in item() and pending() == []
 
 
 def test_a_token_gone_after_refused_sends_polls_a_fresh_task(sfn, stub):
@@ -393,7 +451,7 @@ def test_a_task_gone_before_any_send_applied_keeps_the_upload(sfn, stub):
     )
     result = on_upload(sfn, record(SALES_KEY, "0A1"))
     assert statuses(result, "releases") == ["task-gone"]
-    assert "claimed_token" not in item() and "pending_sequencer" in item()
+    assert "claimed_token" not in item() and pending()
 
 
 @pytest.mark.parametrize(
@@ -459,7 +517,7 @@ def test_a_mis_wired_task_is_failed_with_a_clear_cause_and_the_upload_stays(sfn,
     )
     result = on_upload(sfn, record(SALES_KEY, "01"))
     assert statuses(result, "releases") == ["mis-wired"]
-    assert "pending_sequencer" in item() and "claimed_token" not in item()
+    assert pending() and "claimed_token" not in item()
 
 
 def test_a_task_without_an_expected_key_is_failed_too(sfn, stub):
@@ -520,7 +578,7 @@ def test_a_task_polled_after_its_upload_was_handed_out_is_given_back_at_once(sfn
     assert statuses(result, "sweep") == ["requeued"]
     assert "WaitForData.Requeued" in result["sweep"][0]["detail"]
     stored = item()
-    assert "claimed_token" not in stored and "pending_sequencer" not in stored
+    assert "claimed_token" not in stored and pending() == []
     assert stored["consumed_sequencer"] == arrival_store.normalize_sequencer("01")
     assert events.entries == []  # nothing was released by this invocation: no nudge
 
@@ -579,7 +637,7 @@ def test_configuration_errors_name_the_variable(sfn, stub, monkeypatch, name, va
 def test_too_little_time_for_a_long_poll_leaves_the_upload_to_the_sweep(sfn, stub):
     context = FakeContext(remaining=[30_000], invoked_function_arn=FUNCTION_ARN)
     result = ons3objectcreated.handler({"Records": [record(SALES_KEY, "01")]}, context, sfn=sfn[0])
-    assert statuses(result, "releases") == ["out-of-time"] and "pending_sequencer" in item()
+    assert statuses(result, "releases") == ["out-of-time"] and pending()
 
 
 def test_default_clients_read_past_the_long_poll(aws):
@@ -632,7 +690,7 @@ def test_a_claim_that_cannot_be_stored_gives_the_task_back_and_keeps_the_upload(
 
     assert statuses(result, "sweep") == ["requeued"]
     stored = item()
-    assert "pending_sequencer" in stored and "claimed_token" not in stored
+    assert pending() and "claimed_token" not in stored
     assert "polls_started" not in stored  # given back: no task is held, nothing for the tick to do
 
 
