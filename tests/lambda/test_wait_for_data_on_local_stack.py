@@ -220,3 +220,34 @@ def test_a_wait_task_given_back_waits_again_and_the_next_upload_releases_it(depl
 
     (output,) = wait_until("the new sales task released", lambda: released_outputs(sfn, execution))
     assert output["S3Key"] == SALES_KEY and output["SFNActivityArn"] == sales_activity
+
+
+def test_uploads_while_two_executions_wait_release_the_older_execution_first(deployed, aws_client):
+    """Two executions wait for the sales file. One upload releases the older one, and only it; a second
+    upload of the same key releases the newer one (each upload releases one wait, oldest first)."""
+    s3, sfn = aws_client("s3"), aws_client("stepfunctions")
+    sales_activity = deployed.outputs["SalesDataWaitActivityArn"]
+    machine = deployed.outputs["MarketingAndSalesETLOrchestratorArn"]
+
+    def sales_wait_scheduled(execution: str) -> bool:
+        return any(
+            e["type"] == "ActivityScheduled"
+            and e["activityScheduledEventDetails"]["resource"] == sales_activity
+            for e in history(sfn, execution)
+        )
+
+    older = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deployed.executions.append(older)
+    wait_until("the older execution's sales wait", lambda: sales_wait_scheduled(older))
+    newer = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deployed.executions.append(newer)
+    wait_until("the newer execution's sales wait", lambda: sales_wait_scheduled(newer))
+
+    s3.put_object(Bucket=deployed.data_bucket, Key=SALES_KEY, Body=b"date,value\n1/2/2019,3\n")
+    (first,) = wait_until("the older execution released", lambda: released_outputs(sfn, older))
+
+    s3.put_object(Bucket=deployed.data_bucket, Key=SALES_KEY, Body=b"date,value\n1/3/2019,4\n")
+    (second,) = wait_until("the newer execution released", lambda: released_outputs(sfn, newer))
+    # Had the first upload released both, the newer execution would hold the first upload, not the second.
+    assert first["S3Sequencer"] < second["S3Sequencer"]
+    assert len(released_outputs(sfn, older)) == 1
