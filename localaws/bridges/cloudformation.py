@@ -30,6 +30,7 @@ import json
 import logging
 from typing import Any
 
+from moto.awslambda.models import LambdaFunction
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
@@ -59,6 +60,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_bucket_policy_secure_transport()
     _patch_resource_status_and_events()
     _patch_stack_resource_answers()
+    _patch_function_environment_as_strings()
 
 
 def _mark(func):
@@ -535,6 +537,33 @@ def _patch_bucket_properties() -> None:
         return bucket
 
     FakeBucket.create_from_cloudformation_json = classmethod(_mark(create_from_cloudformation_json))
+
+
+def _as_environment_value(value: Any) -> Any:
+    """A Lambda environment value as CloudFormation passes it: text (a Number parameter's 240 is "240")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
+
+
+def _patch_function_environment_as_strings() -> None:
+    # moto gap: a Ref to a Number parameter reached the function's environment as an int, which
+    # GetFunctionConfiguration then answered, and boto3 refused to send back (Variables are strings).
+    current = LambdaFunction.create_from_cloudformation_json
+    if getattr(current, _PATCH_MARK, False):
+        return
+    original_create = current.__func__
+
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kw
+    ):
+        variables = (cloudformation_json.get("Properties", {}).get("Environment") or {}).get("Variables")
+        if isinstance(variables, dict):
+            for name, value in variables.items():
+                variables[name] = _as_environment_value(value)
+        return original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(_mark(create_from_cloudformation_json))
 
 
 def _applies_over_secure_transport(statement: dict[str, Any]) -> bool:

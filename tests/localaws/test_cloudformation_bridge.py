@@ -282,6 +282,8 @@ def test_runner_lambda_templates(clients, aws_client, code_bucket, unique_name, 
         env = config["Environment"]["Variables"]
         assert env["DDB_TABLE"] == table_name
         assert env["SFN_ACTIVITY_ARN"] == f"arn:aws:states:us-east-1:123456789012:activity:{prefix}Activity"
+        # A Number parameter reaches the environment as text, as CloudFormation passes it (moto kept an int).
+        assert env["TASK_HEARTBEAT_SECONDS"] == "240"
         rules = [r for r in events.list_rules()["Rules"] if r.get("ScheduleExpression") == "rate(3 minutes)"]
         targets = [t["Arn"] for r in rules for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]]
         assert config["FunctionArn"] in targets
