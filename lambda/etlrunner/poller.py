@@ -42,6 +42,7 @@ from etlrunner.store import ACTIVITY, is_condition_failure
 POLLER_SUFFIX = "#poller"
 POLLER_RANGE = "poller"
 REPOLL_RANGE = "repoll"
+WAITER_RANGE = "tick-waiter"
 WAKEUPS = "wakeups"
 HOLDER = "holder"
 LEASE_UNTIL = "lease_until"
@@ -239,6 +240,42 @@ class PollerLease:
                 ConditionExpression="attribute_not_exists(#at) OR #at < :at",
                 ExpressionAttributeNames={"#at": REPOLL_AT},
                 ExpressionAttributeValues={":at": {"N": str(math.ceil(at))}},
+            )
+        except ClientError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    # -- one waiting tick at a time -------------------------------------------------------------------------
+    def claim_waiter(self, until: float) -> bool:
+        """Become the one tick that waits for what falls due (until `until`): a waiting tick holds a Lambda,
+        and overlapping ticks must not all wait and take the runner's reserved concurrency from its events."""
+        try:
+            self.clients.dynamodb.update_item(
+                TableName=self.config.ddb_table,
+                Key=self._key_of(WAITER_RANGE),
+                UpdateExpression="SET #holder = :me, #lease = :until",
+                ConditionExpression="attribute_not_exists(#lease) OR #lease < :now OR #holder = :me",
+                ExpressionAttributeNames={"#holder": HOLDER, "#lease": LEASE_UNTIL},
+                ExpressionAttributeValues={
+                    ":me": {"S": self.run_id},
+                    ":until": {"N": str(math.ceil(until))},
+                    ":now": {"N": str(math.floor(time.time()))},
+                },
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_waiter(self) -> None:
+        try:
+            self.clients.dynamodb.delete_item(
+                TableName=self.config.ddb_table,
+                Key=self._key_of(WAITER_RANGE),
+                ConditionExpression="#holder = :me",
+                ExpressionAttributeNames={"#holder": HOLDER},
+                ExpressionAttributeValues={":me": {"S": self.run_id}},
             )
         except ClientError as exc:
             if not is_condition_failure(exc):

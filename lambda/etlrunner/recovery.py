@@ -40,21 +40,48 @@ WAIT_MAX_S = 65
 WAIT_STEP_S = 5.0
 
 
+class Waiter:
+    """Whether this tick may wait: only one tick of a runner waits at a time (poller.py's waiter item), so
+    that overlapping ticks never hold the runner's reserved concurrency away from its events."""
+
+    def __init__(self, lease: PollerLease, until: float) -> None:
+        self.lease, self.until, self.held = lease, until, False
+
+    def may_wait(self) -> bool:
+        if not self.held:
+            try:
+                self.held = self.lease.claim_waiter(self.until)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("cannot claim the tick's waiter item (not waiting): %s", error_text(exc))
+        return self.held
+
+    def done(self) -> None:
+        if self.held:
+            try:
+                self.lease.release_waiter()
+            except (ClientError, BotoCoreError) as exc:  # it runs out by itself
+                logger.warning("cannot release the tick's waiter item: %s", error_text(exc))
+
+
 def tick(runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary) -> None:
     until = time.time() + WAIT_MAX_S  # what falls due before this is waited for; the next tick does the rest
     held = check_active(runner, config, clients, context, summary, heartbeat_only=True)
     work = TaskWork(runner, config, clients, context, summary)
-    _finish_held(work, held, until)
-    owed = _poll_owed(runner, config, clients, context, summary, until)
+    waiter = Waiter(PollerLease(clients, config, runner.id_attribute), until)
+    try:
+        _finish_held(work, held, until, waiter)
+        owed = _poll_owed(runner, config, clients, context, summary, until, waiter)
+    finally:
+        waiter.done()
     if owed:
         poll_and_look(runner, config, clients, context, summary, clear_repoll=owed == "repoll")
 
 
-def _finish_held(work: TaskWork, held: list[dict[str, Any]], until: float) -> None:
+def _finish_held(work: TaskWork, held: list[dict[str, Any]], until: float, waiter: Waiter) -> None:
     """Items another run holds (a start or an answer in flight): a live run lets go within seconds, a dead
     one's lease runs out. Those whose lease runs out before `until` are waited for and finished here."""
     due = [item for item in held if float(item[LEASE_UNTIL]) <= until]
-    while due and _can_wait(work.context, 0):
+    while due and _can_wait(work.context, 0) and waiter.may_wait():
         time.sleep(
             WAIT_STEP_S if min(float(i[LEASE_UNTIL]) for i in due) > time.time() + WAIT_STEP_S else 0.5
         )
@@ -85,7 +112,13 @@ def _can_wait(context: Any, wait_s: float) -> bool:
 
 
 def _poll_owed(
-    runner: Runner, config: RunnerConfig, clients: Clients, context: Any, summary: RunSummary, until: float
+    runner: Runner,
+    config: RunnerConfig,
+    clients: Clients,
+    context: Any,
+    summary: RunSummary,
+    until: float,
+    waiter: Waiter,
 ) -> str | None:
     """Why the tick must poll: "owed" (a poller died or gave up) or "repoll" (a task a dead poller took is
     due back); None: no poll. What falls due before `until` is waited for: a repoll, or the lease of a poller
@@ -104,7 +137,7 @@ def _poll_owed(
         if state.poll_owed(now):
             return "owed"
         due_at = _next_due(state, now)
-        if due_at is None or due_at > until or not _can_wait(context, due_at - now):
+        if due_at is None or due_at > until or not _can_wait(context, due_at - now) or not waiter.may_wait():
             return None
         logger.info(
             "%s: waiting %.0f s for a poll that falls due (a poller that died)", runner.name, due_at - now

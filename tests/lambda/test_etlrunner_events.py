@@ -526,3 +526,25 @@ def test_a_tick_does_not_wait_for_a_poller_that_is_polling(world):
     began = time.monotonic()
     assert one_run(world, TICK)["polled"] is False
     assert time.monotonic() - began < 1
+
+
+def test_only_one_tick_at_a_time_waits(world, manual_states):
+    """A second tick, while one waits, does its heartbeats and leaves: overlapping ticks must not hold the
+    runner's reserved concurrency away from its events."""
+    first, second = lease(world), lease(world)
+    assert first.claim_waiter(time.time() + 60)
+    assert not second.claim_waiter(time.time() + 60)
+    dead = lease(world)
+    dead.wake()
+    assert dead.acquire(time.time() + 2)
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=TABLE,
+        Key={"sfn_activity_arn": {"S": GLUE_ACTIVITY_ARN + "#poller"}, "glue_job_run_id": {"S": "poller"}},
+        UpdateExpression="SET polled_at = :long_ago",
+        ExpressionAttributeValues={":long_ago": {"N": str(int(time.time()) - 100)}},
+    )
+    began = time.monotonic()
+    assert one_run(world, TICK)["polled"] is False  # it would have waited 2 s for the dead poller
+    assert time.monotonic() - began < 1.5
+    first.release_waiter()
+    assert second.claim_waiter(time.time() + 60)
