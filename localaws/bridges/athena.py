@@ -33,7 +33,8 @@ retryable}``.
 GetQueryResults pages as Athena does: ``MaxResults`` rows a page (1-1000, default 1000) and a ``NextToken``
 while rows are left; the header row is the first row of the first page only, and counts among its
 ``MaxResults`` (a 1000-row page holds the header and 999 rows). A token that is not this query's, or a
-``MaxResults`` out of range, is InvalidRequestException. moto returned every row in one answer.
+``MaxResults`` out of range, is InvalidRequestException. moto returned every row in one answer
+(``athena_results.py``).
 
 GetQueryExecution, GetQueryResults and StopQueryExecution answer an unknown id as Athena does (HTTP 400,
 InvalidRequestException, "QueryExecution <id> was not found"); moto answered HTTP 500 with an HTML page.
@@ -45,8 +46,6 @@ Spark jobs.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import math
@@ -61,13 +60,13 @@ from moto.athena.models import AthenaBackend, Execution, QueryResults
 from moto.athena.responses import AthenaResponse
 from moto.core.exceptions import JsonRESTError
 
+from localaws.bridges import athena_results
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
 
 METADATA_FORMAT = "localaws-athena-metadata/1"
 MAX_RESULT_ROWS_KEPT = 10_000  # rows GetQueryResults can page through (kept in memory); the CSV has them all
-MAX_RESULTS_PER_PAGE = 1000  # GetQueryResults MaxResults: 1-1000, default 1000 (API reference)
 
 _state: dict[str, Any] = {"ctx": None, "installed": False}
 _install_lock = threading.Lock()
@@ -378,72 +377,6 @@ def _patch_unknown_query_execution() -> None:
         setattr(AthenaBackend, name, checked)
 
 
-class InvalidRequest(JsonRESTError):
-    """Athena's answer for a request it refuses (HTTP 400, InvalidRequestException)."""
-
-    code = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__("InvalidRequestException", message)
-        self.description = json.dumps(
-            {"__type": "InvalidRequestException", "AthenaErrorCode": "INVALID_INPUT", "Message": message}
-        )
-
-
-def _results_token(exec_id: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"q": exec_id, "o": offset}).encode()).decode()
-
-
-def _results_offset(token: str, exec_id: str) -> int:
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = int(state["o"])
-        valid = state["q"] == exec_id and offset > 0
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeError):
-        valid = False
-    if not valid:
-        raise InvalidRequest("The NextToken is not valid for this query execution")
-    return offset
-
-
-def results_page(exec_id: str, rows: list, max_results: int | None, next_token: str | None) -> dict[str, Any]:
-    """The rows of one GetQueryResults page, and the NextToken of the next while rows are left."""
-    size = MAX_RESULTS_PER_PAGE if max_results is None else max_results
-    if not 1 <= size <= MAX_RESULTS_PER_PAGE:
-        bound = f"less than or equal to {MAX_RESULTS_PER_PAGE}" if size > 1 else "greater than or equal to 1"
-        raise InvalidRequest(
-            f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy constraint: "
-            f"Member must have value {bound}"
-        )
-    start = _results_offset(next_token, exec_id) if next_token else 0
-    page: dict[str, Any] = {"Rows": rows[start : start + size]}
-    if start + size < len(rows):
-        page["NextToken"] = _results_token(exec_id, start + size)
-    return page
-
-
-def _patch_get_query_results_paging() -> None:
-    """AthenaResponse.get_query_results: MaxResults and NextToken, as Athena pages.
-
-    WHY: moto answers every row at once and ignores both.
-    """
-
-    def get_query_results(self: AthenaResponse) -> str:
-        exec_id = self._get_param("QueryExecutionId")
-        results = self.athena_backend.get_query_results(exec_id)
-        page = results_page(
-            exec_id, results.rows, self._get_param("MaxResults"), self._get_param("NextToken")
-        )
-        answer: dict[str, Any] = {
-            "ResultSet": {"Rows": page["Rows"], "ResultSetMetadata": {"ColumnInfo": results.column_info}},
-        }
-        if "NextToken" in page:
-            answer["NextToken"] = page["NextToken"]
-        return json.dumps(answer)
-
-    AthenaResponse.get_query_results = get_query_results  # type: ignore[method-assign]
-
-
 def install(ctx: LocalAwsContext) -> None:
     """Patch moto's Athena query executions (once per process); the latest ``ctx`` is the one queries use."""
     with _install_lock:
@@ -456,7 +389,7 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_get_query_execution_response()
         _patch_client_request_token()
         _patch_unknown_query_execution()
-        _patch_get_query_results_paging()
+        athena_results.install()  # GetQueryResults pages (MaxResults, NextToken)
         _state["installed"] = True
 
 
