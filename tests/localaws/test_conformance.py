@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from localaws import conformance
 from localaws.conformance import ConformanceCheck, Recorder, check_answer, read_violations
 from localaws.conformance.operations import Operation, Unidentified, identify, service_model
 from localaws.conformance.shapes import conform_json
+from tests.child_env import child_environment
 
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=0"
@@ -389,3 +392,45 @@ def test_json_answers_reach_clients_without_nulls_or_keys_outside_the_model(aws_
         assert int(answer.headers["Content-Length"]) == len(answer.content)
     finally:
         events.delete_rule(Name=name)
+
+
+CHILD = """
+import json, sys
+import boto3
+from moto.stepfunctions.responses import StepFunctionResponse
+from localaws import conformance
+from localaws.server import LocalAws
+
+StepFunctionResponse.list_activities = lambda self: (json.dumps({"__type": "Bogus"}), {"status": 400})
+with LocalAws() as ctx:
+    client = boto3.client("stepfunctions", endpoint_url=ctx.endpoint_url, region_name=ctx.region)
+    def tag(request, **_):
+        request.headers[conformance.EXPECT_HEADER] = sys.argv[1]
+    client.meta.events.register("before-send", tag)
+    try:
+        client.list_activities()
+    except client.exceptions.ClientError:
+        pass
+"""
+
+
+def test_an_endpoint_in_a_child_process_reports_to_this_session(tmp_path):
+    """What the e2e tests and pynt children do: start their own endpoint, which inherits the session's
+    LOCALAWS_CONFORMANCE and writes its violations where this process's conftest reads them."""
+    folder = conformance.folder_from_environment()
+    tag = uuid.uuid4().hex
+    env = child_environment()
+    assert env[conformance.ENV_VAR] == str(folder)
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    repo = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [sys.executable, str(script), tag],
+        cwd=repo,
+        env={**env, "PYTHONPATH": str(repo)},
+        check=True,
+        timeout=120,
+    )
+    assert [(v["operation"], v["kind"]) for v in recorded_with(folder, tag)] == [
+        ("stepfunctions.ListActivities", "undocumented error code")
+    ]
