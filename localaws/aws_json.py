@@ -16,6 +16,7 @@ conformance check (``localaws.conformance``) then sees the answer as the client 
 
 from __future__ import annotations
 
+import binascii
 import json
 from typing import Any
 
@@ -54,9 +55,11 @@ def reshape(
     if cleaned_body is None and changed_headers is None:
         return None
     new_body = body if cleaned_body is None else cleaned_body
-    new_headers = [(k, v) for k, v in (changed_headers or headers) if k.lower() != "content-length"] + [
-        ("Content-Length", str(len(new_body)))
-    ]
+    new_headers = [(k, v) for k, v in (changed_headers or headers) if k.lower() not in _BODY_HEADERS]
+    new_headers.append(("Content-Length", str(len(new_body))))
+    if any(k.lower() == "x-amz-crc32" for k, _ in headers):
+        # DynamoDB's checksum of the body: botocore retries an answer whose body does not match it.
+        new_headers.append(("x-amz-crc32", str(binascii.crc32(new_body) & 0xFFFFFFFF)))
     return new_headers, new_body
 
 
@@ -69,6 +72,9 @@ def _with_media_type(op: Operation, headers: list[tuple[str, str]]) -> list[tupl
     else:
         media = "application/json"
     return [(k, v) for k, v in headers if k.lower() != "content-type"] + [("Content-Type", media)]
+
+
+_BODY_HEADERS = frozenset({"content-length", "x-amz-crc32"})
 
 
 def may_reshape(environ: dict[str, Any]) -> bool:

@@ -434,3 +434,21 @@ def test_an_endpoint_in_a_child_process_reports_to_this_session(tmp_path):
     assert [(v["operation"], v["kind"]) for v in recorded_with(folder, tag)] == [
         ("stepfunctions.ListActivities", "undocumented error code")
     ]
+
+
+def test_a_reshaped_answer_keeps_its_length_and_dynamodb_checksum_right():
+    """botocore retries a DynamoDB answer whose body does not match its x-amz-crc32."""
+    import binascii
+
+    from localaws.aws_json import reshape
+
+    body = b'{"Item": {"k": {"S": "v"}}, "ConsumedCapacity": null}'
+    headers = [("Content-Type", "text/html"), ("Content-Length", str(len(body))), ("x-amz-crc32", "1")]
+    request = environ("dynamodb", HTTP_X_AMZ_TARGET="DynamoDB_20120810.GetItem")
+    new_headers, new_body = reshape(request, headers, body)
+    assert json.loads(new_body) == {"Item": {"k": {"S": "v"}}}
+    found = dict(new_headers)
+    assert found["Content-Type"] == "application/x-amz-json-1.0"
+    assert found["Content-Length"] == str(len(new_body))
+    assert found["x-amz-crc32"] == str(binascii.crc32(new_body) & 0xFFFFFFFF)
+    assert reshape(request, [("Content-Type", "application/x-amz-json-1.0")], b'{"Item": {}}') is None
