@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -83,15 +82,15 @@ def _is_document(shape: Shape) -> bool:
 # -- JSON ---------------------------------------------------------------------------------------------------
 
 
-def check_json(shape: Shape, value: Any, path: str = "$", skip: Iterable[str] = ()) -> list[Problem]:
-    """Problems of ``value`` (a parsed JSON body) as the serialization of ``shape``. ``skip``: members of the
-    top-level structure not to look for in the body (headers and the status code of a REST answer)."""
+def check_json(shape: Shape, value: Any, path: str = "$") -> list[Problem]:
+    """Problems of ``value`` (a parsed JSON body) as the serialization of ``shape``; members the model
+    places elsewhere (a REST answer's headers and status code) are not looked for in it."""
     problems: list[Problem] = []
-    _json_value(shape, value, path, problems, frozenset(skip))
+    _json_value(shape, value, path, problems)
     return problems
 
 
-def _json_value(shape: Shape, value: Any, path: str, problems: list[Problem], skip: frozenset) -> None:
+def _json_value(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
     if value is None:
         problems.append(Problem(NULL, path, "JSON null; AWS leaves the key out"))
         return
@@ -108,10 +107,10 @@ def _json_value(shape: Shape, value: Any, path: str, problems: list[Problem], sk
             if found is None:
                 problems.append(Problem(EXTRA_KEY, f"{path}.{key}", f"not a member of {shape.name}"))
             else:
-                _json_value(found[1], item, f"{path}.{key}", problems, frozenset())
+                _json_value(found[1], item, f"{path}.{key}", problems)
         for name in shape.required_members:
             member = shape.members[name]
-            if name in skip or member.serialization.get("location"):
+            if member.serialization.get("location"):
                 continue
             if member.serialization.get("name", name) not in value:
                 problems.append(Problem(MISSING_REQUIRED, f"{path}.{name}", f"required by {shape.name}"))
@@ -120,14 +119,14 @@ def _json_value(shape: Shape, value: Any, path: str, problems: list[Problem], sk
             problems.append(Problem(WRONG_TYPE, path, f"{_json_type(value)}, expected an array"))
             return
         for index, item in enumerate(value):
-            _json_value(shape.member, item, f"{path}[{index}]", problems, frozenset())
+            _json_value(shape.member, item, f"{path}[{index}]", problems)
     elif kind == "map":
         if not isinstance(value, dict):
             problems.append(Problem(WRONG_TYPE, path, f"{_json_type(value)}, expected an object (map)"))
             return
         for key, item in value.items():
             _json_scalar(shape.key, key, f"{path}{{key {key!r}}}", problems)
-            _json_value(shape.value, item, f"{path}[{key!r}]", problems, frozenset())
+            _json_value(shape.value, item, f"{path}[{key!r}]", problems)
     else:
         _json_scalar(shape, value, path, problems)
 
