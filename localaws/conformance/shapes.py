@@ -86,79 +86,145 @@ def check_json(shape: Shape, value: Any, path: str = "$") -> list[Problem]:
     """Problems of ``value`` (a parsed JSON body) as the serialization of ``shape``; members the model
     places elsewhere (a REST answer's headers and status code) are not looked for in it."""
     problems: list[Problem] = []
-    _json_value(shape, value, path, problems)
+    _walk(_plan(shape), value, path, problems)
     return problems
 
 
-def _json_value(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
-    if value is None:
-        problems.append(Problem(NULL, path, "JSON null; AWS leaves the key out"))
-        return
-    if _is_document(shape):
-        return  # any JSON, nulls included
-    kind = shape.type_name
-    if kind == "structure":
-        if not isinstance(value, dict):
-            problems.append(Problem(WRONG_TYPE, path, f"{_json_type(value)}, expected an object"))
-            return
-        members = _members_by_wire_name(shape, xml=False)
-        for key, item in value.items():
-            found = members.get(key)
-            if found is None:
-                problems.append(Problem(EXTRA_KEY, f"{path}.{key}", f"not a member of {shape.name}"))
-            else:
-                _json_value(found[1], item, f"{path}.{key}", problems)
-        for name in shape.required_members:
-            member = shape.members[name]
-            if member.serialization.get("location"):
-                continue
-            if member.serialization.get("name", name) not in value:
-                problems.append(Problem(MISSING_REQUIRED, f"{path}.{name}", f"required by {shape.name}"))
-    elif kind == "list":
-        if not isinstance(value, list):
-            problems.append(Problem(WRONG_TYPE, path, f"{_json_type(value)}, expected an array"))
-            return
-        for index, item in enumerate(value):
-            _json_value(shape.member, item, f"{path}[{index}]", problems)
-    elif kind == "map":
-        if not isinstance(value, dict):
-            problems.append(Problem(WRONG_TYPE, path, f"{_json_type(value)}, expected an object (map)"))
-            return
-        for key, item in value.items():
-            _json_scalar(shape.key, key, f"{path}{{key {key!r}}}", problems)
-            _json_value(shape.value, item, f"{path}[{key!r}]", problems)
-    else:
-        _json_scalar(shape, value, path, problems)
+class _Plan:
+    """What the JSON walk needs of one shape, read from botocore once (cached on the shape): the walk visits
+    every value of every answer, so it must not ask botocore's lazy properties again and again."""
+
+    __slots__ = ("shape", "kind", "document", "enum", "timestamp_form", "_members", "required", "_parts")
+
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+        self.kind = shape.type_name
+        self.document = _is_document(shape)
+        self.enum = frozenset(shape.metadata.get("enum") or ()) or None
+        self.timestamp_form = shape.serialization.get("timestampFormat", "unixTimestamp")
+        self._members: dict[str, _Plan] | None = None
+        self._parts: tuple[_Plan, ...] | None = None
+        self.required: tuple[tuple[str, str], ...] = ()
+        if self.kind == "structure":
+            self.required = tuple(
+                (name, shape.members[name].serialization.get("name", name))
+                for name in shape.required_members
+                if not shape.members[name].serialization.get("location")
+            )
+
+    @property
+    def members(self) -> dict[str, _Plan]:
+        if self._members is None:  # built on first use: shapes may be recursive (DynamoDB's AttributeValue)
+            self._members = {
+                wire: _plan(member) for wire, (_, member) in _members_by_wire_name(self.shape, False).items()
+            }
+        return self._members
+
+    @property
+    def parts(self) -> tuple[_Plan, ...]:
+        """A list's item plan, or a map's key and value plans."""
+        if self._parts is None:
+            shape = self.shape
+            self._parts = (
+                (_plan(shape.member),) if self.kind == "list" else (_plan(shape.key), _plan(shape.value))
+            )
+        return self._parts
 
 
-def _json_scalar(shape: Shape, value: Any, path: str, problems: list[Problem]) -> None:
-    kind = shape.type_name
-    expected = None
-    if kind == "string":
-        if not isinstance(value, str):
-            expected = "a string"
+def _plan(shape: Shape) -> _Plan:
+    plan = shape.__dict__.get("_localaws_plan")
+    if plan is None:
+        plan = shape.__dict__["_localaws_plan"] = _Plan(shape)
+    return plan
+
+
+# A path is built as a chain (parent, part) and written out only for a problem: part is a member name, a list
+# index (int) or a map key (a 1-tuple).
+def _path_text(path: Any) -> str:
+    parts = []
+    while isinstance(path, tuple) and len(path) == 2:
+        path, part = path
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif isinstance(part, tuple):
+            parts.append(f"[{part[0]!r}]")
         else:
-            _check_enum(shape, value, path, problems)
-    elif kind in ("integer", "long", "short", "byte"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            expected = "a whole number"
+            parts.append(f".{part}")
+    return str(path) + "".join(reversed(parts))
+
+
+_WHOLE = ("integer", "long", "short", "byte")
+
+
+def _walk(plan: _Plan, value: Any, path: Any, problems: list[Problem]) -> None:
+    if value is None:
+        problems.append(Problem(NULL, _path_text(path), "JSON null; AWS leaves the key out"))
+        return
+    if plan.document:
+        return  # any JSON, nulls included
+    kind = plan.kind
+    kind_of_value = type(value)
+    if kind == "structure":
+        if kind_of_value is not dict:
+            _wrong(problems, path, value, "an object")
+            return
+        members = plan.members
+        for key, item in value.items():
+            child = members.get(key)
+            if child is None:
+                detail = f"not a member of {plan.shape.name}"
+                problems.append(Problem(EXTRA_KEY, _path_text((path, key)), detail))
+            else:
+                _walk(child, item, (path, key), problems)
+        for name, wire in plan.required:
+            if wire not in value:
+                detail = f"required by {plan.shape.name}"
+                problems.append(Problem(MISSING_REQUIRED, _path_text((path, name)), detail))
+    elif kind == "list":
+        if kind_of_value is not list:
+            _wrong(problems, path, value, "an array")
+            return
+        (item_plan,) = plan.parts
+        for index, item in enumerate(value):
+            _walk(item_plan, item, (path, index), problems)
+    elif kind == "map":
+        if kind_of_value is not dict:
+            _wrong(problems, path, value, "an object (map)")
+            return
+        key_plan, value_plan = plan.parts
+        for key, item in value.items():
+            if key_plan.enum is not None:
+                _walk(key_plan, key, (path, (key,)), problems)
+            _walk(value_plan, item, (path, (key,)), problems)
+    elif kind == "string":
+        if kind_of_value is not str:
+            _wrong(problems, path, value, "a string")
+        elif plan.enum is not None and value not in plan.enum:
+            detail = f"{value!r} is none of {plan.shape.name}'s values"
+            problems.append(Problem(NOT_IN_ENUM, _path_text(path), detail))
+    elif kind in _WHOLE:
+        if kind_of_value is not int:
+            _wrong(problems, path, value, "a whole number")
     elif kind in ("float", "double"):
-        if isinstance(value, bool) or not (isinstance(value, int | float) or value in _FLOAT_WORDS):
-            expected = "a number"
+        if kind_of_value not in (int, float) and value not in _FLOAT_WORDS:
+            _wrong(problems, path, value, "a number")
     elif kind == "boolean":
-        if not isinstance(value, bool):
-            expected = "true or false"
+        if kind_of_value is not bool:
+            _wrong(problems, path, value, "true or false")
     elif kind == "timestamp":
-        form = shape.serialization.get("timestampFormat", "unixTimestamp")
+        form = plan.timestamp_form
         if form == "unixTimestamp":
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                expected = "epoch seconds (a number)"
-        elif not (isinstance(value, str) and (_ISO_8601.match(value) or _HTTP_DATE.match(value))):
-            expected = f"a {form} date string"
-    elif kind == "blob" and not (isinstance(value, str) and _is_base64(value)):
-        expected = "base64 text"
-    if expected is not None:
-        problems.append(Problem(WRONG_TYPE, path, f"{_json_type(value)} {value!r:.60}, expected {expected}"))
+            if kind_of_value not in (int, float):
+                _wrong(problems, path, value, "epoch seconds (a number)")
+        elif not (kind_of_value is str and (_ISO_8601.match(value) or _HTTP_DATE.match(value))):
+            _wrong(problems, path, value, f"a {form} date string")
+    elif kind == "blob" and not (kind_of_value is str and _is_base64(value)):
+        _wrong(problems, path, value, "base64 text")
+
+
+def _wrong(problems: list[Problem], path: Any, value: Any, expected: str) -> None:
+    detail = f"{_json_type(value)} {value!r:.60}, expected {expected}"
+    problems.append(Problem(WRONG_TYPE, _path_text(path), detail))
 
 
 def _json_type(value: Any) -> str:
@@ -300,34 +366,36 @@ def conform_json(shape: Shape, value: Any) -> tuple[Any, bool]:
     and list items, and object keys outside the model; and whether anything had to go. Values of the wrong
     type are left as they are: the check reports them, nothing here guesses a repair."""
     changed = [False]
-    cleaned = _conformed(shape, value, changed)
+    cleaned = _conformed(_plan(shape), value, changed)
     return cleaned, changed[0]
 
 
-def _conformed(shape: Shape, value: Any, changed: list[bool]) -> Any:
-    if _is_document(shape):
+def _conformed(plan: _Plan, value: Any, changed: list[bool]) -> Any:
+    if plan.document:
         return value
-    kind = shape.type_name
-    if kind == "structure" and isinstance(value, dict):
-        members = _members_by_wire_name(shape, xml=False)
+    kind = plan.kind
+    if kind == "structure" and type(value) is dict:
+        members = plan.members
         result = {}
         for key, item in value.items():
-            found = members.get(key)
-            if found is None or item is None:
+            child = members.get(key)
+            if child is None or item is None:
                 changed[0] = True
             else:
-                result[key] = _conformed(found[1], item, changed)
+                result[key] = _conformed(child, item, changed)
         return result
-    if kind == "list" and isinstance(value, list):
+    if kind == "list" and type(value) is list:
+        (item_plan,) = plan.parts
         if None in value:
             changed[0] = True
-        return [_conformed(shape.member, item, changed) for item in value if item is not None]
-    if kind == "map" and isinstance(value, dict):
+        return [_conformed(item_plan, item, changed) for item in value if item is not None]
+    if kind == "map" and type(value) is dict:
+        value_plan = plan.parts[1]
         result = {}
         for key, item in value.items():
             if item is None:
                 changed[0] = True
             else:
-                result[key] = _conformed(shape.value, item, changed)
+                result[key] = _conformed(value_plan, item, changed)
         return result
     return value
