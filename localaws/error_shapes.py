@@ -26,6 +26,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
+from localaws import aws_json, conformance
+
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -45,6 +47,23 @@ _INTERNAL = {
     "query": ("InternalFailure", INTERNAL_MESSAGE),
 }
 _INTERNAL_BY_SERVICE = {"dynamodb": ("InternalServerError", "Internal server error")}
+# (protocol or "*", HTTP status) -> the code AWS's front end answers a request it cannot route or accept (the
+# "Common Errors" of the API references); werkzeug's reason phrase ("NotFound") is no AWS error code.
+_CLIENT_ERRORS = {
+    ("json", 404): "UnknownOperationException",
+    ("rest-json", 404): "UnknownOperationException",
+    ("query", 404): "InvalidAction",
+    ("s3", 405): "MethodNotAllowed",
+    ("s3", 400): "InvalidRequest",
+    ("s3", 403): "AccessDenied",
+    ("query", 400): "ValidationError",
+    ("query", 403): "AccessDenied",
+    ("*", 400): "ValidationException",
+    ("*", 403): "AccessDeniedException",
+    ("*", 405): "UnknownOperationException",
+    ("*", 413): "RequestEntityTooLargeException",
+    ("*", 429): "ThrottlingException",
+}
 
 
 def service_protocol(environ: dict[str, Any]) -> tuple[str, str] | None:
@@ -75,7 +94,8 @@ def shaped_error(
     if status >= 500:
         code, message = _INTERNAL_BY_SERVICE.get(service) or _INTERNAL[protocol]
     else:
-        code, message = reason.replace(" ", ""), reason
+        code = _CLIENT_ERRORS.get((protocol, status)) or _CLIENT_ERRORS.get(("*", status))
+        code, message = code or reason.replace(" ", ""), reason
     status_line = f"{status} {reason}"
     request_id = str(uuid.uuid4())
     if protocol == "json":
@@ -134,8 +154,14 @@ class ServiceShapedErrors:
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
+        # The conformance check (LOCALAWS_CONFORMANCE, on in the tests) sees every answer this layer gives:
+        # moto's and the bridges', with unmapped errors already shaped.
+        self._answer = conformance.wrap_if_enabled(self._shaped)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._answer(environ, start_response)
+
+    def _shaped(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
         written: list[bytes] = []
 
@@ -154,7 +180,7 @@ class ServiceShapedErrors:
             if target is None:
                 raise
             log.exception("unhandled error in %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
-            return self._answer(environ, start_response, target, 500)
+            return self._error(environ, start_response, target, 500)
 
         target = None
         if _status_code(captured["status"]) >= 400:
@@ -167,15 +193,27 @@ class ServiceShapedErrors:
             if _is_unshaped_error(captured["status"], captured["headers"], start):
                 target = service_protocol(environ)
         if target is None:
-            start_response(captured["status"], captured["headers"], captured["exc_info"])
+            headers = captured["headers"]
+            if _status_code(captured["status"]) < 300 and aws_json.may_reshape(environ):
+                chunks = [*written, *body]
+                close = getattr(body, "close", None)
+                if callable(close):
+                    close()
+                data = b"".join(chunks)
+                reshaped = aws_json.reshape(environ, headers, data)
+                if reshaped is not None:  # AWS's JSON: its media type, no nulls, no keys outside the model
+                    headers, data = reshaped
+                start_response(captured["status"], headers, captured["exc_info"])
+                return [data]
+            start_response(captured["status"], headers, captured["exc_info"])
             return [*written, *body] if written else body
         close = getattr(body, "close", None)
         if callable(close):
             close()
-        return self._answer(environ, start_response, target, _status_code(captured["status"]))
+        return self._error(environ, start_response, target, _status_code(captured["status"]))
 
     @staticmethod
-    def _answer(
+    def _error(
         environ: dict[str, Any], start_response: StartResponse, target: tuple[str, str], status: int
     ) -> list[bytes]:
         service, protocol = target

@@ -3,10 +3,11 @@
 Task input (a JSON object, or a JSON string holding one):
 
 - ``GlueJobName`` (required): the Glue job to run.
-- ``GlueJobCapacity`` (optional, integer >= 2): DPUs, run as that many ``G.1X`` workers (1 DPU each). When
-  absent, the config's ``glue_job_capacity`` applies the same way; ``null`` there keeps the job's own
-  settings.
+- ``GlueJobCapacity`` (optional, integer >= 2): DPUs, run as that many ``G.1X`` workers (1 DPU each).
 - ``GlueWorkerType`` + ``GlueNumberOfWorkers`` (optional): explicit worker settings instead of a capacity.
+- neither: the config's ``glue_job_capacity`` (or ``GLUE_JOB_CAPACITY``) applies as a capacity; ``null`` or
+  absent there, the shipped value, leaves the run the job's own settings (glue-resources.yaml's
+  ``GlueWorkerType``/``GlueNumberOfWorkers``), so the template is the one place a run's size is read from.
 - every other key is passed as a job argument (``--`` added when missing; non-string values JSON-encoded).
 
 Least privilege: ``ALLOWED_GLUE_JOBS`` and ``ALLOWED_GLUE_JOB_ARGUMENTS`` (comma-separated; the template sets

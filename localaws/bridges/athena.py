@@ -30,6 +30,12 @@ previousState (not on the first event), statementType, queryExecutionId, workgro
 "2", ...}`` and, for FAILED, ``athenaError {errorCategory, errorType (as 2.0-style numbers), errorMessage,
 retryable}``.
 
+GetQueryResults pages as Athena does: ``MaxResults`` rows a page (1-1000, default 1000) and a ``NextToken``
+while rows are left; the header row is the first row of the first page only, and counts among its
+``MaxResults`` (a 1000-row page holds the header and 999 rows). A token that is not this query's, or a
+``MaxResults`` out of range, is InvalidRequestException. moto returned every row in one answer
+(``athena_results.py``).
+
 GetQueryExecution, GetQueryResults and StopQueryExecution answer an unknown id as Athena does (HTTP 400,
 InvalidRequestException, "QueryExecution <id> was not found"); moto answered HTTP 500 with an HTML page.
 
@@ -54,12 +60,13 @@ from moto.athena.models import AthenaBackend, Execution, QueryResults
 from moto.athena.responses import AthenaResponse
 from moto.core.exceptions import JsonRESTError
 
+from localaws.bridges import athena_results
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
 
 METADATA_FORMAT = "localaws-athena-metadata/1"
-MAX_RESULT_ROWS_KEPT = 10_000  # rows GetQueryResults returns (moto does not paginate); the CSV has them all
+MAX_RESULT_ROWS_KEPT = 10_000  # rows GetQueryResults can page through (kept in memory); the CSV has them all
 
 _state: dict[str, Any] = {"ctx": None, "installed": False}
 _install_lock = threading.Lock()
@@ -382,6 +389,7 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_get_query_execution_response()
         _patch_client_request_token()
         _patch_unknown_query_execution()
+        athena_results.install()  # GetQueryResults pages (MaxResults, NextToken)
         _state["installed"] = True
 
 

@@ -15,6 +15,8 @@ moto 5.2.5 gaps (each patch or model below names its gap):
 - moto's bucket-policy check evaluates ``aws:SecureTransport`` conditions without a value and so denies every
   object request under the usual "deny insecure transport" policy; the local endpoint is plain HTTP on
   loopback, which stands in for AWS's TLS endpoint, so requests are evaluated as secure transport.
+- ValidateTemplate refused a valid template at cfn-lint's first warning (an unused parameter) and described
+  none (empty ``Parameters``/``Capabilities``): ``cloudformation_validate.py``.
 - Stack resources: moto lists a resource whose ``Condition`` is false as a blank entry (ListStackResources),
   and DescribeStackResource then fails on it with a 500 for any logical id it lacks (AWS: ValidationError
   "Resource <id> does not exist for stack <name>"); DescribeStackResources dates every resource 2010-07-27
@@ -43,6 +45,7 @@ from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.utils import get_partition
 
+from localaws.bridges import cloudformation_validate
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_resource_status_and_events()
     _patch_stack_resource_answers()
     _patch_function_environment_as_strings()
+    cloudformation_validate.install()  # ValidateTemplate checks structure and describes the template
 
 
 def _mark(func):

@@ -48,6 +48,7 @@ from moto.core.utils import utcnow
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 
+from localaws.bridges import glue_run_size
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -344,6 +345,7 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_job_run_as_dict()
         _patch_get_job_run_index()
         _patch_batch_stop_job_run()
+        glue_run_size.install()  # GetJobRun's MaxCapacity: the run's workers times their DPUs
         _state["installed"] = True
 
 

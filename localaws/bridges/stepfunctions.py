@@ -57,6 +57,10 @@ activity worker needs. Each patch below is small, named ``_patch_<gap>`` and say
    the endpoint's in-process listeners (``ctx.emit("stepfunctions.history")``), so a progress view in the same
    process (the demo's) waits for a change instead of re-reading GetExecutionHistory five times a second.
 
+Two concerns live in modules of their own, installed from here: ``stepfunctions_requests`` (execution input
+that is not JSON, AWS's name rules for activities, state machines and executions, CreateActivity's
+idempotency) and ``stepfunctions_history`` (a stopped execution records nothing after its ExecutionAborted).
+
 The patches are process-wide (moto's backends are too); the context of the last installed ``LocalAws`` is the
 one whose time scale the long poll uses.
 """
@@ -119,6 +123,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.activity import Activity, ActivityTask
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
+from localaws.bridges import stepfunctions_history, stepfunctions_requests
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -151,6 +156,8 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_execution_default_name()
     _patch_threads_per_execution()
     _patch_history_notifications()
+    stepfunctions_requests.install()  # names, execution input and CreateActivity as AWS treats them
+    stepfunctions_history.install()  # a stopped execution's history ends with ExecutionAborted
 
 
 def _long_poll_seconds() -> float:
@@ -285,6 +292,7 @@ class SharedActivityStoreExecution(Execution):
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         while getattr(self.exec_worker, "env", None) is None and time.monotonic() < deadline:
             time.sleep(0.01)
+        stepfunctions_history.seal(getattr(self.exec_worker, "env", None))  # nothing in flight is recorded
         super().stop(stop_date=stop_date, error=error, cause=cause)
         for token in list(self.task_tokens):
             _close_task(token, wake=True)
@@ -997,7 +1005,8 @@ class _StatusEventsWorkerCommunication(BaseExecutionWorkerCommunication):
 def _start_execution_action(self: sfn_responses.StepFunctionResponse) -> ActionResult:
     execution = self.stepfunction_backend.start_execution(
         self._get_param("stateMachineArn"),
-        self._get_param("name") or str(uuid.uuid4()),
+        # Absent: a UUID. Given, even empty, it is checked (an empty name is AWS's ValidationException).
+        name if (name := self._get_param("name")) is not None else str(uuid.uuid4()),
         self._get_param("input", if_none="{}"),
     )
     return ActionResult({"executionArn": execution.execution_arn, "startDate": execution.start_date})

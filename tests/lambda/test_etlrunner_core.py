@@ -28,7 +28,8 @@ def write_config(tmp_path: Path, data: dict, name: str = "gluerunner-config.json
 
 
 def test_shipped_config_files_keep_the_seed_keys():
-    assert json.loads(gluerunner.CONFIG_FILE.read_text()) == SEED_KEYS
+    # glue_job_capacity null: a run gets the job's own size (glue-resources.yaml), not a hidden 10 workers.
+    assert json.loads(gluerunner.CONFIG_FILE.read_text()) == {**SEED_KEYS, "glue_job_capacity": None}
     assert json.loads(athenarunner.CONFIG_FILE.read_text()) == {
         "sfn_activity_arn": "<NO-DEFAULT>",
         "sfn_worker_name": "athenarunner",

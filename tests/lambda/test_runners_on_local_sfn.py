@@ -36,6 +36,7 @@ from localaws.context import LocalAwsContext
 pytestmark = pytest.mark.xdist_group("localaws")
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-runner-tests"
+JOB_WORKERS = 3  # the test jobs' own NumberOfWorkers (G.1X), other than any size a task or config names
 # Every error the project's state machines catch into "ETL Job Failed Fallback" (docs/DESIGN.md).
 CAUGHT_ERRORS = [
     "GlueJobFailedError",
@@ -180,7 +181,9 @@ class World:
         return name
 
     def glue_job(self, script: str) -> str:
-        """A Glue job whose script (one of GLUE_SCRIPTS) is in the endpoint's S3."""
+        """A Glue job whose script (one of GLUE_SCRIPTS) is in the endpoint's S3, sized as glue-resources.yaml
+        sizes the project's jobs, with a worker count of its own (JOB_WORKERS) that a run's size can be told
+        from."""
         bucket = self.bucket()
         self.s3.put_object(Bucket=bucket, Key=f"scripts/{script}", Body=GLUE_SCRIPTS[script].encode())
         name = self.name("Job")
@@ -193,6 +196,8 @@ class World:
                 "PythonVersion": "3",
             },
             GlueVersion="5.0",
+            WorkerType="G.1X",
+            NumberOfWorkers=JOB_WORKERS,
             ExecutionProperty={"MaxConcurrentRuns": 20},
         )
         return name
@@ -347,8 +352,8 @@ def test_glue_success_ends_the_execution_with_the_run_output(world):
     assert output["GlueJobStartedOn"] == etlrunner.iso8601(job_run["StartedOn"])
     assert output["GlueJobCompletedOn"] == etlrunner.iso8601(job_run["CompletedOn"])
     assert output["GlueJobLastModifiedOn"] == etlrunner.iso8601(job_run["LastModifiedOn"])
-    # What the runner started: the config's default capacity as G.1X workers and the input's job argument.
-    assert (job_run["WorkerType"], job_run["NumberOfWorkers"]) == ("G.1X", 10)
+    # What the runner started: the job's own size (the shipped config names none) and the input's argument.
+    assert (job_run["WorkerType"], job_run["NumberOfWorkers"]) == ("G.1X", JOB_WORKERS)
     marker = job_run["Arguments"].pop("--etlrunner-task-ref")  # the digest a recovering run finds it by
     assert marker.startswith("task-") and job_run["Arguments"] == {"--day": "2024-01-31"}
     assert total(summaries, "started") == 1 and total(summaries, "succeeded") == 1
@@ -517,7 +522,7 @@ def test_glue_several_tasks_in_one_run_each_execution_gets_its_own_outcome(world
     assert {o["GlueJobRunId"] for o in outputs} == set(runs), (
         "each execution must get the output of its own run"
     )
-    assert sorted(runs[o["GlueJobRunId"]]["NumberOfWorkers"] for o in outputs) == [2, 10]
+    assert sorted(runs[o["GlueJobRunId"]]["NumberOfWorkers"] for o in outputs) == [2, JOB_WORKERS]
     error, cause = failure(world.describe(failing))
     assert error == "GlueJobFailedError" and cause["GlueJobName"] == failing_job
     assert failure(world.describe(invalid))[0] == "GlueRunner.InvalidInput"

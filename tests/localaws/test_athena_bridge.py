@@ -252,3 +252,42 @@ def test_an_unknown_query_execution_id_is_invalid_request(local_aws, aws_client,
     assert error["Error"]["Code"] == "InvalidRequestException", error
     assert error["Error"]["Message"] == f"QueryExecution {unknown} was not found"
     assert error.get("AthenaErrorCode") == "INVALID_INPUT", error
+
+
+def values(rows: list[dict]) -> list[list[str | None]]:
+    return [[d.get("VarCharValue") for d in row["Data"]] for row in rows]
+
+
+@pytest.mark.spark
+def test_get_query_results_pages_with_the_header_on_the_first_page_only(local_aws, aws_client, catalog):
+    """Athena: MaxResults rows a page (the header row counts on the first page), a NextToken while rows are
+    left, and no header on the later pages (local before: every row at once, MaxResults ignored)."""
+    athena = aws_client("athena")
+    execution, _ = run_query(
+        athena, "SELECT id FROM people ORDER BY id", catalog["database"], f"s3://{catalog['bucket']}/paged/"
+    )
+    qid = execution["QueryExecutionId"]
+    first = athena.get_query_results(QueryExecutionId=qid, MaxResults=2)
+    assert values(first["ResultSet"]["Rows"]) == [["id"], ["1"]]
+    assert first["ResultSet"]["ResultSetMetadata"]["ColumnInfo"][0]["Name"] == "id"
+    second = athena.get_query_results(QueryExecutionId=qid, MaxResults=2, NextToken=first["NextToken"])
+    assert values(second["ResultSet"]["Rows"]) == [["2"], ["3"]]
+    assert "NextToken" not in second
+    everything = athena.get_query_results(QueryExecutionId=qid)  # default: up to 1000 rows
+    assert (
+        values(everything["ResultSet"]["Rows"]) == [["id"], ["1"], ["2"], ["3"]]
+        and "NextToken" not in everything
+    )
+    paged = [
+        row
+        for page in athena.get_paginator("get_query_results").paginate(
+            QueryExecutionId=qid, PaginationConfig={"PageSize": 3}
+        )
+        for row in page["ResultSet"]["Rows"]
+    ]
+    assert values(paged) == values(everything["ResultSet"]["Rows"])
+
+    for bad in ({"MaxResults": 1001}, {"NextToken": "not-a-token"}):
+        with pytest.raises(ClientError) as refused:
+            athena.get_query_results(QueryExecutionId=qid, **bad)
+        assert refused.value.response["Error"]["Code"] == "InvalidRequestException", bad
