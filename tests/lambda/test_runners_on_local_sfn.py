@@ -431,13 +431,15 @@ def test_glue_unknown_job_is_start_failed(world):
 
 @pytest.mark.spark
 def test_glue_running_job_heartbeats_keep_a_short_heartbeat_task_alive_until_success(world):
-    """HeartbeatSeconds 2: the execution outlives several heartbeat windows only because every scheduled
-    run heartbeats the tracked task; the item stays in DynamoDB until the run ends, then success."""
+    """HeartbeatSeconds 4: the execution outlives several heartbeat windows only because every scheduled
+    run heartbeats the tracked task; the item stays in DynamoDB until the run ends, then success. (The run
+    that starts the job checks before it polls, so the first heartbeat comes from the next run: the window
+    must hold one run on a loaded machine.)"""
     job = world.glue_job("wait.py")
     release = world.tmp_path / "release"
     activity, table = world.activity(), world.table("glue_job_run_id")
     world.runner_env(activity, table)
-    execution = world.start(activity, {"GlueJobName": job, "release_file": str(release)}, heartbeat_seconds=2)
+    execution = world.start(activity, {"GlueJobName": job, "release_file": str(release)}, heartbeat_seconds=4)
 
     first = run_glue(world)
     assert first["started"] == 1, first  # a scheduled run checks before it polls: the heartbeats come next
@@ -446,7 +448,7 @@ def test_glue_running_job_heartbeats_keep_a_short_heartbeat_task_alive_until_suc
     assert item["glue_job_run_id"] == job_run["Id"] and item["glue_job_name"] == job
     assert item["sfn_activity_arn"] == activity and item["sfn_task_token"]
 
-    heartbeats_until = time.monotonic() + 5  # 2.5 heartbeat windows
+    heartbeats_until = time.monotonic() + 10  # 2.5 heartbeat windows
     while time.monotonic() < heartbeats_until:
         summary = run_glue(world)  # an empty long poll (0.6 s), then a heartbeat
         assert summary["running"] == 1 and summary["expired"] == 0, summary
