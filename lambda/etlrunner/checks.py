@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.interface import Runner
+from etlrunner.items import TaskItem
 from etlrunner.sfn import error_text
 from etlrunner.store import CHECK_CURSOR, HEARTBEAT_CURSOR, ItemStore
 from etlrunner.summary import RunSummary
@@ -54,7 +55,7 @@ def look_at_started(
     clients: Clients,
     context: Any,
     summary: RunSummary,
-    started: list[dict[str, Any]],
+    started: list[TaskItem],
 ) -> None:
     """One look at the jobs this run started: one that ended already (a query that failed at once) may have
     sent its end event before its item existed, and that event found nothing to answer."""
@@ -64,7 +65,7 @@ def look_at_started(
             work.check(item, just_started=True)
         except Exception as exc:  # the schedule checks it later
             summary.add("check_errors")
-            logger.error("%s: error looking at %s: %s", runner.name, item.get(runner.id_attribute), exc)
+            logger.error("%s: error looking at %s: %s", runner.name, item.key, exc)
 
 
 def check_active(
@@ -74,7 +75,7 @@ def check_active(
     context: Any,
     summary: RunSummary,
     heartbeat_only: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[TaskItem]:
     """Visit every item of the activity, resuming where the last run ran out of time; several at once.
     `heartbeat_only` (the recovery tick): tracked jobs are kept alive, not checked (see TaskWork.visit); its
     resume point is its own, so that ticks and scheduled checks each go round every item. Returns the items
@@ -106,7 +107,7 @@ def check_active(
                         return work.held
                     for future in [pool.submit(visit_safely, work, item, heartbeat_only) for item in page]:
                         future.result()
-                    last_done = str(page[-1][runner.id_attribute])
+                    last_done = page[-1].key
         except (ClientError, BotoCoreError) as exc:
             summary.add("check_errors")
             logger.error("cannot read tracked jobs from %s: %s", config.ddb_table, error_text(exc))
@@ -117,7 +118,7 @@ def check_active(
     return work.held
 
 
-def visit_safely(work: TaskWork, item: dict[str, Any], heartbeat_only: bool = False) -> None:
+def visit_safely(work: TaskWork, item: TaskItem, heartbeat_only: bool = False) -> None:
     """One item's error never stops the others; the item stays and is visited again next run."""
     try:
         work.visit(item, heartbeat_only)
@@ -127,7 +128,7 @@ def visit_safely(work: TaskWork, item: dict[str, Any], heartbeat_only: bool = Fa
             "%s: error handling %s=%s: %s",
             work.runner.name,
             work.runner.id_attribute,
-            item.get(work.runner.id_attribute),
+            item.key,
             error_text(exc),
             exc_info=exc,
         )

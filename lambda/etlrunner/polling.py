@@ -17,6 +17,7 @@ from etlrunner.checks import look_at_started
 from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.interface import Runner
+from etlrunner.items import TaskItem
 from etlrunner.poller import REPOLL_MARGIN_SECONDS, PollerLease
 from etlrunner.settings import load_settings
 from etlrunner.sfn import error_text, poll_reserve_ms
@@ -50,11 +51,11 @@ def poll_with_lease(
     context: Any,
     summary: RunSummary,
     clear_repoll: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[TaskItem]:
     """Poll the activity unless another run is polling it (see poller.py); poll again when woken. Returns
     the items of the jobs this run started. `clear_repoll`: the poll was owed to a due repoll, which a
     complete poll settles."""
-    started: list[dict[str, Any]] = []
+    started: list[TaskItem] = []
     lease = PollerLease(clients, config, runner.id_attribute)
     try:
         lease.wake()
@@ -126,7 +127,7 @@ def poll_and_start(
     context: Any,
     summary: RunSummary,
     before_poll: Callable[[], Any] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[TaskItem]:
     """Claim tasks until none is waiting or the Lambda is running out of time; returns the items of the
     jobs started."""
     work = TaskWork(runner, config, clients, context, summary)

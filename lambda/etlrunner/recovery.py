@@ -24,10 +24,10 @@ from etlrunner.checks import check_active, visit_safely
 from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.interface import Runner
+from etlrunner.items import TaskItem
 from etlrunner.poller import PollerLease, PollState
 from etlrunner.polling import poll_and_look
 from etlrunner.sfn import SFN_READ_TIMEOUT_S, error_text, poll_reserve_ms
-from etlrunner.store import LEASE_UNTIL, TOKEN, lease_expired
 from etlrunner.summary import RunSummary
 from etlrunner.timing import has_time
 from etlrunner.work import TaskWork
@@ -77,28 +77,22 @@ def tick(runner: Runner, config: RunnerConfig, clients: Clients, context: Any, s
         poll_and_look(runner, config, clients, context, summary, clear_repoll=owed == "repoll")
 
 
-def _finish_held(work: TaskWork, held: list[dict[str, Any]], until: float, waiter: Waiter) -> None:
+def _finish_held(work: TaskWork, held: list[TaskItem], until: float, waiter: Waiter) -> None:
     """Items another run holds (a start or an answer in flight): a live run lets go within seconds, a dead
     one's lease runs out. Those whose lease runs out before `until` are waited for and finished here."""
-    due = [item for item in held if float(item[LEASE_UNTIL]) <= until]
+    due = [item for item in held if (item.lease_until or 0) <= until]
     while due and _can_wait(work.context, 0) and waiter.may_wait():
-        time.sleep(
-            WAIT_STEP_S if min(float(i[LEASE_UNTIL]) for i in due) > time.time() + WAIT_STEP_S else 0.5
-        )
-        still: list[dict[str, Any]] = []
+        time.sleep(WAIT_STEP_S if min(i.lease_until or 0 for i in due) > time.time() + WAIT_STEP_S else 0.5)
+        still: list[TaskItem] = []
         for item in due:
-            fresh = work.store.get(str(item[work.runner.id_attribute]))
-            if (
-                fresh is None
-                or fresh.get(TOKEN) != item.get(TOKEN)
-                or float(fresh.get(LEASE_UNTIL, 0)) > until
-            ):
+            fresh = work.store.get(item.key)
+            if fresh is None or fresh.token != item.token or (fresh.lease_until or 0) > until:
                 continue  # done, or held by a run that is alive (it renewed): not the tick's
-            if lease_expired(fresh):
+            if fresh.lease_expired():
                 logger.info(
                     "%s: the run holding %s died; finishing it",
                     work.runner.name,
-                    fresh[work.runner.id_attribute],
+                    fresh.key,
                 )
                 visit_safely(work, fresh, heartbeat_only=True)
                 continue

@@ -18,7 +18,6 @@ run is taken for dead and another run may take the item over.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,18 +27,20 @@ from botocore.exceptions import ClientError
 
 from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
+from etlrunner.items import (
+    ACTIVITY,
+    CHECK_FAILURES,
+    LEASE_UNTIL,
+    OUTCOME,
+    PHASE,
+    REPORTING,
+    START_ATTEMPTS,
+    STARTING,
+    STARTING_PREFIX,
+    TOKEN,
+    TaskItem,
+)
 
-PHASE = "phase"
-STARTING = "starting"
-REPORTING = "reporting"
-STARTING_PREFIX = "starting#"
-TOKEN = "sfn_task_token"
-ACTIVITY = "sfn_activity_arn"
-LEASE_UNTIL = "lease_until"
-TASK_INPUT = "task_input"
-OUTCOME = "outcome"
-CHECK_FAILURES = "check_failures"
-START_ATTEMPTS = "start_attempts"
 # The resume point of the check pass lives under its own hash key, so that it never shows up among the jobs.
 CURSOR_SUFFIX = "#check-cursor"
 CHECK_CURSOR = "cursor"  # the scheduled check's
@@ -83,43 +84,47 @@ class ItemStore:
     def table(self) -> str:
         return self.config.ddb_table
 
-    def key(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            ACTIVITY: {"S": str(item[ACTIVITY])},
-            self.id_attribute: {"S": str(item[self.id_attribute])},
-        }
+    def key(self, item: TaskItem) -> dict[str, Any]:
+        return {ACTIVITY: {"S": item.activity}, self.id_attribute: {"S": item.key}}
+
+    def item_of(self, record: Mapping[str, Any]) -> TaskItem:
+        return TaskItem.from_record(record, self.id_attribute)
 
     # -- starting ------------------------------------------------------------------------------------------
     def put_starting(
         self, ref: str, token: str, raw_input: str | None, claimed_at: str, lease: float
-    ) -> dict:
+    ) -> TaskItem:
         """Record a claimed task before its job exists; returns the item."""
-        item = {
-            ACTIVITY: self.config.sfn_activity_arn,
-            self.id_attribute: STARTING_PREFIX + ref,
-            TOKEN: token,
-            PHASE: STARTING,
-            TASK_INPUT: raw_input if raw_input is not None else "",
-            "claimed_at": claimed_at,
-            LEASE_UNTIL: _lease_number(lease),
-        }
-        self.clients.dynamodb.put_item(TableName=self.table, Item=encode(item))
+        item = TaskItem(
+            activity=self.config.sfn_activity_arn,
+            key=STARTING_PREFIX + ref,
+            token=token,
+            phase=STARTING,
+            lease_until=_lease_number(lease),
+            task_input=raw_input if raw_input is not None else "",
+            claimed_at=claimed_at,
+        )
+        self.clients.dynamodb.put_item(TableName=self.table, Item=encode(item.to_record(self.id_attribute)))
         return item
 
-    def take_over(self, item: Mapping[str, Any], lease: float) -> bool:
-        """Hold an item whose lease ran out (its run died); False when another run took it first."""
-        return self._update_if(
+    def take_over(self, item: TaskItem, lease: float) -> bool:
+        """Hold an item whose lease ran out (its run died); False when another run took it first. On success
+        the item holds the new lease."""
+        taken = self._update_if(
             item,
             UpdateExpression="SET #lease = :new",
             ConditionExpression="#lease = :old",
             ExpressionAttributeNames={"#lease": LEASE_UNTIL},
             ExpressionAttributeValues={
                 ":new": {"N": str(_lease_number(lease))},
-                ":old": {"N": str(item[LEASE_UNTIL])},
+                ":old": {"N": str(_lease_number(item.lease_until or 0))},
             },
         )
+        if taken:
+            item.lease_until = _lease_number(lease)
+        return taken
 
-    def retry_start_later(self, item: Mapping[str, Any], at: float) -> int | None:
+    def retry_start_later(self, item: TaskItem, at: float) -> int | None:
         """A start refused for now (a throttle, a 5xx): let the item's lease run out at `at`, so that a later
         run (the recovery tick) finishes the start, and count the attempt. Returns the attempts so far, or
         None when the item is no longer this task's `starting` item."""
@@ -138,7 +143,7 @@ class ItemStore:
                 ExpressionAttributeValues={
                     ":at": {"N": str(_lease_number(at))},
                     ":one": {"N": "1"},
-                    ":token": {"S": str(item[TOKEN])},
+                    ":token": {"S": item.token},
                     ":starting": {"S": STARTING},
                 },
                 ReturnValues="UPDATED_NEW",
@@ -149,7 +154,7 @@ class ItemStore:
             raise
         return int(response["Attributes"][START_ATTEMPTS]["N"])
 
-    def _update_if(self, item: Mapping[str, Any], **request: Any) -> bool:
+    def _update_if(self, item: TaskItem, **request: Any) -> bool:
         """A conditional UpdateItem; False when the condition did not hold (another run got there first)."""
         try:
             self.clients.dynamodb.update_item(TableName=self.table, Key=self.key(item), **request)
@@ -159,34 +164,34 @@ class ItemStore:
             raise
         return True
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        """The item of one job (by its id, e.g. from the service's state-change event), or None."""
+    def get(self, key: str) -> TaskItem | None:
+        """The item of one job (by its id, e.g. from the service's state-change event) or of one start (its
+        `starting#...` key), or None."""
         response = self.clients.dynamodb.get_item(
             TableName=self.table,
-            Key={ACTIVITY: {"S": self.config.sfn_activity_arn}, self.id_attribute: {"S": job_id}},
+            Key={ACTIVITY: {"S": self.config.sfn_activity_arn}, self.id_attribute: {"S": key}},
             ConsistentRead=True,
         )
         raw = response.get("Item")
-        return None if raw is None else decode(raw)
+        return None if raw is None else self.item_of(decode(raw))
 
-    def track(
-        self, starting: Mapping[str, Any], fields: Mapping[str, Any], started_at: str
-    ) -> dict[str, Any] | None:
+    def track(self, starting: TaskItem, fields: Mapping[str, Any], started_at: str) -> TaskItem | None:
         """Swap the `starting` item for the tracked job, atomically; returns it, or None if the job is tracked
-        already."""
-        tracked = {
-            **fields,
-            ACTIVITY: self.config.sfn_activity_arn,
-            TOKEN: starting[TOKEN],
-            "started_at": started_at,
-        }
+        already. `fields` is what the runner's start returned (its id attribute and its own fields)."""
+        tracked = TaskItem(
+            activity=self.config.sfn_activity_arn,
+            key=str(fields[self.id_attribute]),
+            token=starting.token,
+            started_at=started_at,
+            fields={k: v for k, v in fields.items() if k != self.id_attribute},
+        )
         try:
             self.clients.dynamodb.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": self.table,
-                            "Item": encode(tracked),
+                            "Item": encode(tracked.to_record(self.id_attribute)),
                             "ConditionExpression": "attribute_not_exists(#activity)",
                             "ExpressionAttributeNames": {"#activity": ACTIVITY},
                         }
@@ -202,7 +207,7 @@ class ItemStore:
         return tracked
 
     # -- reporting -----------------------------------------------------------------------------------------
-    def claim_report(self, item: Mapping[str, Any], outcome: Mapping[str, Any], lease: float) -> bool:
+    def claim_report(self, item: TaskItem, outcome: Mapping[str, Any], lease: float) -> bool:
         """Enter `reporting` with the outcome to send; False when another run reports it (or it is gone)."""
         return self._update_if(
             item,
@@ -219,11 +224,11 @@ class ItemStore:
                 ":starting": {"S": STARTING},
                 ":outcome": _serializer.serialize(dict(outcome)),
                 ":lease": {"N": str(_lease_number(lease))},
-                ":token": {"S": str(item[TOKEN])},
+                ":token": {"S": item.token},
             },
         )
 
-    def delete(self, item: Mapping[str, Any]) -> None:
+    def delete(self, item: TaskItem) -> None:
         """Forget an item, but only the one of this task (a reused id with a new token stays)."""
         try:
             self.clients.dynamodb.delete_item(
@@ -231,14 +236,14 @@ class ItemStore:
                 Key=self.key(item),
                 ConditionExpression="#token = :token",
                 ExpressionAttributeNames={"#token": TOKEN},
-                ExpressionAttributeValues={":token": {"S": str(item[TOKEN])}},
+                ExpressionAttributeValues={":token": {"S": item.token}},
             )
         except ClientError as exc:
             if not is_condition_failure(exc):
                 raise
 
     # -- failed checks -------------------------------------------------------------------------------------
-    def count_check_failure(self, item: Mapping[str, Any]) -> int:
+    def count_check_failure(self, item: TaskItem) -> int:
         """Add one to the item's consecutive failed checks; returns the new count."""
         response = self.clients.dynamodb.update_item(
             TableName=self.table,
@@ -251,7 +256,7 @@ class ItemStore:
         )
         return int(response["Attributes"][CHECK_FAILURES]["N"])
 
-    def reset_check_failures(self, item: Mapping[str, Any]) -> None:
+    def reset_check_failures(self, item: TaskItem) -> None:
         self.clients.dynamodb.update_item(
             TableName=self.table,
             Key=self.key(item),
@@ -261,7 +266,7 @@ class ItemStore:
         )
 
     # -- reading, with a resume point ----------------------------------------------------------------------
-    def pages(self, after: str | None, up_to: str | None) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, after: str | None, up_to: str | None) -> Iterator[list[TaskItem]]:
         """The activity's items in range-key order, strictly after `after` and up to `up_to` (inclusive)."""
         names = {"#activity": ACTIVITY}
         values: dict[str, Any] = {":arn": {"S": self.config.sfn_activity_arn}}
@@ -285,7 +290,7 @@ class ItemStore:
         }
         while True:
             page = self.clients.dynamodb.query(**request)
-            items = [decode(raw) for raw in page.get("Items", [])]
+            items = [self.item_of(decode(raw)) for raw in page.get("Items", [])]
             if items:
                 yield items
             last_key = page.get("LastEvaluatedKey")
@@ -318,8 +323,3 @@ class ItemStore:
 
 def _lease_number(lease: float) -> int:
     return math.ceil(lease)
-
-
-def lease_expired(item: Mapping[str, Any], now: float | None = None) -> bool:
-    until = item.get(LEASE_UNTIL)
-    return until is None or float(until) <= (time.time() if now is None else now)

@@ -20,6 +20,7 @@ from etlrunner.clients import Clients
 from etlrunner.config import RunnerConfig
 from etlrunner.inputs import parse_task_input
 from etlrunner.interface import Failed, InvalidInput, Runner, Running, StartFailed, Succeeded
+from etlrunner.items import STARTING_PREFIX, TaskItem
 from etlrunner.nudge import send_nudge
 from etlrunner.settings import RunSettings, load_settings
 from etlrunner.sfn import (
@@ -34,41 +35,12 @@ from etlrunner.sfn import (
     task_ref,
     to_json,
 )
-from etlrunner.store import (
-    CHECK_FAILURES,
-    LEASE_UNTIL,
-    OUTCOME,
-    PHASE,
-    REPORTING,
-    START_ATTEMPTS,
-    STARTING,
-    STARTING_PREFIX,
-    TASK_INPUT,
-    TOKEN,
-    ItemStore,
-    lease_expired,
-)
+from etlrunner.store import ItemStore
 from etlrunner.summary import RunSummary
 from etlrunner.timing import has_time, lease_until
 
 logger = logging.getLogger("etlrunner")
 
-STARTED_AT_ATTRIBUTE = "started_at"
-# Item attributes that are the core's bookkeeping, not the service's fields (never logged as such).
-CORE_ATTRIBUTES = frozenset(
-    {
-        TOKEN,
-        "sfn_activity_arn",
-        STARTED_AT_ATTRIBUTE,
-        "claimed_at",
-        PHASE,
-        LEASE_UNTIL,
-        TASK_INPUT,
-        OUTCOME,
-        CHECK_FAILURES,
-        START_ATTEMPTS,
-    }
-)
 # A write that a throttle or a 5xx refused (after botocore's own retries) is tried this many more times, this
 # long apart, before the run gives up on it: the task's record must not be lost to a passing throttle.
 WRITE_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
@@ -88,8 +60,8 @@ class TaskWork:
     context: Any
     summary: RunSummary
     settings: RunSettings = field(default_factory=load_settings)
-    started: list[dict[str, Any]] = field(default_factory=list)  # items of the jobs this run started
-    held: list[dict[str, Any]] = field(default_factory=list)  # items another run held when visited (tick)
+    started: list[TaskItem] = field(default_factory=list)  # items of the jobs this run started
+    held: list[TaskItem] = field(default_factory=list)  # items another run held when visited (tick)
 
     @property
     def store(self) -> ItemStore:
@@ -117,9 +89,9 @@ class TaskWork:
             return
         self.start(item, raw_input)
 
-    def start(self, item: Mapping[str, Any], raw_input: str | None) -> None:
+    def start(self, item: TaskItem, raw_input: str | None) -> None:
         """Start the job of a `starting` item and track it; any refusal answers the task at once."""
-        token = str(item[TOKEN])
+        token = item.token
         runner = self.runner
         try:
             fields = runner.start(parse_task_input(raw_input), token)
@@ -131,10 +103,10 @@ class TaskWork:
             return
         self.record_started(item, fields)
 
-    def _start_later(self, item: Mapping[str, Any], exc: BaseException) -> bool:
+    def _start_later(self, item: TaskItem, exc: BaseException) -> bool:
         """Leave a start that a throttle or a 5xx refused to a later run (find_started first, so a start that
         went through after all is not repeated); False once it has been tried MAX_START_ATTEMPTS times."""
-        attempts = int(item.get(START_ATTEMPTS) or 0) + 1
+        attempts = item.start_attempts + 1
         if attempts >= MAX_START_ATTEMPTS:
             return False
         try:
@@ -147,7 +119,7 @@ class TaskWork:
         logger.warning(
             "%s: the start of %s was refused for now (%s); a later run tries again in %s s (try %s of %s)",
             self.runner.name,
-            task_ref(str(item[TOKEN])),
+            task_ref(item.token),
             error_text(exc),
             START_RETRY_SECONDS,
             attempts,
@@ -167,9 +139,9 @@ class TaskWork:
                 time.sleep(delay)
         return write()
 
-    def record_started(self, item: Mapping[str, Any], fields: Any, recovered: bool = False) -> None:
+    def record_started(self, item: TaskItem, fields: Any, recovered: bool = False) -> None:
         runner = self.runner
-        token = str(item[TOKEN])
+        token = item.token
         job_id = fields.get(runner.id_attribute) if isinstance(fields, Mapping) else None
         try:
             if not isinstance(job_id, str) or not job_id or job_id.startswith(STARTING_PREFIX):
@@ -211,7 +183,7 @@ class TaskWork:
             runner.id_attribute,
             job_id,
             task_ref(token),
-            describe_fields(runner, fields),
+            describe_fields({k: v for k, v in fields.items() if k != runner.id_attribute}),
         )
         if recovered:
             self.check(tracked)  # in this pass: the job may have ended while nobody tracked it
@@ -238,14 +210,13 @@ class TaskWork:
             self.nudge()  # best effort: no record is left to send it again from
 
     # -- an item found by the check pass ---------------------------------------------------------------------
-    def visit(self, item: dict[str, Any], heartbeat_only: bool = False) -> None:
+    def visit(self, item: TaskItem, heartbeat_only: bool = False) -> None:
         """One item of the check pass; `heartbeat_only` (the recovery tick): a tracked job is only kept alive,
         not checked with its service (its end event answers it; the schedule checks it)."""
-        phase = item.get(PHASE)
-        if phase == STARTING:
+        if item.starting:
             self.resume_start(item, heartbeat_only)
-        elif phase == REPORTING:
-            if heartbeat_only and not lease_expired(item):
+        elif item.reporting:
+            if heartbeat_only and not item.lease_expired():
                 self.held.append(item)
             self.resume_report(item)
         elif heartbeat_only:
@@ -253,9 +224,9 @@ class TaskWork:
         else:
             self.check(item)
 
-    def resume_start(self, item: dict[str, Any], heartbeat_only: bool = False) -> None:
+    def resume_start(self, item: TaskItem, heartbeat_only: bool = False) -> None:
         """Finish the start of a task whose run died (or could not record the job): never start it twice."""
-        if not lease_expired(item):
+        if not item.lease_expired():
             self.summary.add("starting")  # its run is alive and starting it now (or retries it later)
             if heartbeat_only:
                 self._keep_alive(item)
@@ -264,14 +235,13 @@ class TaskWork:
         lease = self.lease()
         if not self.store.take_over(item, lease):
             return
-        item[LEASE_UNTIL] = lease
-        token = str(item[TOKEN])
+        token = item.token
         if not call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
             logger.warning("%s: %s is gone; dropping its unfinished start", self.runner.name, task_ref(token))
             self.summary.add("expired")
             self.store.delete(item)
             return
-        raw_input = item.get(TASK_INPUT) or None
+        raw_input = item.task_input or None
         find_started = getattr(self.runner, "find_started", None)
         if find_started is not None:
             try:
@@ -288,31 +258,31 @@ class TaskWork:
         logger.info("%s: %s was claimed but never started; starting it", self.runner.name, task_ref(token))
         self.start(item, raw_input)
 
-    def resume_report(self, item: dict[str, Any]) -> None:
+    def resume_report(self, item: TaskItem) -> None:
         """Send an outcome a dead or failed run could not deliver."""
-        if not lease_expired(item):
+        if not item.lease_expired():
             return
         if not self.store.take_over(item, self.lease()):
             return
-        self.deliver(item, dict(item.get(OUTCOME) or {}))
+        self.deliver(item, dict(item.outcome or {}))
 
-    def heartbeat(self, item: dict[str, Any]) -> None:
+    def heartbeat(self, item: TaskItem) -> None:
         """Keep a tracked job's task alive without asking its service (the recovery tick)."""
         self.summary.add("running")
         self._keep_alive(item, stop_if_gone=True)
 
-    def _keep_alive(self, item: dict[str, Any], stop_if_gone: bool = False) -> None:
-        token = str(item[TOKEN])
+    def _keep_alive(self, item: TaskItem, stop_if_gone: bool = False) -> None:
+        token = item.token
         if call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
             return
         if stop_if_gone:
             self._forget_unwanted(item, self._job_text(item))
 
-    def _job_text(self, item: Mapping[str, Any]) -> str:
+    def _job_text(self, item: TaskItem) -> str:
         runner = self.runner
-        return f"{runner.id_attribute}={item.get(runner.id_attribute)} ({describe_fields(runner, item)})"
+        return f"{runner.id_attribute}={item.key} ({describe_fields(item.fields)})"
 
-    def _forget_unwanted(self, item: dict[str, Any], job: str) -> None:
+    def _forget_unwanted(self, item: TaskItem, job: str) -> None:
         """The execution was stopped or the task timed out (a retry may already run the job again): nobody
         wants this result, so stop the job as Step Functions' own .sync integrations do."""
         self.summary.add("expired")
@@ -320,20 +290,20 @@ class TaskWork:
             "%s: %s no longer awaited by Step Functions (%s); %s and forgetting it",
             self.runner.name,
             job,
-            task_ref(str(item[TOKEN])),
-            self._stop(item),
+            task_ref(item.token),
+            self._stop(item.for_runner(self.runner.id_attribute)),
         )
         self.store.delete(item)
 
-    def check(self, item: dict[str, Any], just_started: bool = False) -> None:
+    def check(self, item: TaskItem, just_started: bool = False) -> None:
         """Check one tracked job: heartbeat while it runs, report it once when it ended. `just_started`: the
         look right after tracking, where only an ended job matters (no heartbeat, errors left to later)."""
         runner = self.runner
-        token = str(item[TOKEN])
+        token = item.token
         ref = task_ref(token)
         job = self._job_text(item)
         try:
-            result = runner.check(item)
+            result = runner.check(item.for_runner(runner.id_attribute))
             if not isinstance(result, Running | Succeeded | Failed):
                 raise TypeError(f"{runner.name}.check returned {result!r}, not Running/Succeeded/Failed")
         except Exception as exc:
@@ -346,7 +316,7 @@ class TaskWork:
             return
         if just_started and isinstance(result, Running):
             return
-        if item.get(CHECK_FAILURES):
+        if item.check_failures:
             self.store.reset_check_failures(item)
         if isinstance(result, Running):
             self.summary.add("running")
@@ -369,14 +339,14 @@ class TaskWork:
         )
         self.report(item, _failure(runner.failure_error, result.cause))
 
-    def check_failed(self, item: dict[str, Any], job: str, exc: Exception) -> None:
+    def check_failed(self, item: TaskItem, job: str, exc: Exception) -> None:
         """A check that raised: keep the task alive a few times, then fail it rather than keep it forever."""
         self.summary.add("check_errors")
         logger.error("%s: error checking %s: %s", self.runner.name, job, error_text(exc), exc_info=exc)
         if is_access_denied(exc):
             # The runner's role may not describe the job: no later check can do better, so say so now.
             cause = {
-                **{key: item.get(key) for key in service_fields(self.runner, item)},
+                **item.fields,
                 "ErrorMessage": f"could not check {job}: {error_text(exc)}",
                 "ErrorType": "AccessDenied",
             }
@@ -385,13 +355,13 @@ class TaskWork:
         failures = self.store.count_check_failure(item)
         limit = self.settings.max_check_failures
         if failures < limit:
-            token = str(item[TOKEN])
+            token = item.token
             if not call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token):
                 self.summary.add("expired")
                 self.store.delete(item)
             return
         cause = {
-            **{key: item.get(key) for key in service_fields(self.runner, item)},
+            **item.fields,
             "ErrorMessage": f"could not check {job} {failures} times in a row (limit {limit}); last error: "
             f"{error_text(exc)}",
             "ErrorType": type(exc).__name__,
@@ -399,7 +369,7 @@ class TaskWork:
         self.report(item, _failure(self.runner.failure_error, cause))
 
     # -- answering a task ------------------------------------------------------------------------------------
-    def report(self, item: Mapping[str, Any], outcome: dict[str, Any], rejected: bool = False) -> None:
+    def report(self, item: TaskItem, outcome: dict[str, Any], rejected: bool = False) -> None:
         """Answer the task of an item exactly once, even with another run checking the same item."""
         try:
             claimed = self.store.claim_report(item, outcome, self.lease())
@@ -409,20 +379,20 @@ class TaskWork:
             logger.error(
                 "%s: cannot claim the report of %s: %s",
                 self.runner.name,
-                task_ref(str(item[TOKEN])),
+                task_ref(item.token),
                 error_text(exc),
             )
             return
         if not claimed:
-            logger.info("%s: %s is reported by another run", self.runner.name, task_ref(str(item[TOKEN])))
+            logger.info("%s: %s is reported by another run", self.runner.name, task_ref(item.token))
             return
         self.deliver(item, outcome, rejected=rejected)
 
-    def deliver(self, item: Mapping[str, Any], outcome: Mapping[str, Any], rejected: bool = False) -> None:
+    def deliver(self, item: TaskItem, outcome: Mapping[str, Any], rejected: bool = False) -> None:
         """Send the outcome, then the nudge, then forget the item: a run that dies between them leaves the
         item in `reporting`, and the run that takes it over sends both again (an answer Step Functions
         already has comes back "gone"), so no answer and no nudge is lost."""
-        token = str(item[TOKEN])
+        token = item.token
         ref = task_ref(token)
         try:
             delivered = self._send(token, ref, outcome)
@@ -489,10 +459,6 @@ def _start_refusal(runner: Runner, token: str, exc: BaseException) -> tuple[str,
     }
 
 
-def describe_fields(runner: Runner, fields: Mapping[str, Any]) -> str:
-    """The service fields of an item (job name, database...) for log lines; never the token."""
-    return ", ".join(f"{key}={fields[key]}" for key in service_fields(runner, fields)) or "-"
-
-
-def service_fields(runner: Runner, item: Mapping[str, Any]) -> list[str]:
-    return [key for key in item if key != runner.id_attribute and key not in CORE_ATTRIBUTES]
+def describe_fields(fields: Mapping[str, Any]) -> str:
+    """A runner's fields of an item (job name, database...) for log lines; never the token."""
+    return ", ".join(f"{key}={value}" for key, value in fields.items()) or "-"
