@@ -28,6 +28,7 @@ from buildlib.execution_progress import (
     first_failure,
     state_progress,
 )
+from buildlib.local_params import ARTIFACT_BUCKET, DATA_BUCKET, LOCAL_VALUES
 from localaws.console.app import url as console_url
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
 from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
@@ -42,14 +43,8 @@ DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
 # time_scale=0.002 makes the safety-net schedules fire every 1.2 s and a 60 s long poll last 0.12 s.
 DEFAULT_TIME_SCALE = 1.0
 
-ARTIFACT_BUCKET = "etl-orchestrator-demo-artifacts"
-DATA_BUCKET = "etl-orchestrator-demo-data"
-DEMO_PARAMETERS = {
-    "SourceS3BucketName": ARTIFACT_BUCKET,
-    "SourceDataBucketName": DATA_BUCKET,
-    "S3ETLScriptPath": f"s3://{ARTIFACT_BUCKET}/glue-scripts",
-    "S3ETLOutputPath": f"s3://{ARTIFACT_BUCKET}/etl-output",
-}
+# The values `pynt localparams` writes for the manual local path (one place: buildlib/local_params.py).
+DEMO_PARAMETERS = LOCAL_VALUES
 MAIN_MACHINE = "MarketingAndSalesETLOrchestrator"
 ATHENA_MACHINE = "AthenaRunnerTestETLOrchestrator"
 WAIT_STATES = ("Wait For Sales Data", "Wait For Marketing Data")

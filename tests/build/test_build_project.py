@@ -261,3 +261,31 @@ def test_the_repositorys_allow_list_is_every_job_of_its_glue_template():
     assert jobs, "the repository's Glue template declares no job"
     project = load_project(REPO)
     assert project.params("gluerunner-lambda")["AllowedGlueJobNames"].split(",") == jobs
+
+
+def test_the_local_values_fill_every_no_default_of_the_repository():
+    """What `pynt localparams` writes (and the demo deploys with) leaves no <NO-DEFAULT> and agrees."""
+    from buildlib.local_params import LOCAL_VALUES
+
+    project = load_project(REPO, overrides=LOCAL_VALUES)
+    project.validate()  # also: every one of the values matches a parameter
+    for stack in ("step-functions-resources", "glue-resources", "gluerunner-lambda", "athenarunner-lambda"):
+        assert NO_DEFAULT not in json.dumps(project.params(stack)), stack
+    assert NO_DEFAULT not in json.dumps(project.descriptor)
+
+
+def test_local_params_apply_only_on_an_endpoint_and_once_written(tmp_path):
+    from buildlib.local_params import LOCAL_VALUES, local_overrides, write_local_params
+
+    (tmp_path / "cloudformation").mkdir()
+    endpoint = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+    assert local_overrides(tmp_path, endpoint) is None  # not written yet
+    path = write_local_params(tmp_path)
+    assert path == tmp_path / "cloudformation" / "local-params.json"
+    assert local_overrides(tmp_path, endpoint) == LOCAL_VALUES
+    assert local_overrides(tmp_path, {}) is None  # AWS: bucket names are the user's
+    path.write_text("{not json")
+    with pytest.raises(
+        BuildError, match=r"^cloudformation/local-params.json is not valid JSON: .*pynt localparams"
+    ):
+        local_overrides(tmp_path, endpoint)
