@@ -119,7 +119,8 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
         file=out,
     )
     print(
-        "  pynt localparams && pynt deployall && pynt startexecution && pynt uploaddata && pynt executionstatus",
+        "  pynt localparams && pynt deployall && pynt startexecution && pynt uploaddata "
+        "&& pynt executionstatus",
         file=out,
     )
     print(f"Console: {console_url(ctx.endpoint_url)}", file=out)
