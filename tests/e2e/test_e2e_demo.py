@@ -43,11 +43,12 @@ def test_demo_prints_a_succeeded_summary(succeeded: DemoRun) -> None:
 
 def test_demo_writes_its_output_files(succeeded: DemoRun) -> None:
     output = succeeded.output
-    for name in ("marketing-and-sales.csv", "athena-result.csv", "summary.json"):
+    for name in ("execute-athena-query.csv", "summary.json"):
         assert (output / name).is_file(), f"{name} missing in {sorted(p.name for p in output.iterdir())}"
     for dataset in ("sales", "marketing", "marketing-and-sales"):
         parquet = list((output / dataset).glob("*.parquet"))
         assert parquet, f"no Parquet file under {output / dataset}"
+        assert (output / f"{dataset}.csv").is_file(), f"{dataset}.csv missing"
     # The join job writes its (small) result as one file.
     assert len(list((output / "marketing-and-sales").glob("*.parquet"))) == 1
     for listed in json.loads((output / "summary.json").read_text())["output_files"]:
@@ -83,20 +84,22 @@ def test_joined_dataset_equals_a_plain_python_join_of_the_samples(succeeded: Dem
     assert summary["row_counts"]["marketing-and-sales (Parquet)"] == len(expected.rows)
 
 
-# (state, labels that must all be printed for it)
+# (state, labels that must all be printed for it). Each Task state is labelled by what works it, read from
+# the deployment: the runner function polling its activity, or the upload its wait activity waits for.
+GLUE_RUNNER = ["waiting for gluerunner", "running (gluerunner)", "succeeded"]
 MAIN_STATES = {
     "Pre-process": ["succeeded"],
     "Process Sales And Marketing Data": ["running", "succeeded"],
-    "Wait For Sales Data": ["waiting for data", "succeeded"],
-    "Wait For Marketing Data": ["waiting for data", "succeeded"],
+    "Wait For Sales Data": ["waiting for data", "data arrived", "succeeded"],
+    "Wait For Marketing Data": ["waiting for data", "data arrived", "succeeded"],
     "Prep For Process Sales Data": ["succeeded"],
     "Prep For Process Marketing Data": ["succeeded"],
-    "Process Sales Data": ["waiting for the Glue runner", "running (Glue job)", "succeeded"],
-    "Process Marketing Data": ["waiting for the Glue runner", "running (Glue job)", "succeeded"],
+    "Process Sales Data": GLUE_RUNNER,
+    "Process Marketing Data": GLUE_RUNNER,
     "Prep For Joining Marketing And Sales Data": ["succeeded"],
-    "Join Marketing And Sales Data": ["waiting for the Glue runner", "running (Glue job)", "succeeded"],
+    "Join Marketing And Sales Data": GLUE_RUNNER,
     "Configure Athena Query": ["succeeded"],
-    "Execute Athena Query": ["waiting for the Athena runner", "running (Athena query)", "succeeded"],
+    "Execute Athena Query": ["waiting for athenarunner", "running (athenarunner)", "succeeded"],
 }
 GLUE_TASKS = ("Process Sales Data", "Process Marketing Data", "Join Marketing And Sales Data")
 
@@ -133,10 +136,24 @@ def test_progress_lines_show_each_state_waiting_running_succeeded(succeeded: Dem
 
 
 def test_athena_result_file_exists_with_a_header_and_rows(succeeded: DemoRun) -> None:
-    with (succeeded.output / "athena-result.csv").open(newline="") as handle:
+    """Each Athena task's result is copied under its state's name."""
+    with (succeeded.output / "execute-athena-query.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows, "athena-result.csv is empty"
+    assert rows, "execute-athena-query.csv is empty"
     assert rows[0] == ["date", "website_visits", "mobile_uniques", "desktop_uniques"]
-    assert len(rows) > 1, "athena-result.csv has a header but no rows"
+    assert len(rows) > 1, "execute-athena-query.csv has a header but no rows"
     summary = json.loads((succeeded.output / "summary.json").read_text())
-    assert summary["athena_result_rows"] == rows
+    assert summary["query_results"] == {"Execute Athena Query": rows}
+
+
+def test_the_summary_counts_every_dataset_and_each_jobs_runs(succeeded: DemoRun) -> None:
+    """Every dataset a Glue task wrote is found from the deployment (its job's --s3_output_path)."""
+    summary = json.loads((succeeded.output / "summary.json").read_text())
+    for dataset in ("sales", "marketing", "marketing-and-sales"):
+        with (succeeded.output / f"{dataset}.csv").open(newline="") as handle:
+            rows = sum(1 for _ in csv.reader(handle)) - 1
+        assert summary["row_counts"][f"{dataset} (Parquet)"] == rows > 0, dataset
+    assert set(summary["glue_runs_by_job"].values()) == {1}, summary["glue_runs_by_job"]
+    assert summary["glue_runs"] == len(summary["glue_runs_by_job"])
+    # The first rows shown are the workflow's last dataset's, the joined one in the sample.
+    assert summary["first_rows_dataset"] == "marketing-and-sales"
