@@ -347,11 +347,8 @@ def print_summary(report: DemoReport, out: TextIO) -> None:
         _say(out, f"  rows {name:<32} {count:>8,}")
     if report.first_rows:
         columns = list(report.first_rows[0])[:6]
-        _say(
-            out,
-            f"\nFirst rows of {report.first_rows_dataset}, the workflow's last dataset "
-            f"(first 6 of {len(report.first_rows[0])} columns):",
-        )
+        shown = f"first {len(columns)} of {len(report.first_rows[0])} columns"
+        _say(out, f"\nFirst rows of {report.first_rows_dataset}, the workflow's last dataset ({shown}):")
         _say(out, "  " + " | ".join(f"{c:>22}" for c in columns))
         for row in report.first_rows:
             _say(out, "  " + " | ".join(f"{str(row[c]):>22}" for c in columns))
