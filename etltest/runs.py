@@ -134,13 +134,46 @@ def run_execution(
         raise KitError(f"no state machine {machine} is deployed")
     workflow = read_workflow(sfn, environment.client("lambda"), arn)
     uploads = _uploads(environment, workflow.wait_states, files)
-    s3 = environment.client("s3")
+    # A job still running (a run a test left, or its own) would refuse this execution's start of it.
+    _wait_for_glue_runs(environment)
     execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))[
         "executionArn"
     ]
     follower = HistoryFollower(sfn, execution_arn)
+    try:
+        status = _follow(
+            environment, workflow, execution_arn, follower, uploads, time.monotonic() + timeout_s
+        )
+    finally:
+        # Also after a KitError: a stopped execution's job runs on until its script ends.
+        _wait_for_glue_runs(environment)
+    events = follower.refresh()
+    states = state_progress(events)
+    return Run(
+        environment=environment,
+        execution_arn=execution_arn,
+        status=status,
+        history=events,
+        failure=_failure(events, states),
+        outputs={
+            name: task_output(progress.output)
+            for name, progress in states.items()
+            if progress.state_type == "Task" and progress.status == SUCCEEDED
+        },
+    )
+
+
+def _follow(
+    environment: EtlEnvironment,
+    workflow: Any,
+    execution_arn: str,
+    follower: HistoryFollower,
+    uploads: dict[str, tuple[str, Path]],
+    give_up: float,
+) -> str:
+    """Upload each file once its wait state waits; return the execution's final status."""
+    sfn, s3 = environment.client("stepfunctions"), environment.client("s3")
     uploaded: set[str] = set()
-    give_up = time.monotonic() + timeout_s
     while True:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
         states = state_progress(follower.refresh())
@@ -164,28 +197,13 @@ def run_execution(
             s3.upload_file(str(uploads[state][1]), bucket, key)
             uploaded.add(state)
         if status != "RUNNING":
-            break
+            return status
         if time.monotonic() > give_up:
             sfn.stop_execution(executionArn=execution_arn, error="Kit.Timeout", cause="the test gave up")
             raise KitError(
-                f"{machine} was still running after {timeout_s:.0f} s; stopped it (log: {environment.log})"
+                f"{workflow.name} was still running at the timeout; stopped it (log: {environment.log})"
             )
         time.sleep(POLL_S)
-    events = follower.refresh()
-    states = state_progress(events)
-    _wait_for_glue_runs(environment)
-    return Run(
-        environment=environment,
-        execution_arn=execution_arn,
-        status=status,
-        history=events,
-        failure=_failure(events, states),
-        outputs={
-            name: task_output(progress.output)
-            for name, progress in states.items()
-            if progress.state_type == "Task" and progress.status == SUCCEEDED
-        },
-    )
 
 
 def _failure(events: list[dict[str, Any]], states: dict[str, Any]) -> Failure | None:

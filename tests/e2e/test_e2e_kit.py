@@ -105,3 +105,10 @@ def test_a_wait_state_without_a_file_fails_the_test_at_once(etl):
         KitError, match=r"state 'Wait For \w+ Data' waits for s3://.*: give run\(files=\) a file"
     ):
         etl.run(MAIN, files={SALES_KEY: SAMPLES[SALES_KEY]}, timeout_s=120)
+    # The sales file may have released its wait before the run was stopped: its job must have ended, or
+    # the next test's run of it would be refused (ConcurrentRunsExceeded).
+    glue = etl.client("glue")
+    runs = [
+        run for job in glue.get_jobs()["Jobs"] for run in glue.get_job_runs(JobName=job["Name"])["JobRuns"]
+    ]
+    assert not [run for run in runs if run["JobRunState"] in ("STARTING", "RUNNING", "STOPPING")], runs
