@@ -124,8 +124,10 @@ def _stop_group(process: subprocess.Popen[str]) -> None:
             continue
 
 
-def _child_environment() -> dict[str, str]:
+def _child_environment(log: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in _DROPPED}
+    # Spark's logs of failed Glue runs (localaws/spark.py keep_log) beside the endpoint's own log.
+    env["LOCALAWS_SPARK_LOGS"] = str(log.parent / "spark-logs")
     env.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -156,7 +158,7 @@ def start_environment(log: Path | None = None) -> Iterator[EtlEnvironment]:
         process = subprocess.Popen(
             [sys.executable, "-m", "etltest.server", str(write_end)],
             cwd=ROOT,
-            env=_child_environment(),
+            env=_child_environment(log),
             stdin=subprocess.PIPE,
             stdout=log_file,
             stderr=log_file,

@@ -93,6 +93,8 @@ def test_a_failed_run_names_the_state_and_the_line_of_the_job(etl, tmp_path):
     assert re.search(
         r"\(at process_sales_data\.py line \d+, glue_etl_common\.py line \d+\)", run.failure.cause
     )
+    # Spark's log of the failed run is kept beside the endpoint's log.
+    assert list((etl.log.parent / "spark-logs").glob("*-ProcessSalesData-*.log"))
 
 
 def test_a_file_no_wait_state_waits_for_is_refused_before_anything_runs(etl):

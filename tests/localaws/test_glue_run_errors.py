@@ -84,7 +84,7 @@ def test_keep_log_copies_sparks_log_now_and_again_complete_when_the_folder_goes(
     (folder / "spark.log").write_text("ERROR Executor: task failed\n")
     monkeypatch.setattr(spark, "_folder", folder)
     monkeypatch.setattr(spark, "_kept_logs", [])
-    monkeypatch.setattr(spark, "KEPT_LOGS_DIR", tmp_path / "kept")
+    monkeypatch.setenv(spark.KEPT_LOGS_VARIABLE, str(tmp_path / "kept"))
 
     kept = spark.keep_log("ProcessSalesData-jr_1")
     assert kept is not None and kept.parent == tmp_path / "kept"
@@ -99,7 +99,7 @@ def test_keep_log_copies_sparks_log_now_and_again_complete_when_the_folder_goes(
 
 def test_keep_log_without_a_session_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(spark, "_folder", None)
-    monkeypatch.setattr(spark, "KEPT_LOGS_DIR", tmp_path / "kept")
+    monkeypatch.setenv(spark.KEPT_LOGS_VARIABLE, str(tmp_path / "kept"))
     assert spark.keep_log("x") is None
     assert not (tmp_path / "kept").exists()
 
