@@ -23,13 +23,20 @@ from buildlib import deploy as _deploy  # noqa: E402
 from buildlib import executions as _executions  # noqa: E402
 from buildlib import lambdas as _lambdas  # noqa: E402
 from buildlib import lint as _lint  # noqa: E402
+from buildlib import local_params as _local_params  # noqa: E402
 from buildlib import packaging as _packaging  # noqa: E402
 from buildlib import s3 as _s3  # noqa: E402
 from buildlib import stacks as _stacks  # noqa: E402
 from buildlib.aws import describe  # noqa: E402
 from buildlib.commandline import check_command_line  # noqa: E402
 from buildlib.errors import BuildError  # noqa: E402
-from buildlib.project import DEFAULT_STATE_MACHINE, STACKS, check_stacks, load_project  # noqa: E402
+from buildlib.project import (  # noqa: E402
+    DEFAULT_STATE_MACHINE,
+    NO_DEFAULT,
+    STACKS,
+    check_stacks,
+    load_project,
+)
 
 _quiet_abort = False
 
@@ -60,7 +67,7 @@ def _reported(fn):
         try:
             return fn(*args, **kwargs)
         except BuildError as exc:
-            message = str(exc)
+            message = _no_default_hint(str(exc))
         except (ClientError, BotoCoreError) as exc:
             message = describe(exc, fn.__name__)
         sys.stdout.flush()
@@ -70,8 +77,25 @@ def _reported(fn):
     return run
 
 
+_said_local = False
+
+
 def _project():
-    return load_project(ROOT)
+    """The project; on a local endpoint (AWS_ENDPOINT_URL set) with the values `pynt localparams` wrote."""
+    global _said_local
+    overrides = _local_params.local_overrides(ROOT)
+    if overrides is not None and not _said_local:
+        _said_local = True
+        print(f"values of {_local_params.LOCAL_PARAMS_FILE} (AWS_ENDPOINT_URL is set)", flush=True)
+    return load_project(ROOT, overrides=overrides)
+
+
+def _no_default_hint(message: str) -> str:
+    """On a local endpoint, a `<NO-DEFAULT>` left says which command sets every one of them."""
+    local = os.environ.get("AWS_ENDPOINT_URL")
+    if NO_DEFAULT in message and local and _local_params.local_overrides(ROOT) is None:
+        return f"{message}; on a local endpoint `pynt localparams` sets every one of them"
+    return message
 
 
 @task()
@@ -150,6 +174,16 @@ def deploygluescripts():
 def deletes3bucket(name=None, confirm=None):
     """Empty (all versions) and delete a bucket; asks y/N, or deletes3bucket[name,yes] for scripts."""
     _s3.delete_bucket(_project(), name, confirm)
+
+
+@task()
+@_reported
+def localparams():
+    """Write cloudformation/local-params.json: a value for each <NO-DEFAULT>, for a local endpoint."""
+    path = _local_params.write_local_params(ROOT)
+    print(f"wrote {path.relative_to(ROOT)}: the tasks use it whenever AWS_ENDPOINT_URL is set")
+    for key, value in _local_params.LOCAL_VALUES.items():
+        print(f"  {key} = {value}")
 
 
 @task()

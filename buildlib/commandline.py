@@ -51,13 +51,17 @@ def resolve_task(name: str, namespace: Mapping[str, Any]) -> Any:
     raise BuildError(f"unknown task '{name}'{_did_you_mean(name, names)}; tasks: {', '.join(names)}")
 
 
-def split_arguments(task: str, text: str | None) -> tuple[list[str], dict[str, str]]:
-    """pynt's split of `a,b,key=value`, refusing what pynt would crash on or silently misread."""
+def split_arguments(task: str, text: str | None, form: str = "") -> tuple[list[str], dict[str, str]]:
+    """pynt's split of `a,b,key=value`, refusing what pynt would crash on or silently misread (an empty
+    value: `demo[sales=]` ran the sample data). ``form``: the task's usage, for the message."""
+    hint = f"; usage: {form}" if form else ""
     args: list[str] = []
     kwargs: dict[str, str] = {}
     if not text:
         return args, kwargs
     for part in text.split(","):
+        if not part.strip():
+            raise BuildError(f"{task}: an empty value in '[{text}]'{hint or f'; {CALL_FORM}'}")
         if part.count("=") > 1:
             raise BuildError(
                 f"{task}: cannot read the argument '{part}': it holds more than one '=' "
@@ -65,6 +69,8 @@ def split_arguments(task: str, text: str | None) -> tuple[list[str], dict[str, s
             )
         if "=" in part:
             key, value = (s.strip() for s in part.split("="))
+            if not value:
+                raise BuildError(f"{task}: {key}= has no value; write {key}=<value>{hint}")
             if key in kwargs:
                 raise BuildError(f"{task} got the argument '{key}' twice")
             kwargs[key] = value
@@ -96,6 +102,11 @@ def check_arguments(task: str, fn: Callable[..., Any], args: list[str], kwargs: 
     positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
     takes_values = any(p.kind is p.VAR_POSITIONAL for p in parameters)
     takes_keys = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    for value in args:
+        # `demo[sales]`: a parameter's name given as a value is a key whose `=value` was left out.
+        if value in named and not takes_values:
+            form = usage(task, fn)
+            raise BuildError(f"{task}: {value} needs a value: write {value}=<value>; usage: {form}")
     if len(args) > len(positional) and not takes_values:
         raise BuildError(f"{task} got too many values ({','.join(args)}); usage: {usage(task, fn)}")
     for key in kwargs:
@@ -114,7 +125,7 @@ def check_calls(calls: list[str], namespace: Mapping[str, Any]) -> None:
             raise BuildError(f"cannot read the task call '{call}': {CALL_FORM}")
         name, _, text = match.groups()
         task = resolve_task(name, namespace)
-        args, kwargs = split_arguments(task.name, text)
+        args, kwargs = split_arguments(task.name, text, usage(task.name, task.func))
         check_arguments(task.name, task.func, args, kwargs)
 
 

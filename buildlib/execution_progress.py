@@ -45,6 +45,8 @@ class StateProgress:
     state_type: str  # "Task", "Pass", "Parallel", ... as its *StateEntered event names it
     transitions: list[Transition]  # oldest first; the first is the state being entered
     detail: str = ""
+    # A Task state's result as its worker sent it (a runner's JSON: GlueJobName, AthenaQueryExecutionId, …).
+    output: str | None = None
 
     @property
     def status(self) -> str:
@@ -90,6 +92,13 @@ def _failure_detail(event: dict[str, Any]) -> str:
             cause = value.get("cause") or ""
             return f"{value['error']}: {cause}" if cause else str(value["error"])
     return ""
+
+
+def _work_output(event: dict[str, Any]) -> str | None:
+    for key, value in event.items():
+        if key.endswith("SucceededEventDetails") and isinstance(value, dict):
+            return value.get("output")
+    return None
 
 
 # `<Type>State<Verb>` events, e.g. ParallelStateFailed: they belong to the open state of that type.
@@ -175,6 +184,8 @@ def state_progress(events: Iterable[dict[str, Any]]) -> dict[str, StateProgress]
         if status is None:
             continue
         progress.move(status, event)
+        if status == SUCCEEDED:
+            progress.output = _work_output(event)
         if status == FAILED:
             progress.detail = _failure_detail(event)
     return states

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from buildlib.aws import Aws
 from buildlib.errors import BuildError
+from buildlib.glue_jobs import declared_glue_jobs
 
 NO_DEFAULT = "<NO-DEFAULT>"
 
@@ -40,6 +41,9 @@ FUNCTION_NAME_PARAM = {
 DESCRIPTOR_KEYS = ("SourceS3BucketName", "SourceS3Key")
 # Param key <-> runner config key, for overrides and the agreement check.
 RUNNER_CONFIG_KEYS = {"DDBTableName": "ddb_table"}
+# Left empty in its params file, this value is derived (buildlib/glue_jobs.py): every Glue job that
+# glue-resources.yaml declares, so that a job's name is written in one place.
+DERIVED_ALLOWED_JOBS = ("gluerunner-lambda", "AllowedGlueJobNames")
 
 STATE_MACHINES = ("MarketingAndSalesETLOrchestrator", "AthenaRunnerTestETLOrchestrator")
 DEFAULT_STATE_MACHINE = STATE_MACHINES[0]
@@ -111,6 +115,7 @@ class Project:
         self._descriptor_error: str | None = None
         self._runner_configs: dict[str, dict] = {}
         self._used_overrides: set[str] = set()
+        self._declared_jobs: list[str] | None = None
         self._load()
 
     # ----- paths -----------------------------------------------------------------------------------------
@@ -233,12 +238,31 @@ class Project:
 
     # ----- access ----------------------------------------------------------------------------------------
     def params(self, stack: str) -> dict[str, str]:
-        """The stack's parameters (overrides applied), in file order."""
+        """The stack's parameters (overrides applied, derived values filled in), in file order."""
         if stack not in STACKS:
             raise unknown_name("stack", stack, STACKS)
         if stack in self._param_errors:
             raise BuildError(self._param_errors[stack])
-        return dict(self._params[stack])
+        params = dict(self._params[stack])
+        derived_stack, derived_key = DERIVED_ALLOWED_JOBS
+        if stack == derived_stack and params.get(derived_key) == "":
+            params[derived_key] = ",".join(self.declared_glue_jobs())
+        return params
+
+    def derived_note(self, stack: str) -> str | None:
+        """One line naming a value build.py derived for the stack, for the create/update output."""
+        derived_stack, derived_key = DERIVED_ALLOWED_JOBS
+        if stack != derived_stack or self._params.get(stack, {}).get(derived_key) != "":
+            return None
+        jobs = ",".join(self.declared_glue_jobs())
+        return f"{stack}: {derived_key} = {jobs} (the Glue jobs of cloudformation/glue-resources.yaml)"
+
+    def declared_glue_jobs(self) -> list[str]:
+        """Every Glue job cloudformation/glue-resources.yaml declares (read once)."""
+        if self._declared_jobs is None:
+            template = self.template_path("glue-resources")
+            self._declared_jobs = declared_glue_jobs(template, self.rel(template))
+        return list(self._declared_jobs)
 
     def param(self, stack: str, key: str) -> str:
         params = self.params(stack)

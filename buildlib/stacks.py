@@ -180,11 +180,18 @@ def _check_data_bucket_free(project: Project, stack: str) -> None:
         )
 
 
+def _say_derived(project: Project, stack: str) -> None:
+    note = project.derived_note(stack)
+    if note:
+        project.out(note)
+
+
 def create_stack(project: Project, stack: str, wait: bool = True) -> dict | None:
     check_stacks([stack])
     project.validate()
     body = template_body(project, stack)
     params = project.cfn_parameters(stack)
+    _say_derived(project, stack)
     _check_data_bucket_free(project, stack)
     require_package(project, stack)
     cfn = project.aws.client("cloudformation")
@@ -212,6 +219,7 @@ def update_stack(project: Project, stack: str, wait: bool = True) -> bool:
     project.validate()
     body = template_body(project, stack)
     params = project.cfn_parameters(stack)
+    _say_derived(project, stack)
     require_package(project, stack)
     cfn = project.aws.client("cloudformation")
     with _stack_errors(project, stack, "updating stack"):

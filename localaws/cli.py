@@ -118,7 +118,11 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
         file=out,
     )
-    print("  pynt deployall && pynt startexecution && pynt uploaddata && pynt executionstatus", file=out)
+    print(
+        "  pynt localparams && pynt deployall && pynt startexecution && pynt uploaddata "
+        "&& pynt executionstatus",
+        file=out,
+    )
     print(f"Console: {console_url(ctx.endpoint_url)}", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,7 +17,6 @@ import boto3
 
 from buildlib.aws import retry_config
 from buildlib.execution_progress import (
-    SUCCEEDED,
     WAITING,
     HistoryFollower,
     ProgressPrinter,
@@ -28,9 +25,16 @@ from buildlib.execution_progress import (
     first_failure,
     state_progress,
 )
+from buildlib.local_params import ARTIFACT_BUCKET, DATA_BUCKET, LOCAL_VALUES  # noqa: F401 - used by tests
 from localaws.console.app import url as console_url
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
 from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
+from localaws.demo_outputs import (  # noqa: F401 - collect_datasets: used by tests
+    DatasetCollector,
+    collect_datasets,
+    collect_query_results,
+)
+from localaws.deployed_workflow import DeployedWorkflow, read_workflow, split_s3_url, state_machine_arn
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
 from localaws.hops import history, runner_hops
@@ -42,32 +46,17 @@ DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
 # time_scale=0.002 makes the safety-net schedules fire every 1.2 s and a 60 s long poll last 0.12 s.
 DEFAULT_TIME_SCALE = 1.0
 
-ARTIFACT_BUCKET = "etl-orchestrator-demo-artifacts"
-DATA_BUCKET = "etl-orchestrator-demo-data"
-DEMO_PARAMETERS = {
-    "SourceS3BucketName": ARTIFACT_BUCKET,
-    "SourceDataBucketName": DATA_BUCKET,
-    "S3ETLScriptPath": f"s3://{ARTIFACT_BUCKET}/glue-scripts",
-    "S3ETLOutputPath": f"s3://{ARTIFACT_BUCKET}/etl-output",
-}
+# The values `pynt localparams` writes for the manual local path (one place: buildlib/local_params.py).
+DEMO_PARAMETERS = LOCAL_VALUES
+# The two workflows the demo runs (the sample's state machines). Their states, what works each one and where
+# each Glue job writes are read from the deployment (localaws/deployed_workflow.py).
 MAIN_MACHINE = "MarketingAndSalesETLOrchestrator"
 ATHENA_MACHINE = "AthenaRunnerTestETLOrchestrator"
+# Not used by the demo (it finds the wait states in the deployed definition); kept for
+# tests/e2e/test_e2e_faults.py, which uploads when these wait.
 WAIT_STATES = ("Wait For Sales Data", "Wait For Marketing Data")
 # A real run takes about a minute; this only stops a demo that would otherwise never end.
 WORKFLOW_DEADLINE_S = 15 * 60
-
-STATE_LABELS = {
-    "Wait For Sales Data:waiting": "waiting for data",
-    "Wait For Marketing Data:waiting": "waiting for data",
-    "Process Sales Data:waiting": "waiting for the Glue runner",
-    "Process Marketing Data:waiting": "waiting for the Glue runner",
-    "Join Marketing And Sales Data:waiting": "waiting for the Glue runner",
-    "Process Sales Data:running": "running (Glue job)",
-    "Process Marketing Data:running": "running (Glue job)",
-    "Join Marketing And Sales Data:running": "running (Glue job)",
-    "Execute Athena Query:waiting": "waiting for the Athena runner",
-    "Execute Athena Query:running": "running (Athena query)",
-}
 
 
 class DemoFailed(RuntimeError):
@@ -145,10 +134,14 @@ class DemoReport:
     glue_runs: int = 0
     athena_s: float = 0.0
     athena_outside_glue_s: float = 0.0  # the part of athena_s while no Glue job ran (in the overhead)
+    glue_runs_by_job: dict[str, int] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
+    # The first rows of the dataset the main workflow's last Glue job wrote.
     first_rows: list[dict[str, Any]] = field(default_factory=list)
+    first_rows_dataset: str | None = None
     output_files: list[str] = field(default_factory=list)
-    athena_result_rows: list[list[str]] = field(default_factory=list)
+    # Each Athena task's result, by state name: the header, then the rows.
+    query_results: dict[str, list[list[str]]] = field(default_factory=dict)
     phases_s: dict[str, float] = field(default_factory=dict)
     # Per runner task state: task ready -> job started, job ended -> task answered (localaws/hops.py).
     hops: list[dict[str, Any]] = field(default_factory=list)
@@ -173,11 +166,26 @@ def _client(service: str, endpoint_url: str) -> Any:
 
 
 def _state_machine_arn(sfn: Any, name: str) -> str:
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
-    raise DemoFailed(f"state machine {name} was not created; see the stack events above")
+    arn = state_machine_arn(sfn, name)
+    if arn is None:
+        raise DemoFailed(f"state machine {name} was not created; see the stack events above")
+    return arn
+
+
+def _client_like(client: Any, service: str) -> Any:
+    """A client of ``service`` on the endpoint and region of ``client``, retrying as the demo's do."""
+    session = boto3.session.Session()
+    return session.client(
+        service,
+        endpoint_url=client.meta.endpoint_url,
+        region_name=client.meta.region_name,
+        config=retry_config(session),
+    )
+
+
+def deployed_workflow(sfn: Any, machine_arn: str) -> DeployedWorkflow:
+    """The state machine as deployed: its Task states and who works each (deployed_workflow.py)."""
+    return read_workflow(sfn, _client_like(sfn, "lambda"), machine_arn)
 
 
 def watch_execution(
@@ -187,13 +195,17 @@ def watch_execution(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     deadline_s: float = WORKFLOW_DEADLINE_S,
     changes: threading.Event | None = None,
+    workflow: DeployedWorkflow | None = None,
 ) -> str:
     """Print each state's progress until the execution ends; return its final status.
 
-    It looks every 0.2 s, or, given ``changes`` (set by the endpoint of this process at every history event:
+    Each Task state is labelled by what works it (``workflow``, read from the deployment when not given). It
+    looks every 0.2 s, or, given ``changes`` (set by the endpoint of this process at every history event:
     ``history_changes``), each time that is set, and at least every second."""
-    started = sfn.describe_execution(executionArn=execution_arn)["startDate"]
-    printer = ProgressPrinter(out, started, STATE_LABELS)
+    described = sfn.describe_execution(executionArn=execution_arn)
+    started = described["startDate"]
+    workflow = workflow or deployed_workflow(sfn, described["stateMachineArn"])
+    printer = ProgressPrinter(out, started, workflow.labels())
     follower = HistoryFollower(sfn, execution_arn)
     give_up = time.monotonic() + deadline_s
     while True:
@@ -240,6 +252,20 @@ def _workflow_failed(sfn: Any, execution_arn: str, machine: str, status: str) ->
     return DemoFailed(f"{machine} ended {status} in state '{state}': {cause}", state=state)
 
 
+def uploads_for(workflow: DeployedWorkflow, datasets: list[DatasetFile]) -> list[tuple[DatasetFile, str]]:
+    """(file, s3://bucket/key) for each wait state of the workflow, matched by key; DemoFailed naming the
+    state when the demo has no file for what it waits for."""
+    by_key = {dataset.key: dataset for dataset in datasets}
+    uploads = []
+    for state, s3_object in workflow.wait_states.items():
+        dataset = by_key.get(split_s3_url(s3_object)[1])
+        if dataset is None:
+            known = ", ".join(sorted(by_key))
+            raise DemoFailed(f"state '{state}' waits for {s3_object}; the demo uploads only {known}", state)
+        uploads.append((dataset, s3_object))
+    return uploads
+
+
 def run_main_workflow(
     sfn: Any,
     s3: Any,
@@ -249,11 +275,13 @@ def run_main_workflow(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     changes: threading.Event | None = None,
 ) -> str:
-    """Start the ETL workflow, upload the data once both wait states wait for it, follow it to the end.
+    """Start the ETL workflow, upload the data once every wait state waits for it, follow it to the end.
 
-    ``on_uploaded()`` is called once the files are in S3, ``on_progress(states)`` at every look at the
-    execution's history."""
+    The wait states and the object each waits for come from the deployment. ``on_uploaded()`` is called once
+    the files are in S3, ``on_progress(states)`` at every look at the execution's history."""
     arn = _state_machine_arn(sfn, MAIN_MACHINE)
+    workflow = deployed_workflow(sfn, arn)
+    uploads = uploads_for(workflow, datasets)
     execution_arn = sfn.start_execution(stateMachineArn=arn, name=f"demo-{int(time.time())}")["executionArn"]
     _say(out, f"\n▶ {MAIN_MACHINE}: started {execution_arn.rsplit(':', 1)[-1]}")
     uploaded = False
@@ -262,16 +290,20 @@ def run_main_workflow(
         nonlocal uploaded
         if on_progress is not None:
             on_progress(states)
-        if uploaded or not all(s in states and states[s].status == WAITING for s in WAIT_STATES):
+        waiting = all(s in states and states[s].status == WAITING for s in workflow.wait_states)
+        if uploaded or not waiting:
             return
         uploaded = True
-        for dataset in datasets:
-            s3.upload_file(str(dataset.path), DATA_BUCKET, dataset.key)
-            _say(out, f"  uploaded {dataset.path.name} → s3://{DATA_BUCKET}/{dataset.key}")
+        for dataset, s3_object in uploads:
+            bucket, key = split_s3_url(s3_object)
+            s3.upload_file(str(dataset.path), bucket, key)
+            _say(out, f"  uploaded {dataset.path.name} → {s3_object}")
         if on_uploaded is not None:
             on_uploaded()
 
-    status = watch_execution(sfn, execution_arn, out, on_progress=upload_when_waiting, changes=changes)
+    status = watch_execution(
+        sfn, execution_arn, out, on_progress=upload_when_waiting, changes=changes, workflow=workflow
+    )
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, MAIN_MACHINE, status)
     return execution_arn
@@ -308,118 +340,6 @@ def run_athena_workflow(
     return json.loads(sfn.describe_execution(executionArn=execution_arn)["output"])
 
 
-def _download_prefix(s3: Any, bucket: str, prefix: str, target: Path) -> list[Path]:
-    target.mkdir(parents=True, exist_ok=True)
-    files = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            name = obj["Key"][len(prefix) :].lstrip("/")
-            if not name or name.endswith("/"):
-                continue
-            local = target / name
-            local.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(bucket, obj["Key"], str(local))
-            files.append(local)
-    return files
-
-
-# Each Glue job's output, by the state that writes it.
-DATASET_STATES = {
-    "sales": "Process Sales Data",
-    "marketing": "Process Marketing Data",
-    "marketing-and-sales": "Join Marketing And Sales Data",
-}
-JOINED_DATASET = "marketing-and-sales"
-
-
-@dataclass
-class CollectedDataset:
-    rows: int
-    output_files: list[str]
-    first_rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-def collect_dataset(s3: Any, output_dir: Path, dataset: str) -> CollectedDataset:
-    """Copy one Glue job's Parquet output to output_dir and count its rows; the joined one is also written
-    as CSV, and its first rows kept."""
-    from localaws.spark import get_spark  # Spark is already running: the Glue jobs used it
-
-    spark = get_spark()
-    output_prefix = DEMO_PARAMETERS["S3ETLOutputPath"].split("/", 3)[3]
-    files = _download_prefix(s3, ARTIFACT_BUCKET, f"{output_prefix}/{dataset}/", output_dir / dataset)
-    frame = spark.read.parquet(*[str(f) for f in files if f.suffix == ".parquet"])
-    if dataset != JOINED_DATASET:
-        return CollectedDataset(frame.count(), [str(output_dir / dataset)])
-    rows = frame.orderBy("date").collect()  # small: one row a day
-    csv_path = output_dir / "marketing-and-sales.csv"
-    _write_csv(rows, frame.columns, csv_path)
-    return CollectedDataset(
-        len(rows), [str(output_dir / dataset), str(csv_path)], [row.asDict() for row in rows[:5]]
-    )
-
-
-class DatasetCollector:
-    """Copies each dataset as soon as the state that writes it succeeded, one at a time in the background:
-    the sales and marketing outputs are copied while the join runs."""
-
-    def __init__(self, s3: Any, output_dir: Path) -> None:
-        self._s3 = s3
-        self._output_dir = output_dir
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-collect")
-        self._copies: dict[str, Future[CollectedDataset]] = {}
-
-    def _copy(self, dataset: str) -> Future[CollectedDataset]:
-        if dataset not in self._copies:
-            self._copies[dataset] = self._pool.submit(collect_dataset, self._s3, self._output_dir, dataset)
-        return self._copies[dataset]
-
-    def on_progress(self, states: dict[str, Any]) -> None:
-        for dataset, state in DATASET_STATES.items():
-            if state in states and states[state].status == SUCCEEDED:
-                self._copy(dataset)
-
-    def collect_all(self, report: DemoReport) -> None:
-        """Wait for every dataset's copy (starting those not started) and record them in order."""
-        for dataset in DATASET_STATES:
-            copied = self._copy(dataset).result()
-            report.row_counts[f"{dataset} (Parquet)"] = copied.rows
-            report.output_files += copied.output_files
-            if copied.first_rows:
-                report.first_rows = copied.first_rows
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def collect_datasets(s3: Any, output_dir: Path, report: DemoReport) -> None:
-    """Copy every Glue job's output to output_dir now (the workflow has ended)."""
-    collector = DatasetCollector(s3, output_dir)
-    try:
-        collector.collect_all(report)
-    finally:
-        collector.close()
-
-
-def collect_athena_result(
-    s3: Any, athena_output: dict[str, Any], output_dir: Path, report: DemoReport
-) -> None:
-    """Copy the Athena query's result file to output_dir and keep its rows."""
-    query_id = athena_output["AthenaQueryExecutionId"]
-    athena_file = output_dir / "athena-result.csv"
-    s3.download_file(DATA_BUCKET, f"athena-results/{query_id}.csv", str(athena_file))
-    report.output_files.append(str(athena_file))
-    with athena_file.open(newline="") as handle:
-        report.athena_result_rows = list(csv.reader(handle))
-
-
-def _write_csv(rows: list[Any], columns: list[str], path: Path) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
-
-
 def print_summary(report: DemoReport, out: TextIO) -> None:
     _say(out, "\n=== Summary ===")
     _say(out, f"Status: {report.status}")
@@ -427,13 +347,14 @@ def print_summary(report: DemoReport, out: TextIO) -> None:
         _say(out, f"  rows {name:<32} {count:>8,}")
     if report.first_rows:
         columns = list(report.first_rows[0])[:6]
-        _say(out, f"\nFirst rows of the joined dataset (first 6 of {len(report.first_rows[0])} columns):")
+        shown = f"first {len(columns)} of {len(report.first_rows[0])} columns"
+        _say(out, f"\nFirst rows of {report.first_rows_dataset}, the workflow's last dataset ({shown}):")
         _say(out, "  " + " | ".join(f"{c:>22}" for c in columns))
         for row in report.first_rows:
             _say(out, "  " + " | ".join(f"{str(row[c]):>22}" for c in columns))
-    if report.athena_result_rows:
-        _say(out, f"\nAthena query result ({len(report.athena_result_rows) - 1} rows), first 3:")
-        for row in report.athena_result_rows[:4]:
+    for state, rows in report.query_results.items():
+        _say(out, f"\nAthena query result of '{state}' ({len(rows) - 1} rows), first 3:")
+        for row in rows[:4]:
             _say(out, "  " + ", ".join(row))
     _say(out, "\nTimings:")
     _say(out, f"  total                    {report.total_s:7.1f} s")
@@ -502,6 +423,11 @@ class DemoEnvironment:
     glue_clock: IntervalClock
     athena_clock: IntervalClock
     deploy_s: float
+    glue_runs_by_job: dict[str, int] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """A client of the endpoint for ``service``, retrying as the demo's own do."""
+        return _client(service, self.ctx.endpoint_url)
 
 
 @contextlib.contextmanager
@@ -518,12 +444,14 @@ def deployed_environment(
     from localaws.server import LocalAws
 
     glue_clock, athena_clock = IntervalClock(), IntervalClock()
+    runs_by_job: dict[str, int] = {}
     settings: dict[str, Any] = {"time_scale": time_scale, "prewarm_lambdas": True}
     if faults is not None:
         settings["faults"] = faults
     with LocalAws(**settings) as ctx:
         _fake_aws_environment(ctx.endpoint_url)
-        ctx.subscribe(_clock_listener(glue_clock, athena_clock))
+        ctx.subscribe(_clock_listener(glue_clock, athena_clock, runs_by_job))
+        ctx.subscribe(_failed_run_listener(out))
         _say(out, f"Local AWS endpoint: {ctx.endpoint_url} (waits scaled ×{time_scale:g})")
         deploy_began = time.monotonic()
         deploy_project(out)
@@ -534,6 +462,7 @@ def deployed_environment(
             glue_clock=glue_clock,
             athena_clock=athena_clock,
             deploy_s=time.monotonic() - deploy_began,
+            glue_runs_by_job=runs_by_job,
         )
 
 
@@ -579,7 +508,7 @@ def run_demo(
             def start_athena() -> None:
                 athena_execution.append(start_athena_workflow(env.sfn, out))
 
-            collector = DatasetCollector(env.s3, output_dir)
+            collector = DatasetCollector(env.s3, env.client("glue"), output_dir, out)
             changes = history_changes(env.ctx)
             try:
                 main_execution = run_main_workflow(
@@ -593,13 +522,15 @@ def run_demo(
                 )
                 report.hops += [hop.as_dict() for hop in runner_hops(history(env.sfn, main_execution))]
                 phase_done(MAIN_MACHINE)
-                athena_output = run_athena_workflow(env.sfn, out, report, athena_execution[0], changes)
+                run_athena_workflow(env.sfn, out, report, athena_execution[0], changes)
                 collector.collect_all(report)
             finally:
                 collector.close()
             phase_done(f"{ATHENA_MACHINE} + copy datasets")
-            collect_athena_result(env.s3, athena_output, output_dir, report)
-            phase_done("copy the Athena result")
+            athena = env.client("athena")
+            for execution in (main_execution, athena_execution[0]):
+                collect_query_results(env.sfn, env.s3, athena, execution, output_dir, report)
+            phase_done("copy the Athena results")
             report.status = "SUCCEEDED"
         except DemoFailed as failure:
             report.status = "FAILED"
@@ -611,6 +542,7 @@ def run_demo(
             report.glue_wall_s = env.glue_clock.busy_seconds()
             report.glue_job_s = env.glue_clock.summed_seconds()
             report.glue_runs = env.glue_clock.count
+            report.glue_runs_by_job = dict(env.glue_runs_by_job)
             report.athena_s = env.athena_clock.busy_seconds()
             report.athena_outside_glue_s = env.athena_clock.busy_seconds_outside(env.glue_clock)
             report.faults = fault_report(env.ctx)
@@ -625,16 +557,32 @@ def run_demo(
     return report
 
 
-def _clock_listener(glue_clock: IntervalClock, athena_clock: IntervalClock) -> Callable[[str, dict], None]:
+def _clock_listener(
+    glue_clock: IntervalClock, athena_clock: IntervalClock, runs_by_job: dict[str, int] | None = None
+) -> Callable[[str, dict], None]:
+    runs_by_job = {} if runs_by_job is None else runs_by_job
+
     def listener(kind: str, fields: dict) -> None:
         if kind == "glue.run.start":
             glue_clock.start(str(fields.get("run_id")))
+            job = str(fields.get("job"))
+            runs_by_job[job] = runs_by_job.get(job, 0) + 1
         elif kind == "glue.run.end":
             glue_clock.stop(str(fields.get("run_id")))
         elif kind == "athena.query.start":
             athena_clock.start(str(fields.get("query_execution_id")))
         elif kind == "athena.query.end":
             athena_clock.stop(str(fields.get("query_execution_id")))
+
+    return listener
+
+
+def _failed_run_listener(out: TextIO) -> Callable[[str, dict], None]:
+    """Say where Spark's log of a failed Glue run is kept (the run's error names its line already)."""
+
+    def listener(kind: str, fields: dict) -> None:
+        if kind == "glue.run.end" and fields.get("spark_log"):
+            _say(out, f"  Glue run of {fields.get('job')} failed; Spark's log of it: {fields['spark_log']}")
 
     return listener
 

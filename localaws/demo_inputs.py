@@ -141,6 +141,11 @@ def check_dataset(path: Path, expected_header: list[str], what: str) -> int:
 
 def demo_datasets(sales: str | Path | None = None, marketing: str | Path | None = None) -> list[DatasetFile]:
     """The two files the demo uploads: the samples, or the user's own files of the same schema."""
+    for what, given in (("sales", sales), ("marketing", marketing)):
+        if given is not None and not str(given).strip():
+            # An empty `sales=` once ran the sample data and exited 0, as if the user's file had been used.
+            example = f"demo[{what}=path/to/{what}.csv]"
+            raise DemoInputError(f"{what}= names no file: give a CSV file, e.g. {example}")
     sales_file = DatasetFile(
         Path(sales) if sales else SAMPLES / SALES_SAMPLE,
         "sales",

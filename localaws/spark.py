@@ -54,6 +54,15 @@ _lock = threading.Lock()
 _session: SparkSession | None = None
 _start_seconds: float | None = None
 _folder: Path | None = None  # the session's temporary folder (see _work_folder)
+# Copies of spark.log asked for by keep_log(), refreshed with the whole log when the folder is removed.
+_kept_logs: list[Path] = []
+# Where kept logs go (outside the session's folder, which is removed when the process ends): this variable's
+# folder, else localaws-spark-logs in the temporary directory.
+KEPT_LOGS_VARIABLE = "LOCALAWS_SPARK_LOGS"
+
+
+def kept_logs_dir() -> Path:
+    return Path(os.environ.get(KEPT_LOGS_VARIABLE) or Path(tempfile.gettempdir()) / "localaws-spark-logs")
 
 
 class JavaNotFoundError(RuntimeError):
@@ -250,9 +259,43 @@ def _kill_jvm(session: SparkSession) -> None:
         log.debug("Spark's JVM did not end: %s", exc)
 
 
+def keep_log(name: str) -> Path | None:
+    """Keep Spark's JVM log (``spark.log``) beyond the process: a failed Glue run's Java side is in it, and
+    the session's folder goes when the process ends. Copies it now to ``kept_logs_dir()/<time>-<name>.log``
+    (there to read at once) and again, complete, when the folder is removed; returns that path, or None when
+    there is no log yet (no session started)."""
+    log_file = _folder / "spark.log" if _folder is not None else None
+    if log_file is None or not log_file.is_file():
+        return None
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    kept = kept_logs_dir() / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}.log"
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log_file, kept)
+    except OSError as exc:
+        log.warning("could not keep Spark's log %s: %s", log_file, exc)
+        return None
+    _kept_logs.append(kept)
+    return kept
+
+
+def _refresh_kept_logs() -> None:
+    """The kept copies get the lines the JVM wrote after keep_log (its last ones, often the useful ones)."""
+    log_file = _folder / "spark.log" if _folder is not None else None
+    if log_file is None or not log_file.is_file():
+        return
+    for kept in _kept_logs:
+        try:
+            shutil.copyfile(log_file, kept)
+        except OSError as exc:
+            log.debug("could not refresh the kept Spark log %s: %s", kept, exc)
+    _kept_logs.clear()
+
+
 def _remove_folder() -> None:
     global _folder
     if _folder is not None:
+        _refresh_kept_logs()
         shutil.rmtree(_folder, ignore_errors=True)
         _folder = None
 

@@ -9,8 +9,11 @@ advanced on every GetJobRun), never looking at the script. Here a StartJobRun:
    from the endpoint's S3, and executes the script as ``__main__`` with the ``awsglue`` runtime of
    ``localaws/glue_runtime`` first on ``sys.path`` and the shared SparkSession (``localaws.spark``);
 3. reports the real state: STARTING while staging, RUNNING while the script runs, then SUCCEEDED, or FAILED
-   with ``ErrorMessage`` = ``"<ExceptionType>: <message>"`` as Glue shows it; StartedOn, LastModifiedOn,
-   CompletedOn and ExecutionTime follow the run.
+   with ``ErrorMessage`` = ``"<ExceptionType>: <message> (at <script> line N[, <file> line M])"``: the
+   script's line whose call failed and, when elsewhere, the innermost line of the run's own code (an
+   ``--extra-py-files`` module); Spark's log of a failed run is kept (``localaws.spark.keep_log``) and its
+   path written to the run's error log. StartedOn, LastModifiedOn, CompletedOn and ExecutionTime follow the
+   run.
 
 A run that ends SUCCEEDED, FAILED, TIMEOUT or STOPPED then (state first, so a target calling GetJobRun sees it
 ended) puts Glue's "Glue Job State Change" event on the account's default EventBridge bus (events bridge):
@@ -50,6 +53,7 @@ from moto.glue.responses import GlueResponse
 
 from localaws.bridges import glue_run_size
 from localaws.context import LocalAwsContext
+from localaws.glue_run_errors import run_error_message
 
 log = logging.getLogger(__name__)
 
@@ -435,15 +439,6 @@ def build_argv(script_path: str, job_name: str, run_id: str, arguments: dict[str
     return argv
 
 
-def _error_message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    if type(exc).__name__ == "Py4JJavaError":  # the Java side's message is more useful than py4j's header
-        java = getattr(exc, "java_exception", None)
-        first = str(java) if java is not None else first
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
 def _stage_extra_py_files(stager: Any, uris: str, dest: Path) -> tuple[list[str], list[str]]:
     """Download ``--extra-py-files``; return the sys.path entries to add and the module names they provide."""
     entries: list[str] = []
@@ -536,6 +531,7 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
     stager = Stager(ctx.endpoint_url, ctx.region, run_dir)
     out_text = err_text = ""
     error: str | None = None
+    script_name: str | None = None
     try:
         script_uri = (job.command or {}).get("ScriptLocation")
         if not script_uri:
@@ -544,6 +540,7 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
         files, _ = stager.download(script_uri, script_dir, keep_hidden=True)
         if len(files) != 1:
             raise FileNotFoundError(f"script not found at {script_uri}")
+        script_name = files[0].name
         arguments = dict(job_run.arguments or {})
         entries, modules = _stage_extra_py_files(
             stager, arguments.get("--extra-py-files", ""), stager.new_dir("extra-py-files")
@@ -585,7 +582,7 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
                 for extra in run_context.stagers:
                     extra.cleanup()
     except BaseException as exc:  # the run fails, the endpoint lives on
-        error = _error_message(exc)
+        error = run_error_message(exc, run_dir, script_name, _MAX_ERROR_MESSAGE)
         if not err_text:
             err_text = traceback.format_exc()
     finally:
@@ -596,6 +593,9 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
     final = "STOPPED" if record.stop_requested else "FAILED" if error else "SUCCEEDED"
     if record.stop_requested:
         error = None
+    spark_log = _keep_spark_log(record) if final == "FAILED" else None
+    if spark_log is not None:
+        err_text += f"\nSpark's log of this run: {spark_log}\n"
     duration_s = round(time.monotonic() - record.started_monotonic, 3)
     # Logs and the end event first, the final state last: whoever sees the run end finds its logs there.
     _publish_logs(ctx, record, final, error, out_text, err_text)
@@ -607,8 +607,19 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
         state=final,
         error=error,
         duration_s=duration_s,
+        spark_log=str(spark_log) if spark_log else None,
     )
     record.set_state(final, error)
+
+
+def _keep_spark_log(record: BridgedRun) -> Path | None:
+    """Keep Spark's JVM log of a failed run (the session's folder is removed at exit) and say where."""
+    from localaws import spark
+
+    kept = spark.keep_log(f"{record.job_name}-{record.run_id[:20]}")
+    if kept is not None:
+        log.warning("glue run %s %s failed; Spark's log is kept at %s", record.job_name, record.run_id, kept)
+    return kept
 
 
 def _publish_logs(

@@ -133,3 +133,40 @@ def test_executionstatus_exit_code_follows_the_execution(endpoint, local_repo, t
     assert f"status    {status}" in result.stdout.splitlines()
     assert "Traceback" not in result.stderr and "Aborting build" not in result.stderr, result.stderr
     assert "error:" not in result.stderr  # the status line says it all
+
+
+def test_localparams_is_the_one_command_the_manual_local_path_needs(endpoint, tmp_path):
+    """Eleven <NO-DEFAULT> values once had to be typed into tracked files; `pynt localparams` writes them
+    (untracked) and every task on a local endpoint uses them."""
+    from buildlib.local_params import ARTIFACT_BUCKET
+
+    root = make_repo(tmp_path / "repo")
+    copy_build_tool(root)
+    for path in [
+        *(root / "cloudformation").glob("*-params.json"),
+        root / "lambda" / "s3-deployment-descriptor.json",
+    ]:
+        text = path.read_text()
+        for key in ("etl-code-bucket", "etl-data-bucket"):
+            text = text.replace(key, "<NO-DEFAULT>")
+        path.write_text(text)
+    tracked = {path: path.read_text() for path in (root / "cloudformation").glob("*-params.json")}
+    env = pynt_env(tmp_path, AWS_ENDPOINT_URL=endpoint)
+
+    before = error_line(pynt(root, "deploylambda[gluerunner]", env=env))
+    assert "(still <NO-DEFAULT>) (and 10 more <NO-DEFAULT> values)" in before, before
+    assert before.endswith("; on a local endpoint `pynt localparams` sets every one of them"), before
+
+    written = pynt(root, "localparams", env=env)
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert (root / "cloudformation" / "local-params.json").is_file()
+    deployed = pynt(root, "packagelambda[gluerunner]", "deploylambda[gluerunner]", env=env)
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "values of cloudformation/local-params.json (AWS_ENDPOINT_URL is set)" in deployed.stdout
+    keys = [o["Key"] for o in _client("s3", endpoint).list_objects_v2(Bucket=ARTIFACT_BUCKET)["Contents"]]
+    assert "src/gluerunner.zip" in keys
+    assert {path: path.read_text() for path in tracked} == tracked, "the tracked params files were changed"
+
+    # Against AWS (no AWS_ENDPOINT_URL) the local values are never used.
+    aws = error_line(pynt(root, "deploylambda[gluerunner]", env=pynt_env(tmp_path, AWS_ENDPOINT_URL=None)))
+    assert "(still <NO-DEFAULT>)" in aws and "localparams" not in aws, aws

@@ -187,3 +187,105 @@ def test_real_repository_files():
         "S3ETLOutputPath": "s3://demo-data/output",
     }
     load_project(REPO, overrides=overrides).validate()
+
+
+GLUE_TEMPLATE = """
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties: {RoleName: r}
+  FirstJob:
+    Type: AWS::Glue::Job
+    Properties:
+      Name: First
+      Role: !GetAtt Role.Arn
+      Command: {ScriptLocation: !Sub "${Path}/first.py"}
+  SecondJob:
+    Type: AWS::Glue::Job
+    Properties:
+      Name: Second
+      Role: !GetAtt Role.Arn
+"""
+
+
+def _allowed_jobs_left_empty(repo, template: str = GLUE_TEMPLATE) -> None:
+    (repo / "cloudformation" / "glue-resources.yaml").write_text(template)
+    _set(repo, "gluerunner-lambda", AllowedGlueJobNames="")
+
+
+def test_empty_allowed_glue_jobs_are_the_jobs_the_glue_template_declares(repo):
+    """A job's name is written once, in glue-resources.yaml: the runner's allow list follows it."""
+    _allowed_jobs_left_empty(repo)
+    project = load_project(repo)
+    project.validate()
+    assert project.params("gluerunner-lambda")["AllowedGlueJobNames"] == "First,Second"
+    sent = {p["ParameterKey"]: p["ParameterValue"] for p in project.cfn_parameters("gluerunner-lambda")}
+    assert sent["AllowedGlueJobNames"] == "First,Second"
+    assert project.derived_note("gluerunner-lambda") == (
+        "gluerunner-lambda: AllowedGlueJobNames = First,Second "
+        "(the Glue jobs of cloudformation/glue-resources.yaml)"
+    )
+    assert project.derived_note("glue-resources") is None
+
+
+def test_a_listed_allowed_glue_jobs_value_is_used_as_it_is(repo):
+    _allowed_jobs_left_empty(repo)
+    _set(repo, "gluerunner-lambda", AllowedGlueJobNames="OnlyFirst")
+    project = load_project(repo)
+    assert project.params("gluerunner-lambda")["AllowedGlueJobNames"] == "OnlyFirst"
+    assert project.derived_note("gluerunner-lambda") is None
+
+
+def test_a_glue_job_without_a_plain_name_is_one_error_line(repo):
+    _allowed_jobs_left_empty(repo, GLUE_TEMPLATE.replace("Name: Second", "Name: !Sub '${AWS::StackName}-x'"))
+    with pytest.raises(BuildError) as err:
+        load_project(repo).validate()
+    assert str(err.value) == (
+        "cloudformation/glue-resources.yaml: the Glue job SecondJob needs a plain Name (e.g. `Name: MyJob`) "
+        "for the Glue runner's allow list, or set AllowedGlueJobNames in "
+        "cloudformation/gluerunner-lambda-params.json"
+    )
+
+
+def test_a_glue_template_without_jobs_is_one_error_line(repo):
+    _allowed_jobs_left_empty(repo, "Resources: {}\n")
+    with pytest.raises(BuildError, match="declares no AWS::Glue::Job: set AllowedGlueJobNames in"):
+        load_project(repo).params("gluerunner-lambda")
+
+
+def test_the_repositorys_allow_list_is_every_job_of_its_glue_template():
+    from cfnlint.decode import decode
+
+    template, _ = decode(str(REPO / "cloudformation" / "glue-resources.yaml"))
+    jobs = [r["Properties"]["Name"] for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Job"]
+    assert jobs, "the repository's Glue template declares no job"
+    project = load_project(REPO)
+    assert project.params("gluerunner-lambda")["AllowedGlueJobNames"].split(",") == jobs
+
+
+def test_the_local_values_fill_every_no_default_of_the_repository():
+    """What `pynt localparams` writes (and the demo deploys with) leaves no <NO-DEFAULT> and agrees."""
+    from buildlib.local_params import LOCAL_VALUES
+
+    project = load_project(REPO, overrides=LOCAL_VALUES)
+    project.validate()  # also: every one of the values matches a parameter
+    for stack in ("step-functions-resources", "glue-resources", "gluerunner-lambda", "athenarunner-lambda"):
+        assert NO_DEFAULT not in json.dumps(project.params(stack)), stack
+    assert NO_DEFAULT not in json.dumps(project.descriptor)
+
+
+def test_local_params_apply_only_on_an_endpoint_and_once_written(tmp_path):
+    from buildlib.local_params import LOCAL_VALUES, local_overrides, write_local_params
+
+    (tmp_path / "cloudformation").mkdir()
+    endpoint = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+    assert local_overrides(tmp_path, endpoint) is None  # not written yet
+    path = write_local_params(tmp_path)
+    assert path == tmp_path / "cloudformation" / "local-params.json"
+    assert local_overrides(tmp_path, endpoint) == LOCAL_VALUES
+    assert local_overrides(tmp_path, {}) is None  # AWS: bucket names are the user's
+    path.write_text("{not json")
+    with pytest.raises(
+        BuildError, match=r"^cloudformation/local-params.json is not valid JSON: .*pynt localparams"
+    ):
+        local_overrides(tmp_path, endpoint)

@@ -104,6 +104,37 @@ def test_create_passes_params_and_capabilities(project, lines):
     assert "stack glue-resources: CREATE_COMPLETE" in lines
 
 
+def test_create_sends_the_glue_jobs_of_the_glue_template_when_the_allow_list_is_left_empty(
+    repo, aws, lines, monkeypatch
+):
+    """AllowedGlueJobNames "" in the params file: every Glue job of glue-resources.yaml, said in one line."""
+    from build_support import small_template, write_params
+
+    from buildlib.aws import Aws
+    from buildlib.project import load_project
+
+    monkeypatch.setattr(Aws, "endpoint_is_tls", property(lambda self: False))
+    params = {**PARAMS["gluerunner-lambda"], "AllowedGlueJobNames": ""}
+    write_params(repo, "gluerunner-lambda", params)
+    templates = repo / "cloudformation"
+    (templates / "gluerunner-lambda.yaml").write_text(small_template("gluerunner-lambda", params))
+    (templates / "glue-resources.yaml").write_text(
+        "Resources:\n"
+        "  One: {Type: AWS::Glue::Job, Properties: {Name: JobOne, Role: !Ref R}}\n"
+        "  Two: {Type: AWS::Glue::Job, Properties: {Name: JobTwo, Role: !Ref R}}\n"
+    )
+    project = load_project(repo, out=lines.append)
+    _upload_packages()
+    create_stack(project, "gluerunner-lambda")
+    stack = boto3.client("cloudformation").describe_stacks(StackName="gluerunner-lambda")["Stacks"][0]
+    sent = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert sent["AllowedGlueJobNames"] == "JobOne,JobTwo"
+    assert (
+        "gluerunner-lambda: AllowedGlueJobNames = JobOne,JobTwo "
+        "(the Glue jobs of cloudformation/glue-resources.yaml)"
+    ) in lines
+
+
 def test_create_existing_stack_says_update(project):
     create_stack(project, "glue-resources")
     with pytest.raises(BuildError) as err:

@@ -225,3 +225,19 @@ def test_the_history_follower_reads_only_what_is_new_and_keeps_history_order():
     sfn.returned = 0
     assert follower.refresh() == PARALLEL_HISTORY
     assert sfn.returned == 3  # a poll with nothing new reads one page, not the whole history
+
+
+def test_a_succeeded_task_keeps_what_its_worker_sent():
+    """The demo and the test kit read which Glue job a task ran from its output (GlueJobName)."""
+    history = [
+        _event(1, 0, "ExecutionStarted", 0),
+        _event(2, 1, "TaskStateEntered", 0.1, **_entered("Roll Up")),
+        _event(3, 2, "ActivityScheduled", 0.2),
+        _event(4, 3, "ActivityStarted", 0.3),
+        _event(
+            5, 4, "ActivitySucceeded", 5.0, activitySucceededEventDetails={"output": '{"GlueJobName": "R"}'}
+        ),
+        _event(6, 5, "TaskStateExited", 5.0, **_exited("Roll Up")),
+    ]
+    assert state_progress(history[:4])["Roll Up"].output is None
+    assert state_progress(history)["Roll Up"].output == '{"GlueJobName": "R"}'

@@ -228,3 +228,137 @@ def declared_activity_arns(params: dict[str, str] | None = None) -> dict[str, st
     resolver = step_functions_resolver(params)
     activities = resources_of_type(resolver.template, "AWS::StepFunctions::Activity")
     return {name: resolver.resolve({"Ref": name}) for name in activities}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The workflow as the templates declare it: jobs, tasks and who works them (for the invariant tests).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def glue_resolver(params: dict[str, str] | None = None) -> Resolver:
+    """A resolver for glue-resources: a Ref to a database, table or job is its name (as CloudFormation
+    gives it), anything else a placeholder."""
+    template = load_template("glue-resources")
+    resolver: Resolver
+
+    def hook(logical_id: str, attr: str | None) -> str:
+        res = template["Resources"][logical_id]
+        props = res.get("Properties", {})
+        if attr is None and res["Type"] == "AWS::Glue::Database":
+            return resolver.resolve(props["DatabaseInput"]["Name"])
+        if attr is None and res["Type"] == "AWS::Glue::Table":
+            return resolver.resolve(props["TableInput"]["Name"])
+        if attr is None and res["Type"] == "AWS::Glue::Job":
+            return resolver.resolve(props["Name"])
+        return f"<{logical_id}.{attr}>" if attr else f"<{logical_id}>"
+
+    resolver = Resolver(template, params, hook)
+    return resolver
+
+
+def glue_jobs(params: dict[str, str] | None = None) -> dict[str, dict]:
+    """Job name -> its resolved properties, for every AWS::Glue::Job of glue-resources."""
+    resolver = glue_resolver(params)
+    jobs = resources_of_type(resolver.template, "AWS::Glue::Job").values()
+    resolved = [resolver.resolve(job["Properties"]) for job in jobs]
+    return {props["Name"]: props for props in resolved}
+
+
+def glue_tables(params: dict[str, str] | None = None) -> dict[str, dict]:
+    """Table name -> its resolved TableInput, for every AWS::Glue::Table of glue-resources."""
+    resolver = glue_resolver(params)
+    tables = resources_of_type(resolver.template, "AWS::Glue::Table").values()
+    inputs = [resolver.resolve(table["Properties"]["TableInput"]) for table in tables]
+    return {table["Name"]: table for table in inputs}
+
+
+def state_machines() -> list[str]:
+    """Logical ids of the state machines of step-functions-resources."""
+    return list(
+        resources_of_type(load_template("step-functions-resources"), "AWS::StepFunctions::StateMachine")
+    )
+
+
+def scopes(machine: dict) -> list[dict]:
+    """The machine and every Parallel branch in it, each a scope in which Next names a state."""
+    found = [machine]
+    for state in machine["States"].values():
+        for branch in state.get("Branches", []):
+            found += scopes(branch)
+    return found
+
+
+def task_inputs(machine: dict) -> dict[str, dict]:
+    """Task state name -> the input its worker gets: its Parameters, or the Result of the Pass state right
+    before it (a JSON string, as the seed's "Prep For …" states give it), or {}."""
+    inputs: dict[str, dict] = {}
+    for scope in scopes(machine):
+        states = scope["States"]
+        for name, state in states.items():
+            if state["Type"] != "Task":
+                continue
+            given: object = state.get("Parameters")
+            if given is None:
+                before = [s for s in states.values() if s.get("Next") == name and s["Type"] == "Pass"]
+                given = before[0].get("Result") if len(before) == 1 else None
+            if isinstance(given, str):
+                given = json.loads(given)
+            inputs[name] = given if isinstance(given, dict) else {}
+    return inputs
+
+
+def runner_stacks() -> dict[str, str]:
+    """Runner stack -> the activity ARN its function polls (SFN_ACTIVITY_ARN, resolved with defaults)."""
+    polled = {}
+    for stack in STACKS:
+        template = load_template(stack)
+        for function in resources_of_type(template, "AWS::Lambda::Function").values():
+            variables = function["Properties"].get("Environment", {}).get("Variables", {})
+            if "SFN_ACTIVITY_ARN" in variables:
+                polled[stack] = Resolver(template).resolve(variables["SFN_ACTIVITY_ARN"])
+    return polled
+
+
+def runner_class(stack: str) -> type:
+    """The runner class of a runner stack's function (its Handler's module): name and failure_error."""
+    import importlib.util
+
+    template = load_template(stack)
+    (function,) = resources_of_type(template, "AWS::Lambda::Function").values()
+    name = function["Properties"]["Handler"].rsplit(".", 1)[0]
+    (path,) = (REPO_ROOT / "lambda").glob(f"*/{name}.py")  # the module at the zip's root
+    spec = importlib.util.spec_from_file_location(f"runner_of_{stack.replace('-', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (runner,) = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and hasattr(value, "failure_error") and hasattr(value, "id_attribute")
+    ]
+    return runner
+
+
+def runner_errors(stack: str) -> set[str]:
+    """The errors a runner answers a task with (DESIGN.md "Task input and output")."""
+    runner = runner_class(stack)
+    return {runner.failure_error, f"{runner.name}.InvalidInput", f"{runner.name}.StartFailed"}
+
+
+def wait_activities(params: dict[str, str] | None = None) -> dict[str, str]:
+    """ons3objectcreated's WAIT_ACTIVITIES, resolved: s3://bucket/key -> wait activity ARN."""
+    resolver = step_functions_resolver(params)
+    (function,) = resources_of_type(resolver.template, "AWS::Lambda::Function").values()
+    variables = function["Properties"]["Environment"]["Variables"]
+    return json.loads(resolver.resolve(variables["WAIT_ACTIVITIES"]))
+
+
+def allowed(statements: list[dict], action: str, resource: str) -> bool:
+    """Whether an Allow statement (resolved) grants ``action`` on ``resource`` (IAM's * and ? wildcards)."""
+    from fnmatch import fnmatchcase
+
+    for statement in statements:
+        if action not in as_list(statement["Action"]):
+            continue
+        if any(fnmatchcase(resource, pattern) for pattern in as_list(statement["Resource"])):
+            return True
+    return False

@@ -1,8 +1,7 @@
-"""Resource-level contracts from DESIGN.md: names, catalog, jobs, runners, notifications, schedules."""
+"""Resource-level contracts from DESIGN.md: roles, runners, notifications, schedules (the sample's own names:
+test_cfn_sample_names.py)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from cfn_test_helpers import (
@@ -10,48 +9,10 @@ from cfn_test_helpers import (
     activity_arn,
     allow_statements,
     as_list,
+    glue_resolver,
     load_template,
     resources_of_type,
 )
-
-SALES_COLUMNS = [
-    ("date", "string"),
-    ("salesperson", "string"),
-    ("lead_name", "string"),
-    ("segment", "string"),
-    ("region", "string"),
-    ("target_close", "string"),
-    ("forecasted_monthly_revenue", "bigint"),
-    ("opportunity_stage", "string"),
-    ("weighted_revenue", "bigint"),
-    ("closed_opportunity", "boolean"),
-    ("active_opportunity", "boolean"),
-    ("latest_status_entry", "boolean"),
-]
-MARKETING_BIGINT_COLUMNS = [
-    "new_visitors_seo",
-    "new_visitors_cpc",
-    "new_visitors_social_media",
-    "return_visitors",
-    "twitter_mentions",
-    "twitter_follower_adds",
-    "twitter_followers_cumulative",
-    "mailing_list_adds",
-    "mailing_list_cumulative",
-    "website_pageviews",
-    "website_visits",
-    "website_unique_visits",
-    "mobile_uniques",
-    "tablet_uniques",
-    "desktop_uniques",
-    "free_sign_up",
-    "paid_conversion",
-]
-MARKETING_COLUMNS = [
-    ("date", "string"),
-    *((name, "bigint") for name in MARKETING_BIGINT_COLUMNS),
-    ("events", "string"),
-]
 
 GLUE_PATHS = {
     "S3ETLScriptPath": "s3://script-bucket/glue/scripts",
@@ -60,111 +21,9 @@ GLUE_PATHS = {
 }
 
 
-def glue_resolver() -> Resolver:
-    template = load_template("glue-resources")
-    names = {
-        "MarketingAndSalesDatabase": "marketingandsales_qs",
-        "SalesTable": "sales_qs",
-        "MarketingTable": "marketing_qs",
-    }
-
-    def hook(logical_id, attr):
-        if attr is None and logical_id in names:  # Ref of a Glue database/table/job is its name
-            return names[logical_id]
-        if attr is None and template["Resources"][logical_id]["Type"] == "AWS::Glue::Job":
-            return template["Resources"][logical_id]["Properties"]["Name"]
-        return f"<{logical_id}.{attr}>" if attr else f"<{logical_id}>"
-
-    return Resolver(template, GLUE_PATHS, hook)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # glue-resources
 # ----------------------------------------------------------------------------------------------------------
-def test_glue_database():
-    (db,) = resources_of_type(load_template("glue-resources"), "AWS::Glue::Database").values()
-    assert db["Properties"]["DatabaseInput"]["Name"] == "marketingandsales_qs"
-
-
-@pytest.mark.parametrize(
-    ("logical_id", "table", "prefix", "columns"),
-    [
-        ("SalesTable", "sales_qs", "sales", SALES_COLUMNS),
-        ("MarketingTable", "marketing_qs", "marketing", MARKETING_COLUMNS),
-    ],
-)
-def test_glue_tables_match_the_catalog_contract(logical_id, table, prefix, columns):
-    resolver = glue_resolver()
-    props = resolver.resolve(resolver.template["Resources"][logical_id]["Properties"])
-    assert props["DatabaseName"] == "marketingandsales_qs"
-    table_input = props["TableInput"]
-    assert table_input["Name"] == table
-    assert table_input["TableType"] == "EXTERNAL_TABLE"
-    assert table_input["Parameters"]["classification"] == "csv"
-    assert table_input["Parameters"]["skip.header.line.count"] == "1"
-    sd = table_input["StorageDescriptor"]
-    assert sd["Location"] == f"s3://data-bucket/{prefix}/"
-    assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
-    assert sd["OutputFormat"] == "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-    assert sd["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
-    assert sd["SerdeInfo"]["Parameters"] == {"field.delim": ","}
-    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == columns
-
-
-JOBS = {
-    "ProcessSalesData": (
-        "process_sales_data.py",
-        {
-            "--database_name": "marketingandsales_qs",
-            "--table_name": "sales_qs",
-            "--s3_output_path": "s3://output-bucket/etl/out/sales/",
-        },
-    ),
-    "ProcessMarketingData": (
-        "process_marketing_data.py",
-        {
-            "--database_name": "marketingandsales_qs",
-            "--table_name": "marketing_qs",
-            "--s3_output_path": "s3://output-bucket/etl/out/marketing/",
-        },
-    ),
-    "JoinMarketingAndSalesData": (
-        "join_marketing_and_sales_data.py",
-        {
-            "--database_name": "marketingandsales_qs",
-            "--s3_sales_data_path": "s3://output-bucket/etl/out/sales/",
-            "--s3_marketing_data_path": "s3://output-bucket/etl/out/marketing/",
-            "--s3_output_path": "s3://output-bucket/etl/out/marketing-and-sales/",
-        },
-    ),
-}
-
-
-def test_glue_jobs_match_the_design():
-    resolver = glue_resolver()
-    jobs = resources_of_type(resolver.template, "AWS::Glue::Job")
-    by_name = {job["Properties"]["Name"]: job for job in jobs.values()}
-    assert set(by_name) == set(JOBS)
-    for name, (script, arguments) in JOBS.items():
-        raw = by_name[name]["Properties"]
-        assert raw["WorkerType"] == {"Ref": "GlueWorkerType"}
-        assert raw["NumberOfWorkers"] == {"Ref": "GlueNumberOfWorkers"}
-        assert "AllocatedCapacity" not in raw and "MaxCapacity" not in raw
-        props = resolver.resolve(raw)
-        assert props["GlueVersion"] == "5.0"
-        assert props["Command"] == {
-            "Name": "glueetl",
-            "PythonVersion": "3",
-            "ScriptLocation": f"s3://script-bucket/glue/scripts/{script}",
-        }
-        assert props["DefaultArguments"] == {
-            "--job-language": "python",
-            "--extra-py-files": "s3://script-bucket/glue/scripts/glue_etl_common.py",
-            **arguments,
-        }
-        assert props["Role"] == "<GlueJobRole.Arn>"
-
-
 def test_glue_worker_parameters():
     params = load_template("glue-resources")["Parameters"]
     assert params["GlueWorkerType"]["Default"] == "G.1X"
@@ -172,7 +31,7 @@ def test_glue_worker_parameters():
 
 
 def test_glue_role_is_scoped_to_the_script_data_and_output_locations():
-    resolver = glue_resolver()
+    resolver = glue_resolver(GLUE_PATHS)
     granted: dict[str, set[str]] = {}
     for _, statement in allow_statements(resolver.template):
         for action in as_list(statement["Action"]):
@@ -244,10 +103,8 @@ def test_runner_function(stack):
     assert props["Code"] == {"S3Bucket": {"Ref": "SourceS3BucketName"}, "S3Key": {"Ref": "SourceS3Key"}}
     env = Resolver(template).resolve(props["Environment"]["Variables"])
     (table_id,) = resources_of_type(template, "AWS::DynamoDB::Table")
-    allow_lists = {
-        "ALLOWED_GLUE_JOBS": "ProcessSalesData,ProcessMarketingData,JoinMarketingAndSalesData",
-        "ALLOWED_GLUE_JOB_ARGUMENTS": "",
-    }
+    # Both empty by default: deployed without build.py's allow list, the runner starts nothing.
+    allow_lists = {"ALLOWED_GLUE_JOBS": "", "ALLOWED_GLUE_JOB_ARGUMENTS": ""}
     assert env == {
         "SFN_ACTIVITY_ARN": activity_arn(template["Parameters"][spec["activity_param"]]["Default"]),
         "DDB_TABLE": f"<{table_id}>",
@@ -383,7 +240,8 @@ COMMON_RUNNER_GRANTS = {
 
 
 def test_glue_runner_permissions():
-    granted = granted_actions(load_template("gluerunner-lambda"))
+    """IAM grants exactly the jobs of AllowedGlueJobNames (build.py sends glue-resources.yaml's jobs)."""
+    granted = granted_actions(load_template("gluerunner-lambda"), {"AllowedGlueJobNames": "JobA,Job.B,Job_C"})
     glue = {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"}
     assert set(granted) == COMMON_RUNNER_GRANTS | glue
     for action in COMMON_RUNNER_GRANTS:
@@ -392,10 +250,7 @@ def test_glue_runner_permissions():
     assert granted["states:GetActivityTask"] == [activity_arn("GlueRunnerActivity")]
     # Only the allowed jobs (not job/*): a task cannot start a job of its choosing.
     for action in glue:
-        assert granted[action] == [
-            f"arn:*:glue:*:*:job/{name}"
-            for name in ("ProcessSalesData", "ProcessMarketingData", "JoinMarketingAndSalesData")
-        ]
+        assert granted[action] == [f"arn:*:glue:*:*:job/{name}" for name in ("JobA", "Job.B", "Job_C")]
     one = granted_actions(load_template("gluerunner-lambda"), {"AllowedGlueJobNames": "OnlyThis"})
     assert one["glue:StartJobRun"] == ["arn:*:glue:*:*:job/OnlyThis"]
 
@@ -488,19 +343,6 @@ def test_ons3objectcreated_sweeps_when_a_wait_may_have_begun():
     for rule_id, rule in rules.items():
         assert rule["target"] == {"Fn::GetAtt": ["OnS3ObjectCreatedFunction", "Arn"]}
         assert_invoke_permission(template, "OnS3ObjectCreatedFunction", rule_id)
-
-
-def test_ons3objectcreated_environment_names_exactly_the_wait_keys():
-    """WAIT_ACTIVITIES maps each wait state's ExpectedS3Key to that state's activity (valid JSON)."""
-    template = load_template("step-functions-resources")
-    resolver = Resolver(template, {"SourceDataBucketName": "bkt"})
-    env = template["Resources"]["OnS3ObjectCreatedFunction"]["Properties"]["Environment"]["Variables"]
-    assert json.loads(resolver.resolve(env["WAIT_ACTIVITIES"])) == {
-        "s3://bkt/sales/SalesPipeline_QuickSightSample.csv": "<SalesDataWaitActivity>",
-        "s3://bkt/marketing/MarketingData_QuickSightSample.csv": "<MarketingDataWaitActivity>",
-    }
-    assert env["ARRIVALS_TABLE"] == {"Ref": "ArrivalsTable"}
-    assert env["WAIT_HEARTBEAT_SECONDS"] == "120"
 
 
 def test_arrivals_table():
@@ -600,16 +442,3 @@ def test_weekly_schedule_is_optional_and_scoped():
             "Resource": {"Ref": "MarketingAndSalesETLOrchestrator"},
         }
     ]
-
-
-def test_step_functions_outputs():
-    outputs = load_template("step-functions-resources")["Outputs"]
-    assert {
-        "MarketingAndSalesETLOrchestratorArn": {"Ref": "MarketingAndSalesETLOrchestrator"},
-        "AthenaRunnerTestETLOrchestratorArn": {"Ref": "AthenaRunnerTestETLOrchestrator"},
-        "GlueRunnerActivityArn": {"Ref": "GlueRunnerActivity"},
-        "AthenaRunnerActivityArn": {"Ref": "AthenaRunnerActivity"},
-        "SalesDataWaitActivityArn": {"Ref": "SalesDataWaitActivity"},
-        "MarketingDataWaitActivityArn": {"Ref": "MarketingDataWaitActivity"},
-        "SourceDataBucketName": {"Ref": "SourceDataBucket"},
-    }.items() <= {name: out["Value"] for name, out in outputs.items()}.items()

@@ -150,10 +150,8 @@ def _wait_for_glue_runs_to_settle(env: demo.DemoEnvironment, timeout_s: float = 
     glue = _client(env, "glue")
     give_up = time.monotonic() + timeout_s
     while True:
-        states = {
-            job: [run["JobRunState"] for run in glue.get_job_runs(JobName=job)["JobRuns"]]
-            for job in ("ProcessSalesData", "ProcessMarketingData", "JoinMarketingAndSalesData")
-        }
+        jobs = [job["Name"] for page in glue.get_paginator("get_jobs").paginate() for job in page["Jobs"]]
+        states = {job: [r["JobRunState"] for r in glue.get_job_runs(JobName=job)["JobRuns"]] for job in jobs}
         busy = [job for job, runs in states.items() if {"STARTING", "RUNNING", "STOPPING"} & set(runs)]
         if not busy:
             return states

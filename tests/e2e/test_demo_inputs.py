@@ -225,3 +225,11 @@ def test_an_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DemoInputError, match="is a file"):
         prepare_output_dir(path)
     assert path.read_text(encoding="utf-8") == "x"
+
+
+@pytest.mark.parametrize("which", ["sales", "marketing"])
+def test_an_empty_file_argument_is_refused_not_replaced_by_the_sample(which: str) -> None:
+    """`demo[sales=]` once ran the sample data and exited 0."""
+    expected = rf"^{which}= names no file: .*demo\[{which}=path/to/{which}.csv\]"
+    with pytest.raises(DemoInputError, match=expected):
+        demo_datasets(**{which: ""})

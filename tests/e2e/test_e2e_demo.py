@@ -1,8 +1,9 @@
 """End to end: the README's `pynt demo[output=…]`, in a child process, against the sample data.
 
-One demo run (module fixture) deploys the project on a fresh embedded endpoint, runs both workflows with the
-real Glue jobs and Athena query, and writes its outputs; the tests check what it printed and wrote, the
-joined dataset against a plain-Python computation from the sample CSVs.
+One demo run (the session fixture ``demo_run`` of conftest.py, which every e2e test file shares) deploys
+the project on a fresh embedded endpoint, runs both workflows with the real Glue jobs and Athena query, and
+writes its outputs; the tests check what it printed and wrote, the joined dataset against a plain-Python
+computation from the sample CSVs.
 """
 
 from __future__ import annotations
@@ -13,23 +14,9 @@ import re
 from pathlib import Path
 
 import pytest
-from e2e_support import PYNT, DemoRun, expected_join, run_child, typed_output_row
+from e2e_support import DemoRun, expected_join, typed_output_row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    output = tmp_path_factory.mktemp("e2e-demo") / "demo-output"
-    child = run_child([PYNT, f"demo[output={output}]"])
-    return DemoRun(child, output)
-
-
-@pytest.fixture(scope="module")
-def succeeded(demo_run: DemoRun) -> DemoRun:
-    """The demo run, after checking that it succeeded (every other test needs that)."""
-    assert demo_run.child.returncode == 0, f"`pynt demo` failed\n{demo_run.child.tail()}"
-    return demo_run
 
 
 def test_demo_prints_a_succeeded_summary(succeeded: DemoRun) -> None:
@@ -43,11 +30,12 @@ def test_demo_prints_a_succeeded_summary(succeeded: DemoRun) -> None:
 
 def test_demo_writes_its_output_files(succeeded: DemoRun) -> None:
     output = succeeded.output
-    for name in ("marketing-and-sales.csv", "athena-result.csv", "summary.json"):
+    for name in ("execute-athena-query.csv", "summary.json"):
         assert (output / name).is_file(), f"{name} missing in {sorted(p.name for p in output.iterdir())}"
     for dataset in ("sales", "marketing", "marketing-and-sales"):
         parquet = list((output / dataset).glob("*.parquet"))
         assert parquet, f"no Parquet file under {output / dataset}"
+        assert (output / f"{dataset}.csv").is_file(), f"{dataset}.csv missing"
     # The join job writes its (small) result as one file.
     assert len(list((output / "marketing-and-sales").glob("*.parquet"))) == 1
     for listed in json.loads((output / "summary.json").read_text())["output_files"]:
@@ -83,20 +71,22 @@ def test_joined_dataset_equals_a_plain_python_join_of_the_samples(succeeded: Dem
     assert summary["row_counts"]["marketing-and-sales (Parquet)"] == len(expected.rows)
 
 
-# (state, labels that must all be printed for it)
+# (state, labels that must all be printed for it). Each Task state is labelled by what works it, read from
+# the deployment: the runner function polling its activity, or the upload its wait activity waits for.
+GLUE_RUNNER = ["waiting for gluerunner", "running (gluerunner)", "succeeded"]
 MAIN_STATES = {
     "Pre-process": ["succeeded"],
     "Process Sales And Marketing Data": ["running", "succeeded"],
-    "Wait For Sales Data": ["waiting for data", "succeeded"],
-    "Wait For Marketing Data": ["waiting for data", "succeeded"],
+    "Wait For Sales Data": ["waiting for data", "data arrived", "succeeded"],
+    "Wait For Marketing Data": ["waiting for data", "data arrived", "succeeded"],
     "Prep For Process Sales Data": ["succeeded"],
     "Prep For Process Marketing Data": ["succeeded"],
-    "Process Sales Data": ["waiting for the Glue runner", "running (Glue job)", "succeeded"],
-    "Process Marketing Data": ["waiting for the Glue runner", "running (Glue job)", "succeeded"],
+    "Process Sales Data": GLUE_RUNNER,
+    "Process Marketing Data": GLUE_RUNNER,
     "Prep For Joining Marketing And Sales Data": ["succeeded"],
-    "Join Marketing And Sales Data": ["waiting for the Glue runner", "running (Glue job)", "succeeded"],
+    "Join Marketing And Sales Data": GLUE_RUNNER,
     "Configure Athena Query": ["succeeded"],
-    "Execute Athena Query": ["waiting for the Athena runner", "running (Athena query)", "succeeded"],
+    "Execute Athena Query": ["waiting for athenarunner", "running (athenarunner)", "succeeded"],
 }
 GLUE_TASKS = ("Process Sales Data", "Process Marketing Data", "Join Marketing And Sales Data")
 
@@ -133,10 +123,28 @@ def test_progress_lines_show_each_state_waiting_running_succeeded(succeeded: Dem
 
 
 def test_athena_result_file_exists_with_a_header_and_rows(succeeded: DemoRun) -> None:
-    with (succeeded.output / "athena-result.csv").open(newline="") as handle:
+    """Each Athena task's result is copied under its state's name."""
+    with (succeeded.output / "execute-athena-query.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows, "athena-result.csv is empty"
+    assert rows, "execute-athena-query.csv is empty"
     assert rows[0] == ["date", "website_visits", "mobile_uniques", "desktop_uniques"]
-    assert len(rows) > 1, "athena-result.csv has a header but no rows"
+    assert len(rows) > 1, "execute-athena-query.csv has a header but no rows"
     summary = json.loads((succeeded.output / "summary.json").read_text())
-    assert summary["athena_result_rows"] == rows
+    assert summary["query_results"] == {"Execute Athena Query": rows}
+
+
+def test_the_summary_counts_every_dataset_and_each_jobs_runs(succeeded: DemoRun) -> None:
+    """Every dataset a Glue task wrote is found from the deployment (its job's --s3_output_path)."""
+    summary = json.loads((succeeded.output / "summary.json").read_text())
+    for dataset in ("sales", "marketing", "marketing-and-sales"):
+        with (succeeded.output / f"{dataset}.csv").open(newline="") as handle:
+            rows = sum(1 for _ in csv.reader(handle)) - 1
+        assert summary["row_counts"][f"{dataset} (Parquet)"] == rows > 0, dataset
+    assert set(summary["glue_runs_by_job"].values()) == {1}, summary["glue_runs_by_job"]
+    assert summary["glue_runs"] == len(summary["glue_runs_by_job"])
+    # The first rows shown are those of the workflow's last dataset (the joined one in the sample).
+    dataset = summary["first_rows_dataset"]
+    assert f"{dataset} (Parquet)" in summary["row_counts"], dataset
+    with (succeeded.output / f"{dataset}.csv").open(newline="") as handle:
+        header = next(csv.reader(handle))
+    assert summary["first_rows"] and list(summary["first_rows"][0]) == header

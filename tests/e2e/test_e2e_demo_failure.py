@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from e2e_support import PYNT, SALES_CSV, DemoRun, run_child
@@ -37,6 +38,18 @@ def test_demo_exits_non_zero_naming_the_failed_state_and_cause(failed_demo: Demo
     assert "in state 'Process Sales Data'" in error, error
     assert "GlueJobFailedError" in error and '"GlueJobName": "ProcessSalesData"' in error, error
     assert BAD_DATE in error and "M/D/YYYY" in error, error
+    # Where the job's code failed: the script's line, then the shared module's line that raised.
+    assert re.search(r"\(at process_sales_data\.py line \d+, glue_etl_common\.py line \d+\)", error), error
+
+
+def test_failed_demo_prints_where_sparks_log_of_the_failed_run_is_kept(failed_demo: DemoRun) -> None:
+    match = re.search(
+        r"Glue run of ProcessSalesData failed; Spark's log of it: (\S+)", failed_demo.child.stdout
+    )
+    assert match, failed_demo.child.tail()
+    kept = Path(match.group(1))
+    assert kept.is_file(), f"{kept} was not kept after the demo ended"
+    kept.unlink()  # the test's own leftover
 
 
 def test_failed_demo_prints_no_success_and_records_the_failure(failed_demo: DemoRun) -> None:

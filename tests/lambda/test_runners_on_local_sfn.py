@@ -378,7 +378,8 @@ def test_glue_script_failure_reaches_the_catch_and_the_fail_state(world):
         "GlueJobName": job,
         "GlueJobRunId": job_run["Id"],
         "GlueJobRunState": "FAILED",
-        "ErrorMessage": "ValueError: bad row 42 in s3://data/sales.csv",
+        # The bridge names where the script failed, as Glue's error log does.
+        "ErrorMessage": "ValueError: bad row 42 in s3://data/sales.csv (at fail.py line 1)",
     }
     assert world.states_entered(execution) == ["Prepare", "Run", "ETL Job Failed Fallback", "ETL Job Failed"]
     assert total(summaries, "failed") == 1 and world.items(table) == []
