@@ -1,0 +1,295 @@
+"""The fault matrix: the main workflow run once per fault, on one deployed environment, and what each run saw.
+
+A **point** is a fault spec (localaws/faults.py): a kill of a runner or of ons3objectcreated right before or
+after one AWS call it makes (``kill:gluerunner:after:glue.StartJobRun``), or a throttle of one service
+(``throttle:dynamodb:0.6;seed:4``). Each point runs the main workflow from its start to its end (or to a
+deadline), uploading the sample files when every wait state waits, and records:
+
+- ``status`` and ``seconds`` (from StartExecution to the end), the failure if any;
+- ``glue_runs``: the runs of every Glue job during the point (a job run twice, or not at all, is a bug);
+- ``fired``: whether the fault happened at all (a kill whose call never came, a throttle that drew nothing);
+- ``heartbeat_timeouts``: tasks that came back only through their heartbeat timeout and the state's Retry.
+
+Used by the end-to-end tests (tests/e2e/test_e2e_faults.py: every kill point, with the stacks tuned for quick
+recovery; tests/e2e/test_e2e_recovery_defaults.py: a few points at the templates' own settings) and by
+``bench/bench_recovery.py`` (every point at the templates' own settings, against a fault-free run). As a
+script it is the child process that deploys once and runs its points in turn:
+
+    python -m localaws.fault_matrix RESULT.json WORK_DIR [--time-scale S] [--deadline S] [--tuned] POINT...
+
+(``POINT`` is a fault spec; ``none`` runs without faults.) The result file is rewritten after every point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+# Every AWS call the Glue runner (with the etlrunner core) and ons3objectcreated make in a workflow that
+# succeeds. GetJobRuns (finding the run of a dead start) and SendTaskFailure happen only after a crash or on a
+# failure, so a kill there would never fire in a first run: the core's own crash tests cover them.
+RUNNER_CALLS = {
+    "gluerunner": (
+        "states.GetActivityTask",
+        "dynamodb.PutItem",
+        "dynamodb.GetItem",
+        "dynamodb.Query",
+        "dynamodb.DeleteItem",
+        "dynamodb.UpdateItem",
+        "dynamodb.TransactWriteItems",
+        "glue.StartJobRun",
+        "glue.GetJobRun",
+        "states.SendTaskHeartbeat",
+        "states.SendTaskSuccess",
+        "events.PutEvents",
+    ),
+    "ons3objectcreated": (
+        "dynamodb.GetItem",
+        "dynamodb.UpdateItem",
+        "states.GetActivityTask",
+        "states.SendTaskSuccess",
+        "events.PutEvents",
+    ),
+}
+KILL_POINTS = [
+    f"kill:{function}:{when}:{call}"
+    for function, calls in RUNNER_CALLS.items()
+    for call in calls
+    for when in ("before", "after")
+]
+# A throttle of every call of one service the workflow uses, at a rate botocore's retries alone do not absorb
+# (0.6: three attempts all throttled 22 % of the time), seeded so that a run can be repeated.
+THROTTLE_POINTS = [
+    f"throttle:{service}:0.6;seed:4" for service in ("dynamodb", "states", "glue", "events", "s3")
+]
+NO_FAULTS = "none"
+# Tuned stacks (the fast CI matrix): what a recovery waits for takes seconds, not minutes. An operator may
+# tune the same way; the recovery paths are the same as with the templates' values.
+QUICK_RECOVERY = {"runner_task_heartbeat_s": 30, "wait_task_heartbeat_s": 10, "task_lease_s": 2}
+TEMPLATE_HEARTBEATS = {"runner": 240, "wait": 120}  # the templates' HeartbeatSeconds (test_cfn_recovery.py)
+
+
+def glue_runs(glue: Any) -> dict[str, dict[str, str]]:
+    """Every run of every Glue job: job -> run id -> state."""
+    runs: dict[str, dict[str, str]] = {}
+    jobs = [job["Name"] for page in glue.get_paginator("get_jobs").paginate() for job in page["Jobs"]]
+    for job in jobs:
+        runs[job] = {}
+        for page in glue.get_paginator("get_job_runs").paginate(JobName=job):
+            runs[job].update({run["Id"]: run["JobRunState"] for run in page["JobRuns"]})
+    return runs
+
+
+def settled_glue_runs(glue: Any, timeout_s: float = 60) -> dict[str, dict[str, str]]:
+    """Glue runs once none is still going (a duplicated run may outlive the workflow)."""
+    give_up = time.monotonic() + timeout_s
+    while True:
+        runs = glue_runs(glue)
+        going = [i for job in runs.values() for i, state in job.items() if state in ("STARTING", "RUNNING")]
+        if not going or time.monotonic() > give_up:
+            return runs
+        time.sleep(0.5)
+
+
+def fault_fired(spec: str, report: dict[str, Any] | None) -> bool:
+    """Whether the point's fault happened: a kill that fired, a throttle that drew at least once."""
+    if spec == NO_FAULTS:
+        return True
+    if report is None:
+        return False
+    if spec.startswith("kill:"):
+        return bool(report["kills"]["fired"])
+    return bool(report["injected"])
+
+
+def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str, Any]:
+    """Run the main workflow once under `spec`; what it saw (module docstring)."""
+    import boto3
+
+    from buildlib.execution_progress import execution_events, execution_failure
+    from localaws import demo, faults
+    from localaws.bridges import awslambda
+    from localaws.demo_inputs import demo_datasets
+
+    faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)
+    awslambda.runtime().stop()  # warm workers hold the previous point's kills
+    glue = boto3.client("glue", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    before = glue_runs(glue)
+    machine = demo._state_machine_arn(env.sfn, demo.MAIN_MACHINE)
+    workflow = demo.deployed_workflow(env.sfn, machine)
+    uploads = demo.uploads_for(workflow, demo_datasets())
+    began = time.monotonic()
+    name = f"fault-{uuid.uuid4().hex[:12]}"
+    execution_arn = env.sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"]
+    uploaded = False
+
+    def upload_when_waiting(states: dict[str, Any]) -> None:
+        nonlocal uploaded
+        waiting = all(s in states and states[s].status == demo.WAITING for s in workflow.wait_states)
+        if not uploaded and waiting:
+            uploaded = True
+            for dataset, s3_object in uploads:
+                bucket, _, key = s3_object.removeprefix("s3://").partition("/")
+                env.s3.upload_file(str(dataset.path), bucket, key)
+
+    progress = io.StringIO()
+    try:
+        status = demo.watch_execution(
+            env.sfn, execution_arn, progress, on_progress=upload_when_waiting, deadline_s=deadline_s
+        )
+    except demo.DemoFailed as exc:  # the deadline: the execution was stopped
+        status = f"NOT DONE after {deadline_s:.0f} s ({exc})"
+    seconds = round(time.monotonic() - began, 1)
+    events = list(execution_events(env.sfn, execution_arn))
+    failure = execution_failure(events)
+    after = settled_glue_runs(glue)
+    report = faults.report(env.ctx)
+    observed: dict[str, Any] = {
+        "ran": True,
+        "spec": spec,
+        "status": status,
+        "seconds": seconds,
+        "error": failure.error if failure else None,
+        "cause": failure.cause if failure else None,
+        "glue_runs": {
+            job: [s for i, s in runs.items() if i not in before.get(job, {})] for job, runs in after.items()
+        },
+        "fired": fault_fired(spec, report),
+        "kills": (report or {}).get("kills", {}).get("fired", []),
+        "injected": (report or {}).get("injected", {}),
+        "heartbeat_timeouts": sum(1 for event in events if event.get("type") == "ActivityTimedOut"),
+        "progress": progress.getvalue() if status != "SUCCEEDED" else "",
+    }
+    if status == "SUCCEEDED":
+        folder.mkdir(parents=True, exist_ok=True)
+        demo.collect_datasets(env.s3, folder, demo.DemoReport())
+        observed["joined_csv"] = str(folder / "marketing-and-sales.csv")
+    faults.configure(env.ctx, "")
+    return observed
+
+
+def tune_for_quick_recovery(env: Any) -> None:
+    """Shorter heartbeats and leases on the deployed stacks (QUICK_RECOVERY), as an operator may set them."""
+    import boto3
+
+    from localaws import demo
+
+    lam = boto3.client("lambda", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    lease = str(QUICK_RECOVERY["task_lease_s"])
+    runner = {
+        "TASK_LEASE_SECONDS": lease,
+        "POLL_LEASE_SECONDS": lease,
+        "TASK_HEARTBEAT_SECONDS": str(QUICK_RECOVERY["runner_task_heartbeat_s"]),
+    }
+    settings = {
+        "gluerunner": runner,
+        "athenarunner": runner,
+        "ons3objectcreated": {"WAIT_HEARTBEAT_SECONDS": str(QUICK_RECOVERY["wait_task_heartbeat_s"])},
+    }
+    for function, extra in settings.items():
+        variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        lam.update_function_configuration(
+            FunctionName=function, Environment={"Variables": {**variables, **extra}}
+        )
+    shorter = {
+        TEMPLATE_HEARTBEATS["wait"]: QUICK_RECOVERY["wait_task_heartbeat_s"],
+        TEMPLATE_HEARTBEATS["runner"]: QUICK_RECOVERY["runner_task_heartbeat_s"],
+    }
+
+    def retune(states: dict[str, Any]) -> None:
+        for state in states.values():
+            if state.get("HeartbeatSeconds") in shorter:
+                state["HeartbeatSeconds"] = shorter[state["HeartbeatSeconds"]]
+            for branch in state.get("Branches", []):
+                retune(branch["States"])
+
+    machine = demo._state_machine_arn(env.sfn, demo.MAIN_MACHINE)
+    definition = json.loads(env.sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+    retune(definition["States"])
+    env.sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(definition))
+    _wait_for_a_tuned_poll_lease(env)
+
+
+def _wait_for_a_tuned_poll_lease(env: Any, timeout_s: float = 150.0) -> None:
+    """Runs started before the tuning hold the Glue runner's poll lease for the untuned 100 s; each point
+    kills every worker (see run_point), and a run killed holding that lease keeps every other run from polling
+    until it runs out. So end the untuned runs now, and start the points once the lease is free or held by a
+    tuned run, as an operator's change would have settled."""
+    import boto3
+
+    from localaws.bridges import awslambda
+
+    awslambda.runtime().stop()  # the untuned workers; the next invocations start tuned ones
+    dynamodb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    activity = next(
+        a["activityArn"] for a in env.sfn.list_activities()["activities"] if a["name"] == "GlueRunnerActivity"
+    )
+    key = {"sfn_activity_arn": {"S": f"{activity}#poller"}, "glue_job_run_id": {"S": "poller"}}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        item = dynamodb.get_item(TableName="GlueRunnerActiveJobs", Key=key, ConsistentRead=True).get("Item")
+        until = float(item["lease_until"]["N"]) if item and "lease_until" in item else 0.0
+        if until <= time.time() + QUICK_RECOVERY["task_lease_s"] + 1:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the Glue runner's poll lease was still held after {timeout_s:.0f} s")
+
+
+def run_points(
+    result_path: Path,
+    work: Path,
+    points: list[str],
+    time_scale: float,
+    deadline_s: float,
+    tuned: bool,
+) -> int:
+    """Deploy once, run each point in turn, rewrite `result_path` after each (the child's whole job)."""
+    from localaws import demo
+
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"deployed": False, "time_scale": time_scale, "tuned": tuned, "points": {}}
+
+    def save() -> None:
+        result_path.write_text(json.dumps(results, indent=1, default=str))
+
+    save()
+    with demo.deployed_environment(time_scale, sys.stdout, faults="") as env:
+        if tuned:
+            tune_for_quick_recovery(env)
+        results["deployed"] = True
+        for index, point in enumerate(points):
+            print(f"\n===== fault point {point} =====", flush=True)
+            try:
+                results["points"][point] = run_point(env, point, work / f"point-{index}", deadline_s)
+            except Exception:  # noqa: BLE001 - recorded for the caller to report
+                results["points"][point] = {"ran": False, "error": traceback.format_exc()}
+            summary = {k: v for k, v in results["points"][point].items() if k != "progress"}
+            print(json.dumps(summary, default=str), flush=True)
+            save()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Deploy once and run each fault point (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m localaws.fault_matrix", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("result", type=Path)
+    parser.add_argument("work", type=Path)
+    parser.add_argument("points", nargs="+", help=f"fault specs, or {NO_FAULTS}")
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds a point may take")
+    parser.add_argument("--tuned", action="store_true", help="shorten heartbeats and leases (QUICK_RECOVERY)")
+    args = parser.parse_args(argv)
+    return run_points(args.result, args.work, args.points, args.time_scale, args.deadline, args.tuned)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
