@@ -59,6 +59,7 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_bucket_policy_secure_transport()
     _patch_resource_status_and_events()
     _patch_stack_resource_answers()
+    _patch_log_group_arn_attribute()
 
 
 def _mark(func):
@@ -570,6 +571,23 @@ def _patch_bucket_policy_secure_transport() -> None:
         return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = _mark(get_permission)
+
+
+def _patch_log_group_arn_attribute() -> None:
+    # moto gap: Fn::GetAtt <AWS::Logs::LogGroup>.Arn gave "...:log-group:<name>"; CloudFormation's is
+    # "...:log-group:<name>:*", and the templates' role policies grant CreateLogStream/PutLogEvents on it
+    # (the local IAM evaluates them against the stream's ARN, which only the ":*" form matches).
+    from moto.logs.models import LogGroup
+
+    original = LogGroup.get_cfn_attribute
+    if getattr(original, _PATCH_MARK, False):
+        return
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        value = original(self, attribute_name)
+        return f"{value}:*" if attribute_name == "Arn" and not str(value).endswith(":*") else value
+
+    LogGroup.get_cfn_attribute = _mark(get_cfn_attribute)
 
 
 # --- stack resources: their own status, time and events -------------------------------------------------
