@@ -7,13 +7,17 @@ The file (``LocalAwsContext.iam_audit``; the demo and ``pynt localaws`` write ``
 ``LOCALAWS_IAM_AUDIT`` names another) gets one JSON object per line, appended:
 
 - ``{"kind": "start", "run", "time", "mode", "endpoint"}`` when an endpoint starts;
-- ``{"kind": "role", "run", "role", "policies", "trust"}`` the first time a role's policies (as they are
-  then) take part in a decision: what its decisions were made against;
-- ``{"kind": "resource-policy", "run", "name", "document"}`` likewise for a bucket or function policy;
-- ``{"kind": "decision", "run", "time", "label", "mode", "enforced", "principal", "role", "via", "service",
-  "operation", "action", "resource", "context", "allowed", "reason", "allowed_by", "denied_by",
-  "undecidable", "resource_policy", "message", "detail"}`` per decision. ``label`` names what caused it
-  (``LOCALAWS_IAM_LABEL``, else the running pytest test).
+- ``{"kind": "document", "run", "name", "digest", "document"}`` the first time a policy document (as it is
+  then: ``inline:<role>/<policy>``, ``managed:<arn>``, ``trust:<role>``, ``bucket-policy:<bucket>``,
+  ``function-policy:<function>``) takes part in a decision;
+- ``{"kind": "role", "run", "name", "documents"}`` a role's identity-based documents (``[[name, digest]]``)
+  when its decisions first use them;
+- ``{"kind": "decision", "run", "time", "label", "mode", "enforced", "principal", "role", "service_principal",
+  "via", "service", "operation", "action", "resource", "context", "allowed", "reason", "allowed_by",
+  "denied_by", "undecidable", "resource_policy", "documents", "message", "detail"}`` per decision:
+  ``documents`` the ``[name, digest]`` of every document it was evaluated against (so it can be evaluated
+  again, e.g. against a changed policy: tests/iam), ``label`` what caused it (``LOCALAWS_IAM_LABEL``, else
+  the running pytest test).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -32,12 +37,17 @@ LABEL_ENV = "LOCALAWS_IAM_LABEL"
 
 
 def current_label() -> str | None:
-    """What the decision is recorded for: ``LOCALAWS_IAM_LABEL``, else the pytest test running now."""
+    """What the decision is recorded for: ``LOCALAWS_IAM_LABEL``, else the pytest test running now (a
+    fixture's setup: its test file, whose tests share what the fixture ran)."""
     label = os.environ.get(LABEL_ENV)
     if label:
         return label
-    test = os.environ.get("PYTEST_CURRENT_TEST")
-    return test.rsplit(" (", 1)[0] if test else None
+    test = os.environ.get("PYTEST_CURRENT_TEST")  # "<node id>[@<xdist group>] (<phase>)"
+    if not test:
+        return None
+    node, _, phase = test.rpartition(" (")
+    node = re.sub(r"@[\w-]+$", "", node)
+    return node.split("::", 1)[0] if phase.startswith("setup") else node
 
 
 def _digest(document: Any) -> str:
@@ -68,14 +78,20 @@ class AuditLog:
             self._file.write(line + "\n")
             self._file.flush()  # one write per line: several processes may append to one file
 
-    def snapshot(self, kind: str, name: str, body: dict[str, Any]) -> None:
-        """Record a role's or a resource policy's documents once per content (what decisions used)."""
-        key = (name, _digest(body))
+    def snapshot(self, kind: str, name: str, body: dict[str, Any]) -> str:
+        """Record a document (or a role's list of them) once per content; return the content's digest."""
+        digest = _digest(body)
+        key = (name, digest)
         with self._lock:
             if key in self._snapshots:
-                return
+                return digest
             self._snapshots.add(key)
-        self._write({"kind": kind, "name": name, **body})
+        self._write({"kind": kind, "name": name, "digest": digest, **body})
+        return digest
+
+    def document(self, name: str, document: Any) -> tuple[str, str]:
+        """(name, digest) of a policy document, recorded the first time it is seen."""
+        return name, self.snapshot("document", name, {"document": document})
 
     def decision(self, record: dict[str, Any]) -> None:
         entry = {"kind": "decision", "label": current_label(), "mode": self.mode, **record}

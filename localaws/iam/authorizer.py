@@ -115,19 +115,31 @@ class Authorizer:
         needs = list(needs)
         if identity_policies is None:
             identity_policies = self._identity_policies(principal)
+        identity_documents = [self.audit.document(p.name, p.document) for p in identity_policies]
         lookup = resource_policy or (lambda need: resource_policy_of(need, self.account))
         outcome = Outcome(proceed=True)
         base = {**self.base_context(principal, region), **(context or {})}
         for need in needs:
             policy = lookup(need)
+            documents = list(identity_documents)
             if policy is not None:
-                self.audit.snapshot("resource-policy", policy.name, {"document": policy.document})
+                documents.append(self.audit.document(policy.name, policy.document))
             full_context = {**base, **need.context_dict()}
             decision = evaluate(
                 principal, need.action, need.resource, identity_policies, policy, full_context
             )
             outcome.decisions.append(decision)
-            self._record(principal, decision, via, service, operation, full_context, policy, detail)
+            self._record(
+                principal,
+                decision,
+                via,
+                service,
+                operation,
+                full_context,
+                policy,
+                detail,
+                documents=documents,
+            )
             if not decision.allowed and outcome.denied is None:
                 outcome.denied = decision
                 outcome.message = decision.message(principal.arn)
@@ -151,11 +163,8 @@ class Authorizer:
             policies = store.role_policies(principal.role_arn, principal.account)
         except store.RoleNotFound:
             return []  # a deleted role: its sessions may nothing
-        self.audit.snapshot(
-            "role",
-            principal.role_arn,
-            {"role": principal.role_arn, "policies": {p.name: p.document for p in policies}},
-        )
+        documents = [self.audit.document(p.name, p.document) for p in policies]
+        self.audit.snapshot("role", principal.role_arn, {"documents": documents})
         return policies
 
     def _record(
@@ -169,11 +178,16 @@ class Authorizer:
         policy: Policy | None,
         detail: Mapping[str, Any] | None,
         message: str | None = None,
+        documents: list[tuple[str, str]] | None = None,
     ) -> None:
         text = None if decision.allowed else (message or decision.message(principal.arn))
         if not decision.allowed:
             verb = "denied" if self.enforcing else "would be denied (audit mode)"
             log.warning("IAM %s: %s", verb, text)
+        elif decision.undecidable:  # allowed by another statement; the condition is still worth a word
+            log.warning(
+                "IAM could not decide, for %s %s: %s", principal.arn, decision.action, decision.undecidable
+            )
         self.audit.decision(
             {
                 "principal": principal.arn,
@@ -192,6 +206,7 @@ class Authorizer:
                 "denied_by": [ref.as_dict() for ref in decision.denied_by],
                 "undecidable": decision.undecidable,
                 "resource_policy": policy.name if policy is not None else None,
+                "documents": documents or [],
                 "message": text,
                 "detail": dict(detail or {}),
             }
@@ -227,7 +242,6 @@ class Authorizer:
             if not outcome.proceed:
                 raise SessionError(f"{service} cannot assume {role_arn}: it does not exist") from exc
             return self.sessions.issue(role_arn, session_name, duration_s)
-        self.audit.snapshot("resource-policy", trust.name, {"document": trust.document})
         outcome = self.authorize(
             principal,
             [Need("sts:AssumeRole", role_arn)],

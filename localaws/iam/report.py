@@ -86,10 +86,15 @@ def build(records: list[dict[str, Any]], run: str | None = None) -> dict[str, An
     """The report's content for one run: ``{"run", "principals": {key: {...}}}``."""
     run = run or last_run(records)
     mine = [r for r in records if r.get("run") == run]
+    documents = {(r["name"], r["digest"]): r["document"] for r in mine if r.get("kind") == "document"}
     roles: dict[str, dict[str, Any]] = {}
     for record in mine:
         if record.get("kind") == "role":
-            roles[record["name"]] = record.get("policies") or {}
+            roles[record["name"]] = {
+                name: documents[(name, digest)]
+                for name, digest in record.get("documents") or []
+                if (name, digest) in documents
+            }
     principals: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"calls": Counter(), "allowed_by": defaultdict(set), "denied": []}
     )

@@ -140,3 +140,12 @@ def test_athena_result_file_exists_with_a_header_and_rows(succeeded: DemoRun) ->
     assert len(rows) > 1, "athena-result.csv has a header but no rows"
     summary = json.loads((succeeded.output / "summary.json").read_text())
     assert summary["athena_result_rows"] == rows
+
+
+def test_demo_ran_with_iam_enforced_and_nothing_denied(succeeded: DemoRun) -> None:
+    summary = json.loads((succeeded.output / "summary.json").read_text())
+    iam = summary["iam"]
+    assert iam["mode"] == "enforce", iam
+    assert iam["allowed"] > 0, "no call was authorised: the workloads did not run as their roles"
+    assert iam["denied"] == 0, iam["denials"]
+    assert re.search(r"^IAM \(enforce\): \d+ calls allowed, 0 denied", succeeded.child.stdout, re.MULTILINE)

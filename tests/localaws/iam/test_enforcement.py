@@ -238,9 +238,27 @@ def test_every_decision_is_appended_to_the_audit_file(aws_client, local_aws, tab
     ]
     assert mine[0]["label"].endswith("test_every_decision_is_appended_to_the_audit_file")
     (snapshot,) = [r for r in lines if r.get("kind") == "role" and r.get("name") == role]
-    assert list(snapshot["policies"]) == [f"inline:{role.rsplit('/', 1)[1]}/test-policy"]
+    policy_name = f"inline:{role.rsplit('/', 1)[1]}/test-policy"
+    assert [name for name, _ in snapshot["documents"]] == [policy_name]
+    # Each decision names the documents it was evaluated against, each recorded once with its content.
+    assert mine[0]["documents"] == snapshot["documents"]
+    (document,) = [r for r in lines if r.get("kind") == "document" and r.get("name") == policy_name]
+    assert document["document"]["Statement"][0]["Action"] == "dynamodb:GetItem"
 
 
 def test_a_bad_mode_is_refused_in_one_line() -> None:
     with pytest.raises(authorizer.IamSettingError, match="enforce, audit, off"):
         authorizer.parse_mode("strict")
+
+
+def test_off_mode_evaluates_nothing(aws_client, local_aws, table, events) -> None:
+    role = make_role(aws_client, [], trust())
+    ddb = session_client(aws_client, local_aws, role)("dynamodb")
+    authorizer.configure(local_aws, "off")
+    try:
+        assert authorizer.active() is None
+        ddb.put_item(TableName=table, Item={"k": {"S": "unchecked"}})
+    finally:
+        authorizer.configure(local_aws, "enforce")
+    assert not [e for e in events.seen if e[1].get("role") == role]
+    denied(lambda: ddb.put_item(TableName=table, Item={"k": {"S": "checked"}}))  # enforced again
