@@ -15,7 +15,11 @@ Modules, one concern each:
 - ``answers``: AWS's AccessDenied answer in each protocol.
 - ``middleware``: the WSGI middleware that authorises every request made with an issued session's key.
 - ``service_access``: what services do on a principal's behalf (S3 and EventBridge invoking a Lambda through
-  its resource policy, a target's role, a state machine's role, Lambda's own log writes and destinations).
+  its resource policy, a target's role, Lambda's own log writes and destinations, a Glue job's role, the
+  reasons an Athena query gives when its caller may not); ``states_role``: a state machine's role, checked
+  when the machine is created.
+- ``denials``: the demo's view (stop at the first enforced denial; the summary's IAM part);
+  ``report``: ``pynt iamreport``.
 
 The user's own credentials (any key this endpoint's STS did not issue) act as the account's administrator.
 """
