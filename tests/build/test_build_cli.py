@@ -35,6 +35,7 @@ TASKS = [
     "lint",
     "demo",
     "localaws",
+    "iamreport",
 ]
 
 
@@ -243,6 +244,11 @@ BAD_CALLS = {
     ),
     "endpoint iam mode": BadCall(
         "localaws[iam=lax]", "the IAM mode must be one of enforce, audit, off; got 'lax'", "repo"
+    ),
+    "no audit file yet": BadCall(
+        "iamreport[file={tmp}/none.jsonl]",
+        "{tmp}/none.jsonl not found: run `pynt demo` (or `pynt localaws`) first, it writes the file",
+        "repo",
     ),
     "endpoint port": BadCall("localaws[port=abc]", "port must be a number, got 'abc'", "repo"),
     "endpoint port too big": BadCall(
