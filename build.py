@@ -232,13 +232,18 @@ def lint():
 
 @task()
 @_reported
-# console only by name: six values by position stay a mistake the command line refuses.
-def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None, *, console=None):
+# console and iam only by name: six values by position stay a mistake the command line refuses.
+def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None, *, console=None, iam=None):
     """Deploy on an embedded local AWS and run both workflows for real: demo[sales=a.csv,marketing=b.csv]
-    (console=true: keep the endpoint and its console open afterwards, until Ctrl-C)"""
-    from localaws.cli import CommandError, demo_command
+    (console=true: keep the endpoint and its console open afterwards, until Ctrl-C; iam=audit|off: IAM
+    records would-be denials or is off instead of enforced)"""
+    from localaws.cli import CommandError, demo_command, set_iam_mode
     from localaws.faults import ENV_VAR, FaultSpecError, parse_spec
 
+    try:
+        set_iam_mode(iam)  # demo[iam=audit]: the endpoint reads it as LOCALAWS_IAM
+    except CommandError as exc:
+        raise BuildError(str(exc)) from exc
     if faults is not None:  # demo[faults=throttle:0.2;seed:1]: the endpoint reads it as LOCALAWS_FAULTS
         try:
             parse_spec(faults)
@@ -257,13 +262,27 @@ def demo(sales=None, marketing=None, output=None, time_scale=None, faults=None, 
 
 @task()
 @_reported
-def localaws(port="4566", time_scale=None):
-    """Serve the local AWS endpoint in the foreground (Ctrl-C stops it): localaws[port=4566]"""
-    from localaws.cli import CommandError, localaws_command
+def localaws(port="4566", time_scale=None, iam=None):
+    """Serve the local AWS endpoint in the foreground (Ctrl-C stops it): localaws[port=4566,iam=audit]"""
+    from localaws.cli import CommandError, localaws_command, set_iam_mode
 
     try:
+        set_iam_mode(iam)
         localaws_command(port=port, time_scale=time_scale)
     except CommandError as exc:
+        raise BuildError(str(exc)) from exc
+
+
+@task()
+@_reported
+def iamreport(file=None, run=None):
+    """After a local run: each role's calls, the statement that allowed each, the statements nothing used
+    (reads build/iam-audit.jsonl, which `pynt demo` and `pynt localaws` write): iamreport[file=…,run=…]"""
+    from localaws.iam.report import ReportError, main
+
+    try:
+        main(file or ROOT / "build" / "iam-audit.jsonl", sys.stdout, run)
+    except ReportError as exc:
         raise BuildError(str(exc)) from exc
 
 

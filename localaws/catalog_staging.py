@@ -5,7 +5,11 @@ endpoint: the objects under a prefix are downloaded into a staging folder and Sp
 write goes to a local folder first and its data files are uploaded. A Glue catalog table is read with the
 catalog's columns as its schema, as Athena and Glue do (CSV files are positional: file column order is kept).
 
-One ``Stager`` per Glue run or Athena query; ``cleanup()`` removes its folder.
+One ``Stager`` per Glue run or Athena query; ``cleanup()`` removes its folder. Its calls are made with the
+credentials it is given (a Glue job's role session, an Athena query's caller's), so the endpoint authorises
+them as AWS would those of the service acting with them; without credentials it acts as the administrator.
+A catalog table is read as Glue's and Athena's catalog clients read it (GetDatabase, GetTable,
+GetPartitions), each call authorised on its own.
 """
 
 from __future__ import annotations
@@ -51,15 +55,43 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-_clients: dict[tuple[str, str, str], Any] = {}
+_clients: dict[tuple[str, str, str, str], Any] = {}
 _clients_lock = threading.Lock()
+VIA_HEADER = "X-Localaws-Via"  # what a call is made for ("glue-run:<job>:<run id>", "athena-query:<id>")
+_calling = threading.local()
+
+
+class calling_for:  # noqa: N801 - used as a context manager: ``with calling_for("athena-query:…"):``
+    """The calls this thread makes through these clients are made for ``via`` (told to the endpoint in
+    ``X-Localaws-Via``: its IAM records it, and an Athena query's calls carry ``aws:CalledVia``)."""
+
+    def __init__(self, via: str | None) -> None:
+        self.via = via
+
+    def __enter__(self) -> None:
+        self.previous = getattr(_calling, "via", None)
+        _calling.via = self.via
+
+    def __exit__(self, *exc_info: object) -> None:
+        _calling.via = self.previous
+
+
+def _add_via_header(request: Any, **_: Any) -> None:
+    via = getattr(_calling, "via", None)
+    if via:
+        request.headers[VIA_HEADER] = via
+
+
 _session: boto3.session.Session | None = None
 # Endpoints a long-lived process (a test run) started and stopped: their clients are dropped, oldest first.
 MAX_SHARED_CLIENTS = 32
 
 
-def make_client(service: str, endpoint_url: str | None, region: str) -> Any:
-    """A boto3 client for the local endpoint (fake keys), or for the environment's AWS when no endpoint.
+def make_client(
+    service: str, endpoint_url: str | None, region: str, credentials: dict[str, str] | None = None
+) -> Any:
+    """A boto3 client for the local endpoint (``credentials``: boto3 client keys of a role session; the
+    fake administrator keys without), or for the environment's AWS when no endpoint.
 
     Clients of the local endpoint are made once per process and shared: botocore clients are thread-safe,
     and a new Session and client cost about 60 ms each idle, 0.6 s on a loaded machine (a demo made 36 of
@@ -70,15 +102,15 @@ def make_client(service: str, endpoint_url: str | None, region: str) -> Any:
     if not endpoint_url:
         # Real AWS: the environment's credentials, looked up anew (they may change or expire).
         return boto3.session.Session(region_name=region).client(service, **kwargs)
-    key = (service, endpoint_url, region)
+    keys = credentials or FAKE_KEYS
+    key = (service, endpoint_url, region, keys["aws_access_key_id"])
     with _clients_lock:  # also because a Session is not thread-safe: clients are made one at a time
         client = _clients.get(key)
         if client is None:
             if _session is None:
                 _session = boto3.session.Session()
-            client = _session.client(
-                service, region_name=region, endpoint_url=endpoint_url, **FAKE_KEYS, **kwargs
-            )
+            client = _session.client(service, region_name=region, endpoint_url=endpoint_url, **keys, **kwargs)
+            client.meta.events.register("before-send", _add_via_header)
             if len(_clients) >= MAX_SHARED_CLIENTS:
                 del _clients[next(iter(_clients))]
             _clients[key] = client
@@ -152,12 +184,19 @@ class StagedTable:
 class Stager:
     """Downloads and uploads for one Glue run or Athena query, in its own folder."""
 
-    def __init__(self, endpoint_url: str | None, region: str, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        region: str,
+        work_dir: Path | None = None,
+        credentials: dict[str, str] | None = None,
+    ) -> None:
         base = Path(work_dir) if work_dir else Path(tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix="stage-", dir=base))
         self.endpoint_url = endpoint_url
         self.region = region
+        self.credentials = credentials
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -165,7 +204,9 @@ class Stager:
     def client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = make_client(service, self.endpoint_url, self.region)
+                self._clients[service] = make_client(
+                    service, self.endpoint_url, self.region, self.credentials
+                )
             return self._clients[service]
 
     def new_dir(self, label: str) -> Path:
@@ -256,7 +297,14 @@ class Stager:
 
     # -- the Glue catalog ---------------------------------------------------------------------------------
     def get_table(self, database: str, table: str) -> dict[str, Any]:
-        return self.client("glue").get_table(DatabaseName=database, Name=table)["Table"]
+        """The table's definition, read as a catalog client reads it: the database, the table, its partitions
+        (each a call the credentials must be allowed)."""
+        glue = self.client("glue")
+        glue.get_database(Name=database)
+        table_def = glue.get_table(DatabaseName=database, Name=table)["Table"]
+        for _ in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table):
+            pass  # partitions are not staged apart; their listing is what the services call
+        return table_def
 
     def stage_table(self, database: str, table: str, table_def: dict[str, Any] | None = None) -> StagedTable:
         """Download a catalog table's files and describe how to read them."""

@@ -16,6 +16,18 @@ class CommandError(RuntimeError):
     """A problem the user can fix; one line, printed by build.py."""
 
 
+def set_iam_mode(raw: str | None) -> None:
+    """``demo[iam=…]`` / ``localaws[iam=…]``: the endpoint's IAM mode, through ``LOCALAWS_IAM``."""
+    if raw is None:
+        return
+    from localaws.iam.authorizer import ENV_VAR, IamSettingError, parse_mode
+
+    try:
+        os.environ[ENV_VAR] = parse_mode(raw)
+    except IamSettingError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def _time_scale(raw: str | float | None, default: float) -> float:
     if raw is None or raw == "":
         return default
@@ -42,6 +54,7 @@ def demo_command(
     from localaws.demo import DEFAULT_OUTPUT_DIR, DEFAULT_TIME_SCALE, DemoFailed, print_summary, run_demo
     from localaws.demo_inputs import DemoInputError
 
+    set_iam_mode(os.environ.get("LOCALAWS_IAM"))  # a bad mode is one line, before anything is deployed
     output_dir = Path(output) if output else DEFAULT_OUTPUT_DIR
     scale = _time_scale(time_scale or os.environ.get("LOCALAWS_TIME_SCALE"), DEFAULT_TIME_SCALE)
     keep_open = _flag(console, "console")
@@ -106,11 +119,16 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
     os.environ.update(FAKE_CREDENTIALS)
     os.environ.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     stopped = threading.Event()
+    from localaws.demo import IAM_AUDIT_FILE
+
+    audit = os.environ.get("LOCALAWS_IAM_AUDIT") or str(IAM_AUDIT_FILE)  # pynt iamreport reads it
     try:
-        server = LocalAws(port=port_number, time_scale=scale)
+        server = LocalAws(port=port_number, time_scale=scale, iam_audit=audit)
         ctx = server.start()
     except OSError as exc:
         raise CommandError(f"cannot listen on 127.0.0.1:{port_number}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a bad LOCALAWS_IAM or LOCALAWS_FAULTS: one line, before anything runs
+        raise CommandError(str(exc)) from exc
     os.environ["AWS_ENDPOINT_URL"] = ctx.endpoint_url
     print(f"Local AWS endpoint on {ctx.endpoint_url} (waits scaled ×{scale:g}). In another shell:", file=out)
     print(
@@ -124,6 +142,11 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
         file=out,
     )
     print(f"Console: {console_url(ctx.endpoint_url)}", file=out)
+    print(
+        f"IAM: {ctx.iam} (workloads act as their roles; your own keys as the account's admin); "
+        f"decisions in {audit} (pynt iamreport)",
+        file=out,
+    )
     print("Ctrl-C stops it.", file=out, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

@@ -45,6 +45,11 @@ class LocalAwsContext:
     # Initialize one execution environment of each Lambda function as it is created (the demo does, so that
     # cold starts overlap the rest of its deploy); off, the first invocation starts it, as on AWS.
     prewarm_lambdas: bool = False
+    # IAM (localaws/iam/authorizer.py): "enforce" (the default), "audit" (record and log what would be
+    # denied, deny nothing) or "off"; and the JSON-lines file its decisions are appended to ("": a file in
+    # work_dir, removed with it).
+    iam: str = field(default_factory=lambda: os.environ.get("LOCALAWS_IAM", "enforce"))
+    iam_audit: str = field(default_factory=lambda: os.environ.get("LOCALAWS_IAM_AUDIT", ""))
     _listeners: list[Callable[[str, dict], None]] = field(default_factory=list, repr=False)
     _listeners_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

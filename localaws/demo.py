@@ -38,9 +38,11 @@ from localaws.deployed_workflow import DeployedWorkflow, read_workflow, split_s3
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
 from localaws.hops import history, runner_hops
+from localaws.iam import denials as iam_denials
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
+IAM_AUDIT_FILE = ROOT / "build" / "iam-audit.jsonl"  # pynt iamreport reads it
 # AWS's real clock: events (a job's end, an answered task, an execution's start) move the workflow on, not
 # the schedules, so the demo takes as long as with waits scaled (bench/bench_demo.py runs both side by side).
 # time_scale=0.002 makes the safety-net schedules fire every 1.2 s and a 60 s long poll last 0.12 s.
@@ -146,6 +148,7 @@ class DemoReport:
     # Per runner task state: task ready -> job started, job ended -> task answered (localaws/hops.py).
     hops: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Any] | None = None  # what the fault mode injected (localaws.faults.report); None: off
+    iam: dict[str, Any] | None = None  # IAM mode, counts, denials (localaws.iam.denials.report); None: off
 
     @property
     def orchestration_overhead_s(self) -> float:
@@ -196,12 +199,14 @@ def watch_execution(
     deadline_s: float = WORKFLOW_DEADLINE_S,
     changes: threading.Event | None = None,
     workflow: DeployedWorkflow | None = None,
+    stop_check: Callable[[dict[str, Any]], tuple[str, str | None] | None] | None = None,
 ) -> str:
     """Print each state's progress until the execution ends; return its final status.
 
     Each Task state is labelled by what works it (``workflow``, read from the deployment when not given). It
     looks every 0.2 s, or, given ``changes`` (set by the endpoint of this process at every history event:
-    ``history_changes``), each time that is set, and at least every second."""
+    ``history_changes``), each time that is set, and at least every second. ``stop_check(states)`` returning
+    (text, state) ends the watch at once with DemoFailed (an enforced IAM denial: localaws/iam/denials.py)."""
     described = sfn.describe_execution(executionArn=execution_arn)
     started = described["startDate"]
     workflow = workflow or deployed_workflow(sfn, described["stateMachineArn"])
@@ -214,6 +219,9 @@ def watch_execution(
         printer.update(states)
         if on_progress is not None:
             on_progress(states)
+        stop = stop_check(states) if stop_check is not None else None
+        if stop is not None:
+            raise DemoFailed(stop[0], state=stop[1])
         if status != "RUNNING":
             return status
         if time.monotonic() > give_up:
@@ -274,6 +282,7 @@ def run_main_workflow(
     on_uploaded: Callable[[], None] | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     changes: threading.Event | None = None,
+    stop_check: Callable[[dict[str, Any]], tuple[str, str | None] | None] | None = None,
 ) -> str:
     """Start the ETL workflow, upload the data once every wait state waits for it, follow it to the end.
 
@@ -302,7 +311,13 @@ def run_main_workflow(
             on_uploaded()
 
     status = watch_execution(
-        sfn, execution_arn, out, on_progress=upload_when_waiting, changes=changes, workflow=workflow
+        sfn,
+        execution_arn,
+        out,
+        on_progress=upload_when_waiting,
+        changes=changes,
+        workflow=workflow,
+        stop_check=stop_check,
     )
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, MAIN_MACHINE, status)
@@ -325,6 +340,7 @@ def run_athena_workflow(
     report: DemoReport | None = None,
     execution_arn: str | None = None,
     changes: threading.Event | None = None,
+    stop_check: Callable[[dict[str, Any]], tuple[str, str | None] | None] | None = None,
 ) -> dict[str, Any]:
     """Run the sample Athena workflow (or follow ``execution_arn``, one already started) to its end; return
     the Athena runner's task output."""
@@ -332,7 +348,7 @@ def run_athena_workflow(
         execution_arn = start_athena_workflow(sfn, out)
     else:
         _say(out, f"\n▶ {ATHENA_MACHINE}: {execution_arn.rsplit(':', 1)[-1]}")
-    status = watch_execution(sfn, execution_arn, out, changes=changes)
+    status = watch_execution(sfn, execution_arn, out, changes=changes, stop_check=stop_check)
     if status != "SUCCEEDED":
         raise _workflow_failed(sfn, execution_arn, ATHENA_MACHINE, status)
     if report is not None:
@@ -380,6 +396,7 @@ def print_summary(report: DemoReport, out: TextIO) -> None:
         )
     if report.faults is not None:
         _print_faults(report.faults, out)
+    iam_denials.print_summary(report.iam, out)
     if report.output_files:
         _say(out, "\nOutput files:")
         for path in report.output_files:
@@ -436,7 +453,9 @@ def deployed_environment(
 ) -> Iterator[DemoEnvironment]:
     """Start a local endpoint in this process and deploy the project on it with `pynt deployall`'s code.
 
-    ``faults``: the endpoint's fault mode (localaws/faults.py); None leaves it to ``LOCALAWS_FAULTS``."""
+    ``faults``: the endpoint's fault mode (localaws/faults.py); None leaves it to ``LOCALAWS_FAULTS``. IAM is
+    ``LOCALAWS_IAM``'s mode (enforce by default); its decisions go to ``LOCALAWS_IAM_AUDIT`` or
+    ``build/iam-audit.jsonl``."""
     from localaws.spark import warm_up
 
     require_java()
@@ -446,6 +465,7 @@ def deployed_environment(
     glue_clock, athena_clock = IntervalClock(), IntervalClock()
     runs_by_job: dict[str, int] = {}
     settings: dict[str, Any] = {"time_scale": time_scale, "prewarm_lambdas": True}
+    settings["iam_audit"] = os.environ.get("LOCALAWS_IAM_AUDIT") or str(IAM_AUDIT_FILE)
     if faults is not None:
         settings["faults"] = faults
     with LocalAws(**settings) as ctx:
@@ -510,6 +530,7 @@ def run_demo(
 
             collector = DatasetCollector(env.s3, env.client("glue"), output_dir, out)
             changes = history_changes(env.ctx)
+            denials = iam_denials.DenialWatch(env.ctx, changes)  # an enforced denial ends the demo at once
             try:
                 main_execution = run_main_workflow(
                     env.sfn,
@@ -519,10 +540,18 @@ def run_demo(
                     on_uploaded=start_athena,
                     on_progress=collector.on_progress,
                     changes=changes,
+                    stop_check=denials.check_for(MAIN_MACHINE),
                 )
                 report.hops += [hop.as_dict() for hop in runner_hops(history(env.sfn, main_execution))]
                 phase_done(MAIN_MACHINE)
-                run_athena_workflow(env.sfn, out, report, athena_execution[0], changes)
+                run_athena_workflow(
+                    env.sfn,
+                    out,
+                    report,
+                    athena_execution[0],
+                    changes,
+                    stop_check=denials.check_for(ATHENA_MACHINE),
+                )
                 collector.collect_all(report)
             finally:
                 collector.close()
@@ -546,6 +575,7 @@ def run_demo(
             report.athena_s = env.athena_clock.busy_seconds()
             report.athena_outside_glue_s = env.athena_clock.busy_seconds_outside(env.glue_clock)
             report.faults = fault_report(env.ctx)
+            report.iam = iam_denials.report(env.ctx)
             summary_path = output_dir / DEMO_SUMMARY
             report.output_files.append(str(summary_path))
             summary = {**asdict(report), "orchestration_overhead_s": report.orchestration_overhead_s}

@@ -18,6 +18,9 @@ from localaws import error_shapes, faults, shared_botocore_loader
 from localaws.bridges import BRIDGES
 from localaws.console.app import mount as mount_console
 from localaws.context import LocalAwsContext
+from localaws.iam import authorizer as iam
+from localaws.iam import states_role
+from localaws.iam.middleware import IamMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
     """werkzeug's make_server, whose server loop sees a shutdown request within SHUTDOWN_POLL_S."""
     server = make_server(*args, **kwargs)
     server.app = error_shapes.ServiceShapedErrors(server.app)  # unmapped errors in the service's protocol
+    server.app = IamMiddleware(server.app)  # requests of issued role sessions are authorised (localaws/iam/)
     server.app = faults.FaultMiddleware(server.app)  # passes every request through while faults are off
     server.app = mount_console(server.app)  # the local console at /_console/ (localaws/console/)
     server.serve_forever = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
@@ -62,7 +66,9 @@ class LocalAws:
 
     def start(self) -> LocalAwsContext:
         _check_port(self.host, self.port)  # before anything is installed: a busy port fails at once
+        iam.parse_mode(self.ctx.iam)  # a bad LOCALAWS_IAM fails here, before anything runs
         faults.install(self.ctx)  # a bad LOCALAWS_FAULTS fails here, before anything runs
+        iam.install(self.ctx)
         # Executing state machines is off by default in moto; this project needs it.
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         # There is no Docker here: the awslambda bridge runs handlers in a local process instead.
@@ -71,6 +77,7 @@ class LocalAws:
         shared_botocore_loader.install()
         for name in BRIDGES:
             importlib.import_module(f"localaws.bridges.{name}").install(self.ctx)
+        states_role.install()  # a state machine's role is checked when it is created (localaws/iam)
         # werkzeug logs every request at INFO (thousands per workflow); warnings and errors still show.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # The execution engine logs every failure a state raises at ERROR, caught ones included; the execution
@@ -94,6 +101,7 @@ class LocalAws:
             self._server.stop()
             self._server = None
         faults.uninstall(self.ctx)
+        iam.uninstall(self.ctx)
         if self._owns_work_dir:
             shutil.rmtree(self.ctx.work_dir, ignore_errors=True)
 

@@ -33,6 +33,9 @@ def child_environment(**extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         **extra,
     )
+    # A child's endpoint records its IAM decisions where the test run says (a recording of the suite's
+    # decisions: tests/iam/record_decisions.py), else nowhere: not in the repository's build/ folder.
+    env.setdefault("LOCALAWS_IAM_AUDIT", os.devnull)
     return env
 
 

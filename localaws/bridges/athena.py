@@ -62,6 +62,7 @@ from moto.core.exceptions import JsonRESTError
 
 from localaws.bridges import athena_results
 from localaws.context import LocalAwsContext
+from localaws.iam.middleware import current_caller
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,8 @@ def _patch_start_query_execution() -> None:
     def start_query_execution(self: AthenaBackend, *args: Any, **kwargs: Any) -> str:
         exec_id = original(self, *args, **kwargs)
         execution = self.executions[exec_id]
+        # Athena reads and writes with its caller's permissions (localaws/iam): whose request this is.
+        execution._localaws_caller = current_caller()
         record = BridgedQuery(
             query_execution_id=exec_id,
             submitted=execution.start_time,
@@ -591,6 +594,11 @@ def _position(message: str) -> tuple[int, int] | None:
 
 def athena_failure(exc: BaseException, database: str) -> tuple[str, dict[str, Any]]:
     """StateChangeReason (worded like Athena's, then Spark's message) and AthenaError for a failed query."""
+    from localaws.iam.service_access import athena_denied_reason
+
+    denied = athena_denied_reason(exc)  # the caller may not read the catalog or data, or write the result
+    if denied is not None:
+        return denied, {"ErrorCategory": 2, "ErrorType": 1000, "Retryable": False, "ErrorMessage": denied}
     message = str(exc).strip()
     spark_first_line = message.splitlines()[0] if message else type(exc).__name__
     error_class = exc.getErrorClass() if hasattr(exc, "getErrorClass") else None  # type: ignore[union-attr]
@@ -644,16 +652,18 @@ def _output_location(execution: Execution) -> str | None:
 def _execute_query(
     ctx: LocalAwsContext, backend: AthenaBackend, execution: Execution, record: BridgedQuery
 ) -> None:
-    from localaws.catalog_staging import Stager
+    from localaws.catalog_staging import Stager, calling_for
 
     exec_id = record.query_execution_id
     context = execution.context if isinstance(execution.context, dict) else {}
     database = (context.get("Database") or "default").lower()
     ctx.emit("athena.query.start", query_execution_id=exec_id, state=record.state, database=database)
-    stager = Stager(ctx.endpoint_url, ctx.region, ctx.work_dir / "athena")
+    caller = getattr(execution, "_localaws_caller", None)  # a role session, or None: the administrator
+    credentials = caller.client_keys() if caller is not None else None
+    stager = Stager(ctx.endpoint_url, ctx.region, ctx.work_dir / "athena", credentials)
     outcome: tuple[str, str | None, dict[str, Any] | None] = ("CANCELLED", "Query cancelled by user", None)
     try:
-        with _query_lock:
+        with _query_lock, calling_for(f"athena-query:{exec_id}"):
             if record.start_running():  # not cancelled while queued
                 outcome = _run_sql(backend, execution, record, database, stager)
     except Exception as exc:
@@ -700,7 +710,11 @@ def _run_sql(
     session.conf.set("spark.sql.ansi.enabled", "true")
     session.conf.set("spark.sql.ansi.doubleQuotedIdentifiers", "true")
     session.sparkContext.setJobGroup(exec_id, f"Athena query {exec_id}", interruptOnCancel=True)
-    catalog = _list_catalog(stager.client("glue"))
+    # Which tables the SQL names: the emulator's own look-up (administrator), not a call Athena makes; the
+    # tables it reads are then read with the caller's permissions (stage_table).
+    from localaws.catalog_staging import make_client
+
+    catalog = _list_catalog(make_client("glue", stager.endpoint_url, stager.region))
     registered = []
     try:
         for db, table in referenced_tables(execution.query, database, catalog):
@@ -724,6 +738,7 @@ def _run_sql(
     infos = column_info(df.schema)
     bucket, key = split_s3_uri(output)
     s3 = stager.client("s3")
+    s3.get_bucket_location(Bucket=bucket)  # Athena looks the result bucket up, with the caller's permissions
     s3.put_object(Bucket=bucket, Key=key, Body=athena_csv(names, values).encode("utf-8"))
     metadata = {"format": METADATA_FORMAT, "ColumnInfo": infos, "RowCount": len(values)}
     s3.put_object(Bucket=bucket, Key=key + ".metadata", Body=json.dumps(metadata).encode("utf-8"))

@@ -89,6 +89,8 @@ from urllib.parse import quote_plus, unquote, unquote_plus
 
 from localaws import faults, lambda_zygote
 from localaws.context import LocalAwsContext
+from localaws.iam import service_access
+from localaws.iam.identities import SessionError
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,15 @@ class _Worker:
         self._sink: _Sink | None = None
         self._last_request_id = ""
         self._disposed = False
+        # When the credentials of the function's role this environment got expire (None: IAM off).
+        self.credentials_expire_at: float | None = None
+
+    def credentials_fresh(self, now: float | None = None) -> bool:
+        """Still far enough from the end of its role credentials to serve another invocation."""
+        if self.credentials_expire_at is None:
+            return True
+        now = time.time() if now is None else now
+        return self.credentials_expire_at - now > self.runtime.renew_credentials_before_s
 
     @property
     def pid(self) -> int | None:
@@ -383,6 +394,11 @@ class LocalLambdaRuntime:
         self._reaper_stop = threading.Event()
         self.concurrency = _ConcurrencyGate()
         self._zygote: lambda_zygote.Zygote | None = None
+        # Each environment gets credentials of the function's role lasting this long, and is retired this
+        # long before they end (its next invocation starts a new environment with fresh ones).
+        self.credentials_lifetime_s = service_access.LAMBDA_CREDENTIALS_S
+        self.renew_credentials_before_s = service_access.LAMBDA_RENEW_BEFORE_S
+        self._opened_streams: set[tuple[str, str, str]] = set()
 
     @property
     def zygote(self) -> lambda_zygote.Zygote | None:
@@ -421,8 +437,13 @@ class LocalLambdaRuntime:
         return target
 
     # -- environment -----------------------------------------------------------------------------------
-    def environment(self, fn: Any, log_stream: str, task_root: Path) -> dict[str, str]:
-        """A worker's environment variables (per worker: the log stream is the environment's own)."""
+    def environment(
+        self, fn: Any, log_stream: str, task_root: Path, credentials: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """A worker's environment variables (per worker: the log stream is the environment's own).
+
+        ``credentials``: the execution role's (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+        ``AWS_SESSION_TOKEN``) in place of the endpoint's fake ones (IAM off)."""
         home = self.ctx.work_dir / "lambda" / "home"
         home.mkdir(parents=True, exist_ok=True)
         env = {
@@ -437,6 +458,7 @@ class LocalLambdaRuntime:
         }
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
         env.update(self.ctx.client_environment())
+        env.update(credentials or {})
         env.update(
             {
                 "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
@@ -460,14 +482,26 @@ class LocalLambdaRuntime:
 
     # -- CloudWatch Logs -------------------------------------------------------------------------------
     def _open_log_stream(self, fn: Any, log_stream: str) -> None:
+        """Lambda creates the environment's stream (and the group if missing) with the function's role."""
+        key = (fn.function_arn, fn.logs_group_name, log_stream)
         with self._logs_lock:
-            fn.logs_backend.ensure_log_group(fn.logs_group_name)
-            fn.logs_backend.ensure_log_stream(fn.logs_group_name, log_stream)
+            if key in self._opened_streams:
+                return
+            self._opened_streams.add(key)
+            group = fn.logs_group_name
+            if group not in fn.logs_backend.groups:
+                if not service_access.lambda_log_may(fn, "logs:CreateLogGroup", group, None):
+                    return  # as on AWS: the function runs, its logs are lost
+                fn.logs_backend.ensure_log_group(group)
+            if service_access.lambda_log_may(fn, "logs:CreateLogStream", group, log_stream):
+                fn.logs_backend.ensure_log_stream(group, log_stream)
 
     def _log(self, fn: Any, log_stream: str, request_id: str, lines: list[str], line: str) -> None:
         lines.append(line)
         with self._logs_lock:
             try:
+                if not service_access.lambda_log_may(fn, "logs:PutLogEvents", fn.logs_group_name, log_stream):
+                    raise PermissionError("PutLogEvents denied to the function's role")
                 fn.logs_backend.put_log_events(
                     fn.logs_group_name,
                     log_stream,
@@ -492,6 +526,7 @@ class LocalLambdaRuntime:
             str(fn.memory_size),
             str(fn.timeout),
             json.dumps({str(k): str(v) for k, v in (fn.environment_vars or {}).items()}, sort_keys=True),
+            str(getattr(fn, "role", "")),  # its credentials are the role's
         )
         return identity, configuration
 
@@ -514,7 +549,7 @@ class LocalLambdaRuntime:
             pool = self._idle.get(key, [])
             while pool and worker is None:
                 candidate = pool.pop()
-                if candidate.alive():
+                if candidate.alive() and candidate.credentials_fresh():
                     worker = candidate
                 else:
                     retired.append(candidate)
@@ -812,6 +847,14 @@ class LocalLambdaRuntime:
         destination = ((config.get("DestinationConfig") or {}).get(kind) or {}).get("Destination")
         if not destination:
             return None
+        if not service_access.destination_may(fn, destination):  # sent with the function's role, as on AWS
+            log.warning(
+                "invocation record of %s request %s not sent to %s: the function's role may not",
+                fn.function_name,
+                request_id,
+                destination,
+            )
+            return None
         record = invocation_record(fn, request_id, event, result, condition, attempts)
         try:
             deliver_invocation_record(destination, record, success=condition == "Success")
@@ -907,7 +950,15 @@ class LocalLambdaRuntime:
         None when INIT_TIMEOUT_S passed first. Raises _WorkerExited if the process ended."""
         task_root = self.code_dir(fn)
         spawned = time.monotonic()
-        env = self.environment(fn, worker.log_stream, task_root)
+        try:
+            session = service_access.lambda_session(fn, self.credentials_lifetime_s)
+        except SessionError as exc:  # Lambda cannot assume the execution role: nothing runs
+            raise _RuntimeFailure(
+                "AccessDeniedException",
+                f"The role defined for the function cannot be assumed by Lambda: {exc}",
+            ) from exc
+        worker.credentials_expire_at = session.expiration if session is not None else None
+        env = self.environment(fn, worker.log_stream, task_root, session.environment() if session else None)
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = initialization
         worker.start(task_root, env)
         worker.send(
@@ -1466,6 +1517,16 @@ def _bridged_s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, 
             if "key" in obj:  # moto's quote_plus also encodes "/"; AWS leaves it: "sales/My+Sales.csv"
                 obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
         fn = get_backend(account_id, region_name).get_function(fn_arn)
+        buckets = {r.get("s3", {}).get("bucket", {}).get("name") for r in event_body.get("Records", [])}
+        for bucket in sorted(b for b in buckets if b):
+            if not service_access.service_may_invoke(
+                fn.function_arn,
+                "s3.amazonaws.com",
+                source_arn=f"arn:aws:s3:::{bucket}",
+                source_account=account_id,
+                via="s3-notification",
+            ):
+                return  # the log says which permission is missing
         fn.invoke(json.dumps(event_body), {"x-amz-invocation-type": "Event"}, {})
     except Exception:  # as moto's: the notification is asynchronous, PutObject must not fail for it
         log.warning("S3 notification to %s not delivered", fn_arn, exc_info=True)

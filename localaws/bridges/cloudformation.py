@@ -65,6 +65,8 @@ def install(ctx: LocalAwsContext) -> None:
     _patch_stack_resource_answers()
     _patch_function_environment_as_strings()
     cloudformation_validate.install()  # ValidateTemplate checks structure and describes the template
+    _patch_log_group_arn_attribute()
+    _patch_role_managed_policy_arns()
 
 
 def _mark(func):
@@ -603,6 +605,51 @@ def _patch_bucket_policy_secure_transport() -> None:
         return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
     FakeBucket.get_permission = _mark(get_permission)
+
+
+def _patch_log_group_arn_attribute() -> None:
+    # moto gap: Fn::GetAtt <AWS::Logs::LogGroup>.Arn gave "...:log-group:<name>"; CloudFormation's is
+    # "...:log-group:<name>:*", and the templates' role policies grant CreateLogStream/PutLogEvents on it
+    # (the local IAM evaluates them against the stream's ARN, which only the ":*" form matches).
+    from moto.logs.models import LogGroup
+
+    original = LogGroup.get_cfn_attribute
+    if getattr(original, _PATCH_MARK, False):
+        return
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        value = original(self, attribute_name)
+        return f"{value}:*" if attribute_name == "Arn" and not str(value).endswith(":*") else value
+
+    LogGroup.get_cfn_attribute = _mark(get_cfn_attribute)
+
+
+def _patch_role_managed_policy_arns() -> None:
+    # moto gap: AWS::IAM::Role's ManagedPolicyArns were ignored, so a role had none of their permissions
+    # (the local IAM evaluates what is attached). Attached after moto creates the role; a policy moto does
+    # not know (an AWS-managed one, unless MOTO_IAM_LOAD_MANAGED_POLICIES is set) is named in the log: the
+    # local IAM then denies what only it would allow, it never allows more.
+    from moto.iam.models import Role, iam_backends
+
+    original = Role.create_from_cloudformation_json
+    if getattr(original, _PATCH_MARK, False):
+        return
+
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        role = original.__func__(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for policy_arn in cloudformation_json.get("Properties", {}).get("ManagedPolicyArns") or []:
+            try:
+                backend.attach_role_policy(policy_arn, role.name)
+            except Exception as exc:  # moto's NoSuchEntity
+                log.warning(
+                    "role %s: managed policy %s not attached locally (%s)", role.name, policy_arn, exc
+                )
+        return role
+
+    Role.create_from_cloudformation_json = classmethod(_mark(create_from_cloudformation_json))
 
 
 # --- stack resources: their own status, time and events -------------------------------------------------

@@ -386,6 +386,8 @@ class Scheduler:
                         target_arn,
                     )
                 continue
+            if not _target_authorised(rule, target, service):
+                continue  # the log says what permission is missing (localaws/iam/service_access.py)
             try:
                 payload = target_input(target, event, rule)
                 if service == "lambda":
@@ -513,6 +515,8 @@ def deliver(
     """
     target_arn = target.get("Arn", "")
     service = target_arn.split(":")[2] if target_arn.count(":") >= 5 else ""
+    if not _target_authorised(rule, target, service):
+        return  # the log says what permission is missing (localaws/iam/service_access.py)
     try:
         if service == "lambda":
             from localaws.bridges import awslambda
@@ -541,6 +545,26 @@ def deliver(
 
 
 _reported_targets: set[str] = set()
+
+
+def _target_authorised(rule: Any, target: dict[str, Any], service: str) -> bool:
+    """EventBridge delivers to a function only if the function's policy lets it (for this rule), and calls a
+    state machine only with the target's role (localaws/iam). Other targets are not checked locally."""
+    from localaws.iam import service_access
+
+    rule_arn = str(getattr(rule, "arn", ""))
+    if service == "lambda":
+        return service_access.service_may_invoke(
+            target.get("Arn", ""),
+            "events.amazonaws.com",
+            source_arn=rule_arn,
+            source_account=rule_arn.split(":")[4] if rule_arn.count(":") >= 5 else "",
+            via="events-target",
+            detail={"rule": rule_arn},
+        )
+    if service == "states":
+        return service_access.target_may(rule_arn, target, "states:StartExecution")
+    return True
 
 
 def _report_once(key: str, message: str, *args: Any) -> None:

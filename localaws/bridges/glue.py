@@ -524,15 +524,27 @@ def _run_script(script_path: Path, run_modules: dict[str, ModuleType] | None = N
 
 
 def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record: BridgedRun) -> None:
+    from localaws.catalog_staging import calling_for
+
+    # Everything the run reads and writes is authorised as the job's Role (localaws/iam), as on Glue.
+    with calling_for(f"glue-run:{record.job_name}:{record.run_id}"):
+        _execute_run_as_role(ctx, job, job_run, record)
+
+
+def _execute_run_as_role(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record: BridgedRun) -> None:
     from localaws.catalog_staging import Stager
+    from localaws.iam.service_access import glue_job_credentials
 
     ctx.emit("glue.run.start", job=record.job_name, run_id=record.run_id, state=record.state)
     run_dir = ctx.work_dir / "glue" / record.run_id
-    stager = Stager(ctx.endpoint_url, ctx.region, run_dir)
     out_text = err_text = ""
     error: str | None = None
     script_name: str | None = None
+    credentials: dict[str, str] | None = None
+    stager = None
     try:
+        credentials = glue_job_credentials(job.role, record.job_name, record.run_id)  # None: IAM off
+        stager = Stager(ctx.endpoint_url, ctx.region, run_dir, credentials)
         script_uri = (job.command or {}).get("ScriptLocation")
         if not script_uri:
             raise ValueError(f"job {record.job_name} has no Command.ScriptLocation")
@@ -559,6 +571,7 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
             region=ctx.region,
             work_dir=run_dir,
             spark=spark,
+            credentials=credentials,
         )
         record.set_state("RUNNING")
         with (
@@ -586,7 +599,8 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
         if not err_text:
             err_text = traceback.format_exc()
     finally:
-        stager.cleanup()
+        if stager is not None:
+            stager.cleanup()
         shutil.rmtree(run_dir, ignore_errors=True)
     # A stopped run ends STOPPED whatever its script did once Spark cancelled its jobs (Glue: STOPPING,
     # then STOPPED).
@@ -598,7 +612,7 @@ def _execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record
         err_text += f"\nSpark's log of this run: {spark_log}\n"
     duration_s = round(time.monotonic() - record.started_monotonic, 3)
     # Logs and the end event first, the final state last: whoever sees the run end finds its logs there.
-    _publish_logs(ctx, record, final, error, out_text, err_text)
+    _publish_logs(ctx, record, final, error, out_text, err_text, credentials)
     log.info("glue run %s %s %s%s", record.job_name, record.run_id, final, f": {error}" if error else "")
     ctx.emit(
         "glue.run.end",
@@ -623,9 +637,16 @@ def _keep_spark_log(record: BridgedRun) -> Path | None:
 
 
 def _publish_logs(
-    ctx: LocalAwsContext, record: BridgedRun, state: str, error: str | None, out_text: str, err_text: str
+    ctx: LocalAwsContext,
+    record: BridgedRun,
+    state: str,
+    error: str | None,
+    out_text: str,
+    err_text: str,
+    credentials: dict[str, str] | None = None,
 ) -> None:
-    """What the script printed: a local file, and CloudWatch Logs as on Glue (best effort)."""
+    """What the script printed: a local file, and CloudWatch Logs as on Glue (best effort), written with the
+    job's role (``credentials``) as Glue writes them."""
     try:
         folder = ctx.work_dir / "glue-logs" / record.job_name
         folder.mkdir(parents=True, exist_ok=True)
@@ -637,7 +658,7 @@ def _publish_logs(
     try:
         from localaws.catalog_staging import make_client
 
-        logs = make_client("logs", ctx.endpoint_url, ctx.region)
+        logs = make_client("logs", ctx.endpoint_url, ctx.region, credentials)
         now_ms = int(time.time() * 1000)
         for group, text in ((OUTPUT_LOG_GROUP, out_text), (ERROR_LOG_GROUP, err_text)):
             lines = [line for line in text.splitlines() if line.strip()]

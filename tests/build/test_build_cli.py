@@ -36,6 +36,7 @@ TASKS = [
     "localparams",
     "demo",
     "localaws",
+    "iamreport",
 ]
 
 
@@ -250,6 +251,17 @@ BAD_CALLS = {
         "repo",
         setup=_users_folder,
     ),
+    "demo iam mode": BadCall(
+        "demo[iam=strict]", "the IAM mode must be one of enforce, audit, off; got 'strict'", "repo"
+    ),
+    "endpoint iam mode": BadCall(
+        "localaws[iam=lax]", "the IAM mode must be one of enforce, audit, off; got 'lax'", "repo"
+    ),
+    "no audit file yet": BadCall(
+        "iamreport[file={tmp}/none.jsonl]",
+        "{tmp}/none.jsonl not found: run `pynt demo` (or `pynt localaws`) first, it writes the file",
+        "repo",
+    ),
     "endpoint port": BadCall("localaws[port=abc]", "port must be a number, got 'abc'", "repo"),
     "endpoint port too big": BadCall(
         "localaws[port=99999]", "port must be between 0 and 65535, got 99999", "repo"
@@ -311,6 +323,8 @@ def build_tasks() -> dict:
         "demo[a.csv,b.csv]",
         "demo[]",
         "localaws[port=4566,time_scale=0.5]",
+        "localaws[iam=audit]",
+        "demo[iam=off]",
     ],
 )
 def test_the_check_lets_every_good_call_through(call: str, build_tasks: dict) -> None:

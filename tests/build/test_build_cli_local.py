@@ -20,6 +20,7 @@ import pytest
 from build_support import PYNT, REPO, copy_build_tool, error_line, make_repo, pynt, pynt_env
 
 from tests.child_env import free_port
+from tests.iam_roles import service_role
 
 BANNER_END = "Ctrl-C stops it."
 START_TIMEOUT_S = 90
@@ -105,9 +106,10 @@ def test_createstack_before_deploylambda_names_the_missing_package(endpoint, loc
 
 def _ended(url: str, name: str, definition: dict) -> str:
     sfn = _client("stepfunctions", url)
-    machine = sfn.create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
-    )["stateMachineArn"]
+    role = service_role(_client("iam", url), "sfn", "states.amazonaws.com")  # Step Functions must trust it
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
     execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     give_up = time.monotonic() + 60
     while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":

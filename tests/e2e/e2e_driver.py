@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 import time
 import traceback
@@ -299,6 +300,8 @@ def run_scenarios(result_path: Path, work: Path) -> int:
         results["deploy_s"] = env.deploy_s
         for name, scenario in SCENARIOS.items():
             _say(f"\n===== scenario {name} =====")
+            # The endpoint's IAM decisions are recorded as this scenario's (localaws/iam/audit.py).
+            os.environ["LOCALAWS_IAM_LABEL"] = f"tests/e2e/test_e2e_scenarios.py (scenario {name})"
             began = time.monotonic()
             try:
                 results["scenarios"][name] = {"ok": True, **scenario(env, work)}

@@ -55,7 +55,12 @@ class DemoRun:
     output: Path
 
 
-def run_child(command: Sequence[str | Path], timeout_s: float = SUBPROCESS_TIMEOUT_S) -> ChildRun:
+def run_child(
+    command: Sequence[str | Path],
+    timeout_s: float = SUBPROCESS_TIMEOUT_S,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> ChildRun:
     """Run a command in the repository root with `child_environment()`; a timeout is a result, not a raise.
 
     The child leads its own process group, so that on a timeout its own children (Lambda workers, the Spark
@@ -65,8 +70,8 @@ def run_child(command: Sequence[str | Path], timeout_s: float = SUBPROCESS_TIMEO
     began = time.monotonic()
     with subprocess.Popen(
         argv,
-        cwd=ROOT,
-        env=child_environment(),
+        cwd=cwd,
+        env=child_environment(**(env or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -148,3 +148,12 @@ def test_the_summary_counts_every_dataset_and_each_jobs_runs(succeeded: DemoRun)
     with (succeeded.output / f"{dataset}.csv").open(newline="") as handle:
         header = next(csv.reader(handle))
     assert summary["first_rows"] and list(summary["first_rows"][0]) == header
+
+
+def test_demo_ran_with_iam_enforced_and_nothing_denied(succeeded: DemoRun) -> None:
+    summary = json.loads((succeeded.output / "summary.json").read_text())
+    iam = summary["iam"]
+    assert iam["mode"] == "enforce", iam
+    assert iam["allowed"] > 0, "no call was authorised: the workloads did not run as their roles"
+    assert iam["denied"] == 0, iam["denials"]
+    assert re.search(r"^IAM \(enforce\): \d+ calls allowed, 0 denied", succeeded.child.stdout, re.MULTILINE)

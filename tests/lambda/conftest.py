@@ -24,6 +24,7 @@ from moto.glue.models import GlueBackend
 from moto.moto_api import state_manager
 
 from localaws.bridges import dynamodb as dynamodb_bridge
+from tests.iam_roles import service_roles  # noqa: F401 - the roles the tests name exist
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 # Each function's module sits at its zip root; mirror that so `import gluerunner` finds the module, not the

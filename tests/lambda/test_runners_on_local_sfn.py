@@ -33,7 +33,7 @@ from lambda_support import FakeContext, create_table
 from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS
 from localaws.context import LocalAwsContext
 
-pytestmark = pytest.mark.xdist_group("localaws")
+pytestmark = [pytest.mark.xdist_group("localaws"), pytest.mark.usefixtures("service_roles")]
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-runner-tests"
 JOB_WORKERS = 3  # the test jobs' own NumberOfWorkers (G.1X), other than any size a task or config names

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("localaws")
+pytestmark = [pytest.mark.xdist_group("localaws"), pytest.mark.usefixtures("service_roles")]
 
 REPO = Path(__file__).resolve().parents[2]
 SALES_KEY = "sales/SalesPipeline_QuickSightSample.csv"

@@ -6,6 +6,8 @@ The fixtures ``local_aws``, ``aws_client`` and ``unique_name`` are defined in ``
 
 import pytest
 
+from tests.iam_roles import service_roles  # noqa: F401 - the roles the tests name exist
+
 
 @pytest.fixture
 def sfn(aws_client):

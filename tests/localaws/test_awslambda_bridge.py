@@ -149,15 +149,29 @@ def package() -> bytes:
 
 @pytest.fixture(scope="module")
 def role_arn(aws_client) -> str:
-    """moto's CreateFunction wants a role that exists."""
+    """The functions' execution role: Lambda may assume it, and it may write the functions' logs and list
+    buckets and activities (the ``buckets`` and ``sdk_data`` handlers), as the endpoint's IAM checks."""
     trust = {
         "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ]
     }
+    permissions = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": "arn:aws:logs:*:*:log-group:/aws/lambda/*",
+            },
+            {"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "states:ListActivities"], "Resource": "*"},
+        ],
+    }
     iam = aws_client("iam")
     name = f"awslambda-bridge-test-{time.time_ns()}"
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="basic-execution", PolicyDocument=json.dumps(permissions))
+    return arn
 
 
 @pytest.fixture
@@ -213,7 +227,8 @@ def test_sync_invoke_runs_the_deployed_handler_with_lambda_environment(local_aws
     assert env["GREETING"] == "hello"
     assert env["AWS_ENDPOINT_URL"] == local_aws.endpoint_url
     assert env["AWS_REGION"] == local_aws.region
-    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    # The execution role's temporary credentials (the endpoint's STS issued them), not the caller's.
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA"), env["AWS_ACCESS_KEY_ID"]
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
     assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"

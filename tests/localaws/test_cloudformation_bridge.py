@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "cloudformation"
 ROLE_ARN = "arn:aws:iam::123456789012:role/cfn-test"
 

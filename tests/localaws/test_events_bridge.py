@@ -19,6 +19,9 @@ import pytest
 
 from localaws.bridges import events as events_bridge
 from localaws.bridges.events import CronSchedule, RateSchedule, UnsupportedScheduleError, parse_schedule
+from tests.iam_roles import authorized_targets
+
+pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
 
 GAP = "moto gap 'scheduled EventBridge rules never fire' is no longer bridged"
 FAST_SCALE = 0.01  # rate(1 minute) fires every 0.6 s
@@ -205,7 +208,7 @@ def rules(aws_client):
     def put(name: str, expression: str, targets: list[dict], state: str = "ENABLED") -> str:
         arn = client.put_rule(Name=name, ScheduleExpression=expression, State=state)["RuleArn"]
         created.append(name)
-        client.put_targets(Rule=name, Targets=targets)
+        client.put_targets(Rule=name, Targets=authorized_targets(aws_client, arn, targets))
         return arn
 
     yield put

@@ -355,6 +355,15 @@ def two_calls_function(aws_client) -> tuple[str, str]:
     }
     suffix = str(time.time_ns())
     role = iam.create_role(RoleName=f"faults-test-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))
+    writes = {  # its role may write the objects it puts (the endpoint enforces IAM)
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::faults-kill-{suffix}/*"}
+        ],
+    }
+    iam.put_role_policy(
+        RoleName=f"faults-test-{suffix}", PolicyName="writes", PolicyDocument=json.dumps(writes)
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("twocalls.py", TWO_CALLS)

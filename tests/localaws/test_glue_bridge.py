@@ -21,7 +21,7 @@ GAP = "Glue bridge gap (job runs never run their script)"
 FINAL = ("SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR")
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("service_roles")]
 
 
 @pytest.fixture
@@ -294,7 +294,7 @@ def test_missing_script_fails_the_run(local_aws, aws_client, bucket):
     name = f"job-{uuid.uuid4().hex[:8]}"
     glue.create_job(
         Name=name,
-        Role="r",
+        Role="arn:aws:iam::123456789012:role/glue",
         Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/nope.py"},
         GlueVersion="5.0",
     )
@@ -347,7 +347,7 @@ def test_process_sales_data_script_runs_through_the_bridge(local_aws, aws_client
     )
     glue.create_job(
         Name=(job := f"ProcessSalesData-{uuid.uuid4().hex[:6]}"),
-        Role="r",
+        Role="arn:aws:iam::123456789012:role/glue",
         Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/scripts/process_sales_data.py"},
         DefaultArguments={
             "--extra-py-files": f"s3://{bucket}/scripts/glue_etl_common.py",

@@ -57,10 +57,27 @@ def role_arn(aws_client) -> str:
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ]
     }
+    # Lambda sends an invocation record with the function's role: it may send to any destination kind here.
+    permissions = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sns:Publish", "lambda:InvokeFunction", "events:PutEvents"],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": "arn:aws:logs:*:*:log-group:/aws/lambda/*",
+            },
+        ],
+    }
     name = f"destinations-test-{time.time_ns()}"
-    return aws_client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
+    iam = aws_client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="destinations", PolicyDocument=json.dumps(permissions))
+    return arn
 
 
 @pytest.fixture

@@ -77,6 +77,15 @@ def test_csv_upload_invokes_the_function_asynchronously_with_an_s3_event(
     s3 = aws_client("s3")
     bucket = unique_name("s3-bridge-data")
     s3.create_bucket(Bucket=bucket)
+    # S3 invokes the function only if its resource-based policy lets S3 do so for this bucket.
+    aws_client("lambda").add_permission(
+        FunctionName=notified_function,
+        StatementId=f"s3-{bucket}",
+        Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com",
+        SourceArn=f"arn:aws:s3:::{bucket}",
+        SourceAccount=local_aws.account_id,
+    )
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={

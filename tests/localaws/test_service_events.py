@@ -26,6 +26,9 @@ from moto.events.models import EventPattern
 
 from localaws.bridges import events as events_bridge
 from localaws.bridges.glue import job_state_change_detail
+from tests.iam_roles import authorized_targets
+
+pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
 
 GAP = "EventBridge delivery gap (events put on a bus never reach Lambda / Step Functions targets)"
 ENVELOPE_KEYS = ["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"]
@@ -42,7 +45,7 @@ def pattern_rules(aws_client):
     def put(name: str, pattern: dict, targets: list[dict], state: str = "ENABLED") -> str:
         arn = client.put_rule(Name=name, EventPattern=json.dumps(pattern), State=state)["RuleArn"]
         created.append(name)
-        client.put_targets(Rule=name, Targets=targets)
+        client.put_targets(Rule=name, Targets=authorized_targets(aws_client, arn, targets))
         return arn
 
     yield put

@@ -17,6 +17,7 @@ import pytest
 
 from localaws import spark
 from tests.child_env import child_environment
+from tests.iam_roles import service_role
 
 ROOT = Path(__file__).resolve().parents[2]
 PYNT = str(Path(sys.executable).parent / "pynt")
@@ -187,9 +188,16 @@ def test_a_glue_run_needs_no_system_java_and_ctrl_c_leaves_no_temp_folder(tmp_pa
         s3.create_bucket(Bucket="no-java")
         s3.put_object(Bucket="no-java", Key="in/data.csv", Body=b"n,name\n1,a\n2,b\n3,c\n")
         s3.put_object(Bucket="no-java", Key="job.py", Body=textwrap.dedent(GLUE_SCRIPT).encode())
+        iam = boto3.client(
+            "iam",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         glue.create_job(
             Name="no-java",
-            Role="arn:aws:iam::123456789012:role/glue",
+            Role=service_role(iam, "glue", "glue.amazonaws.com"),  # the run reads and writes as this role
             Command={"Name": "glueetl", "ScriptLocation": "s3://no-java/job.py", "PythonVersion": "3"},
             GlueVersion="5.0",
         )

@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from tests.localaws.sfn_support import create_machine
 
+pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
+
 PASS_MACHINE = {
     "StartAt": "A",
     "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": True}},

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS
 from tests.localaws.sfn_support import ROLE_ARN, create_machine
 
+pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
+
 TASK_INPUT = {"GlueJobName": "ProcessSalesData", "--day": "1"}
 
 

@@ -16,6 +16,8 @@ import pytest
 from localaws.bridges.stepfunctions import Deadlines
 from tests.localaws.sfn_support import create_machine
 
+pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
+
 
 def task_state(activity_arn: str, **fields) -> dict:
     return {"Type": "Task", "Resource": activity_arn, "End": True, **fields}

@@ -32,6 +32,8 @@ class RunContext:
     )
     work_dir: Path | None = None
     spark: Any = None  # the shared SparkSession, when the bridge has one
+    # boto3 client keys of the job's role session (None: the endpoint's administrator, IAM off)
+    credentials: dict[str, str] | None = None
     stagers: list[Any] = field(default_factory=list)  # cleaned up by the bridge when the run ends
 
 
@@ -54,6 +56,11 @@ def endpoint_url() -> str | None:
     if run is not None and run.endpoint_url:
         return run.endpoint_url
     return os.environ.get("AWS_ENDPOINT_URL")
+
+
+def credentials() -> dict[str, str] | None:
+    run = current()
+    return run.credentials if run is not None else None
 
 
 def region() -> str:

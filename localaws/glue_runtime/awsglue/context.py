@@ -24,7 +24,10 @@ log = logging.getLogger("awsglue.context")
 
 def _new_stager() -> Stager:
     run = _localrun.current()
-    stager = Stager(_localrun.endpoint_url(), _localrun.region(), run.work_dir if run else None)
+    # The job's role session (the bridge's run context): the script's reads and writes are the role's.
+    stager = Stager(
+        _localrun.endpoint_url(), _localrun.region(), run.work_dir if run else None, _localrun.credentials()
+    )
     if run is not None:
         run.stagers.append(stager)  # the bridge cleans these up when the run ends
     else:
