@@ -51,7 +51,14 @@ def demo_command(
     """Run the demo and print its summary; raise CommandError naming the failed state and cause.
 
     ``console=true`` keeps the endpoint and its console open after the workflows, until Ctrl-C."""
-    from localaws.demo import DEFAULT_OUTPUT_DIR, DEFAULT_TIME_SCALE, DemoFailed, print_summary, run_demo
+    from localaws.demo import (
+        DEFAULT_OUTPUT_DIR,
+        DEFAULT_TIME_SCALE,
+        DemoFailed,
+        print_summary,
+        run_demo,
+        unfired_kills,
+    )
     from localaws.demo_inputs import DemoInputError
 
     set_iam_mode(os.environ.get("LOCALAWS_IAM"))  # a bad mode is one line, before anything is deployed
@@ -67,6 +74,8 @@ def demo_command(
         print(f"\nConsole: {console_url} (the endpoint stays up; Ctrl-C stops it)", file=out, flush=True)
         _wait_for_stop()
 
+    # SIGTERM (a CI runner's stop, `kill`) unwinds like Ctrl-C, so that summary.json says what was seen.
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         report = run_demo(
             sales=sales,
@@ -80,8 +89,20 @@ def demo_command(
         raise CommandError(str(exc)) from exc
     except DemoFailed as exc:
         raise CommandError(f"the demo workflow failed: {exc}") from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not printed:
         print_summary(report, out)
+    unfired = unfired_kills(report)
+    if unfired:
+        raise CommandError(
+            f"fault mode: {', '.join(unfired)} never fired (the function made no such call in this run), so "
+            "it tested nothing; see README.md, section Fault mode"
+        )
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _flag(raw: str | None, name: str) -> bool:

@@ -26,15 +26,17 @@ from buildlib.execution_progress import (
     state_progress,
 )
 from buildlib.local_params import ARTIFACT_BUCKET, DATA_BUCKET, LOCAL_VALUES  # noqa: F401 - used by tests
+from buildlib.project import FUNCTIONS
 from localaws.console.app import url as console_url
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
-from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepare_output_dir
+from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, DemoInputError, demo_datasets, prepare_output_dir
 from localaws.demo_outputs import (  # noqa: F401 - collect_datasets: used by tests
     DatasetCollector,
     collect_datasets,
     collect_query_results,
 )
 from localaws.deployed_workflow import DeployedWorkflow, read_workflow, split_s3_url, state_machine_arn
+from localaws.faults import README_TABLE, FaultSpec, unknown_kill_functions
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
 from localaws.hops import history, runner_hops
@@ -404,8 +406,10 @@ def print_summary(report: DemoReport, out: TextIO) -> None:
 
 
 def _print_faults(faults: dict[str, Any], out: TextIO) -> None:
-    injected = ", ".join(f"{count} {kind}" for kind, count in faults["injected"].items()) or "nothing"
-    _say(out, f"\nFaults ({faults['spec']}): {injected} in {faults['calls_seen']} client calls")
+    injected = ", ".join(f"{count} {kind}" for kind, count in faults["injected"].items())
+    kills = len(faults["kills"]["fired"])
+    done = ", ".join(part for part in (injected, f"{kills} kill(s)" if kills else "") if part) or "nothing"
+    _say(out, f"\nFaults ({faults['spec']}): {done} in {faults['calls_seen']} client calls")
     for kind, calls in faults["by_call"].items():
         top = sorted(calls.items(), key=lambda item: -item[1])[:5]
         _say(out, f"  {kind:<9} " + ", ".join(f"{call} ×{count}" for call, count in top))
@@ -414,6 +418,8 @@ def _print_faults(faults: dict[str, Any], out: TextIO) -> None:
             out,
             f"  killed {fired.get('function')} {fired.get('when')} {fired.get('call')} ({fired.get('kill')})",
         )
+    for kill in faults["kills"].get("unfired", []):
+        _say(out, f"  NEVER FIRED: {kill} (the function made no such call in this run)")
 
 
 def _fake_aws_environment(endpoint_url: str) -> None:
@@ -513,7 +519,7 @@ def run_demo(
         phase_began = now
 
     if faults is not None:
-        parse_fault_spec(faults)  # a bad spec fails before anything starts
+        check_kills_name_deployed_functions(parse_fault_spec(faults))  # before anything starts
     # faults only when given: callers may stand in for deployed_environment with a (time_scale, out) one.
     with deployed_environment(time_scale, out, **({} if faults is None else {"faults": faults})) as env:
         report.deploy_s = env.deploy_s
@@ -566,6 +572,10 @@ def run_demo(
             report.failed_state = failure.state
             report.cause = str(failure)
             raise
+        except (KeyboardInterrupt, SystemExit) as stopped:  # Ctrl-C, or SIGTERM (cli.demo_command)
+            report.status = "INTERRUPTED"
+            report.cause = f"stopped by {type(stopped).__name__} before the workflows ended"
+            raise
         finally:
             report.total_s = time.monotonic() - began
             report.glue_wall_s = env.glue_clock.busy_seconds()
@@ -585,6 +595,22 @@ def run_demo(
             if hold is not None:
                 hold(console_url(env.ctx.endpoint_url), report)
     return report
+
+
+def check_kills_name_deployed_functions(spec: FaultSpec) -> None:
+    """A kill that names no function the demo deploys could never fire: refused before anything starts."""
+    deployed = [(name, f"{name}.handler") for name in FUNCTIONS]
+    unknown = unknown_kill_functions(spec, deployed)
+    if unknown:
+        raise DemoInputError(
+            f"bad fault item {unknown[0]!r}: it names no function the demo deploys ({', '.join(FUNCTIONS)}), "
+            f"so it could never fire (see {README_TABLE} for the syntax)"
+        )
+
+
+def unfired_kills(report: DemoReport) -> list[str]:
+    """The configured kills that never fired during the run: they tested nothing."""
+    return list((report.faults or {}).get("kills", {}).get("unfired", []))
 
 
 def _clock_listener(

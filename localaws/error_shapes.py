@@ -26,7 +26,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from localaws import aws_json, conformance
+from localaws import aws_json
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +154,8 @@ class ServiceShapedErrors:
 
     def __init__(self, app: WsgiApp) -> None:
         self.app = app
-        # The conformance check (LOCALAWS_CONFORMANCE, on in the tests) sees every answer this layer gives:
-        # moto's and the bridges', with unmapped errors already shaped.
-        self._answer = conformance.wrap_if_enabled(self._shaped)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        return self._answer(environ, start_response)
-
-    def _shaped(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         captured: dict[str, Any] = {}
         written: list[bytes] = []
 

@@ -14,7 +14,7 @@ from moto.moto_server import threaded_moto_server
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from localaws import error_shapes, faults, shared_botocore_loader
+from localaws import conformance, error_shapes, faults, shared_botocore_loader
 from localaws.bridges import BRIDGES
 from localaws.console.app import mount as mount_console
 from localaws.context import LocalAwsContext
@@ -34,6 +34,8 @@ def _make_quick_stopping_server(*args: Any, **kwargs: Any) -> Any:
     server.app = error_shapes.ServiceShapedErrors(server.app)  # unmapped errors in the service's protocol
     server.app = IamMiddleware(server.app)  # requests of issued role sessions are authorised (localaws/iam/)
     server.app = faults.FaultMiddleware(server.app)  # passes every request through while faults are off
+    # Outermost but for the console: the check sees every answer a client gets, throttles and denials too.
+    server.app = conformance.wrap_if_enabled(server.app)
     server.app = mount_console(server.app)  # the local console at /_console/ (localaws/console/)
     server.serve_forever = functools.partial(server.serve_forever, poll_interval=SHUTDOWN_POLL_S)
     return server

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.child_env import child_environment
 
@@ -231,3 +234,35 @@ class SimpleQuery:
 def typed_marketing_records(path: Path = MARKETING_CSV) -> list[dict[str, Any]]:
     names, records = marketing_records(path)
     return [{name: typed_marketing_value(name, record[name]) for name in names} for record in records]
+
+
+def joined_dataset_problem(csv_path: Path) -> str | None:
+    """None when the CSV holds exactly the plain-Python join of the samples, else what differs."""
+    if not csv_path.is_file():
+        return f"no joined dataset at {csv_path}"
+    expected = expected_join()
+    with csv_path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        columns = next(reader)
+        rows = [typed_output_row(columns, row) for row in reader]
+    if columns != expected.columns:
+        return f"columns {columns} != {expected.columns}"
+    if rows != expected.rows:
+        wrong = [got[0] for got, exp in zip(rows, expected.rows, strict=False) if got != exp]
+        return f"{len(rows)} rows vs {len(expected.rows)} expected; first differing dates {wrong[:5]}"
+    return None
+
+
+def assert_recovered(point: str, observed: dict[str, Any]) -> None:
+    """A fault-matrix point (localaws/fault_matrix.py) that ran, fired, and ended SUCCEEDED with every Glue
+    job run exactly once and the joined dataset of a run without faults; skipped when its fault never
+    fired."""
+    assert observed.get("ran"), f"{point} did not run:\n{observed.get('error') or observed.get('child')}"
+    if not observed["fired"]:
+        pytest.skip(f"{point}: the function made no such call during a successful workflow (kill not fired)")
+    details = json.dumps({k: v for k, v in observed.items() if k != "progress"}, indent=1, default=str)
+    assert observed["status"] == "SUCCEEDED", f"{point}: {details}\n{observed.get('progress', '')[-3000:]}"
+    runs = observed["glue_runs"]
+    assert runs and all(states == ["SUCCEEDED"] for states in runs.values()), f"{point}: {details}"
+    problem = joined_dataset_problem(Path(observed["joined_csv"]))
+    assert problem is None, f"{point}: {problem}"

@@ -16,7 +16,6 @@ one. A point whose call never happened in a successful run (the kill did not fir
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import threading
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import PYNT, ChildRun, expected_join, run_child, typed_output_row
+from e2e_support import PYNT, ChildRun, assert_recovered, joined_dataset_problem, run_child
 
 from localaws.fault_matrix import KILL_POINTS
 
@@ -40,23 +39,6 @@ THROTTLE_SPEC = "throttle:0.2;seed:1"
 
 
 # --- the tests ------------------------------------------------------------------------------------------
-
-
-def _joined_dataset_problem(csv_path: Path) -> str | None:
-    """None when the CSV holds exactly the plain-Python join of the samples, else what differs."""
-    if not csv_path.is_file():
-        return f"no joined dataset at {csv_path}"
-    expected = expected_join()
-    with csv_path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        columns = next(reader)
-        rows = [typed_output_row(columns, row) for row in reader]
-    if columns != expected.columns:
-        return f"columns {columns} != {expected.columns}"
-    if rows != expected.rows:
-        wrong = [got[0] for got, exp in zip(rows, expected.rows, strict=False) if got != exp]
-        return f"{len(rows)} rows vs {len(expected.rows)} expected; first differing dates {wrong[:5]}"
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +65,7 @@ def test_demo_succeeds_with_a_fifth_of_all_calls_throttled(throttled_demo: tuple
     assert f"Faults ({THROTTLE_SPEC}):" in child.stdout
     assert set(summary["glue_runs_by_job"].values()) == {1}, "a throttle made a Glue job run twice"
     assert summary["glue_runs"] == len(summary["glue_runs_by_job"])
-    assert _joined_dataset_problem(output / "marketing-and-sales.csv") is None
+    assert joined_dataset_problem(output / "marketing-and-sales.csv") is None
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +107,3 @@ def crash_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_workflow_recovers_from_a_crash_at(crash_results: dict[str, Any], point: str) -> None:
     observed = crash_results[point]
     assert_recovered(point, observed)
-
-
-def assert_recovered(point: str, observed: dict[str, Any]) -> None:
-    """SUCCEEDED, every Glue job run exactly once, and the joined dataset of a run without faults."""
-    assert observed.get("ran"), f"{point} did not run:\n{observed.get('error') or observed.get('child')}"
-    if not observed["fired"]:
-        pytest.skip(f"{point}: the function made no such call during a successful workflow (kill not fired)")
-    details = json.dumps({k: v for k, v in observed.items() if k != "progress"}, indent=1, default=str)
-    assert observed["status"] == "SUCCEEDED", f"{point}: {details}\n{observed.get('progress', '')[-3000:]}"
-    assert observed["glue_runs"] and all(runs == ["SUCCEEDED"] for runs in observed["glue_runs"].values()), (
-        f"{point}: {details}"
-    )
-    problem = _joined_dataset_problem(Path(observed["joined_csv"]))
-    assert problem is None, f"{point}: {problem}"

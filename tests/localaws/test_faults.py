@@ -481,8 +481,15 @@ def test_a_seeded_worker_s_calls_get_the_same_faults_in_every_invocation(
     """The worker tags each call (function, operation, number, attempt), so the draws repeat whatever
     other calls the endpoint serves between them."""
     name, _ = two_calls_function
-    lam = aws_client("lambda")
+    lam, iam = aws_client("lambda"), aws_client("iam")
     role = lam.get_function_configuration(FunctionName=name)["Role"]
+    lists = {  # its role may list activities (the endpoint enforces IAM)
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "states:ListActivities", "Resource": "*"}],
+    }
+    iam.put_role_policy(
+        RoleName=role.rsplit("/", 1)[-1], PolicyName="lists", PolicyDocument=json.dumps(lists)
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("lists.py", LISTS)
