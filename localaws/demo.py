@@ -36,6 +36,7 @@ from localaws.demo_outputs import (  # noqa: F401 - collect_datasets: used by te
     collect_query_results,
 )
 from localaws.deployed_workflow import DeployedWorkflow, read_workflow, split_s3_url, state_machine_arn
+from localaws.faults import ENV_VAR as FAULTS_ENV_VAR
 from localaws.faults import README_TABLE, FaultSpec, unknown_kill_functions
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
@@ -518,8 +519,11 @@ def run_demo(
         report.phases_s[name] = now - phase_began
         phase_began = now
 
-    if faults is not None:
-        check_kills_name_deployed_functions(parse_fault_spec(faults))  # before anything starts
+    # The fault mode given here, or the endpoint's own (LOCALAWS_FAULTS, as pynt demo[faults=...] sets it):
+    # a bad spec, or a kill of no deployed function, fails before anything starts.
+    check_kills_name_deployed_functions(
+        parse_fault_spec(faults if faults is not None else os.environ.get(FAULTS_ENV_VAR, ""))
+    )
     # faults only when given: callers may stand in for deployed_environment with a (time_scale, out) one.
     with deployed_environment(time_scale, out, **({} if faults is None else {"faults": faults})) as env:
         report.deploy_s = env.deploy_s
