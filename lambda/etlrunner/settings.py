@@ -34,6 +34,10 @@ DEFAULT_POLL_LEASE_SECONDS = 100
 # for a poll then (poller.py). The recovery tick heartbeats every task each minute, well inside it.
 TASK_HEARTBEAT_SECONDS_ENV = "TASK_HEARTBEAT_SECONDS"
 DEFAULT_TASK_HEARTBEAT_SECONDS = 240
+# How many times a start that a throttle or a 5xx refused (the service's start, or the record of the job it
+# started) is tried in all, 20 s apart, before the task fails with StartFailed (the job stopped if it runs).
+MAX_START_ATTEMPTS_ENV = "MAX_START_ATTEMPTS"
+DEFAULT_MAX_START_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class RunSettings:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     poll_lease_seconds: float = DEFAULT_POLL_LEASE_SECONDS
     task_heartbeat_seconds: float = DEFAULT_TASK_HEARTBEAT_SECONDS
+    max_start_attempts: int = DEFAULT_MAX_START_ATTEMPTS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
@@ -56,6 +61,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> RunSettings:
         task_heartbeat_seconds=_positive(
             env, TASK_HEARTBEAT_SECONDS_ENV, DEFAULT_TASK_HEARTBEAT_SECONDS, float
         ),
+        max_start_attempts=_positive(env, MAX_START_ATTEMPTS_ENV, DEFAULT_MAX_START_ATTEMPTS, int),
     )
 
 

@@ -45,9 +45,8 @@ logger = logging.getLogger("etlrunner")
 # long apart, before the run gives up on it: the task's record must not be lost to a passing throttle.
 WRITE_RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0)
 # A start refused for now (a throttle, a 5xx) is tried again by a later run after this long (the recovery
-# tick, every minute), up to MAX_START_ATTEMPTS times in all before the task fails with StartFailed.
+# tick, every minute), up to MAX_START_ATTEMPTS times in all (settings.py) before the task fails.
 START_RETRY_SECONDS = 20
-MAX_START_ATTEMPTS = 5
 
 
 @dataclass
@@ -107,7 +106,7 @@ class TaskWork:
         """Leave a start that a throttle or a 5xx refused to a later run (find_started first, so a start that
         went through after all is not repeated); False once it has been tried MAX_START_ATTEMPTS times."""
         attempts = item.start_attempts + 1
-        if attempts >= MAX_START_ATTEMPTS:
+        if attempts >= self.settings.max_start_attempts:
             return False
         try:
             if self.store.retry_start_later(item, time.time() + START_RETRY_SECONDS) is None:
@@ -123,7 +122,7 @@ class TaskWork:
             error_text(exc),
             START_RETRY_SECONDS,
             attempts,
-            MAX_START_ATTEMPTS,
+            self.settings.max_start_attempts,
         )
         return True
 

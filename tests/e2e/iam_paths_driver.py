@@ -7,8 +7,9 @@ fresh endpoint enforcing IAM, and runs, each recording what it observed:
 
 - ``named_query``: an Athena runner task naming a named query (``athena:GetNamedQuery``);
 - ``untracked_query`` / ``untracked_glue_run``: the runner's tracking write fails (the endpoint's fault mode
-  answers every ``TransactWriteItems`` with a 5xx), so it stops the job it started
-  (``athena:StopQueryExecution``, ``glue:BatchStopJobRun``) and fails the task;
+  answers every ``TransactWriteItems`` with a 5xx, and the runners are told to try a start once:
+  ``MAX_START_ATTEMPTS`` 1, where the default leaves a passing 5xx to a later run), so it stops the job it
+  started (``athena:StopQueryExecution``, ``glue:BatchStopJobRun``) and fails the task;
 - ``mis_wired_wait``: a wait task naming another object than the upload its activity releases is failed by
   ons3objectcreated with ``WaitForData.MisWired`` (``states:SendTaskFailure``);
 - ``failure_destination``: ons3objectcreated cannot store an upload (every DynamoDB ``UpdateItem`` fails), so
@@ -75,12 +76,28 @@ def scenario_named_query(env: demo.DemoEnvironment) -> dict[str, Any]:
     return e2e_driver._run_small_machine(env, "IamNamedQuery", task, "AthenaRunnerActivity")
 
 
+def _runner_setting(env: demo.DemoEnvironment, name: str, value: str | None) -> None:
+    """Set (or, None, remove) an environment variable of both runners; new workers take it."""
+    from localaws.bridges import awslambda
+
+    lam = _client(env.ctx, "lambda")
+    for function in ("gluerunner", "athenarunner"):
+        variables = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+        variables.pop(name, None)
+        if value is not None:
+            variables[name] = value
+        lam.update_function_configuration(FunctionName=function, Environment={"Variables": variables})
+    awslambda.runtime().stop()
+
+
 def _untracked(env: demo.DemoEnvironment, name: str, task: dict[str, Any], activity: str) -> dict[str, Any]:
+    _runner_setting(env, "MAX_START_ATTEMPTS", "1")
     faults.configure(env.ctx, "error5xx:dynamodb.TransactWriteItems:1.0")
     try:
         return e2e_driver._run_small_machine(env, name, task, activity)
     finally:
         faults.configure(env.ctx, "")
+        _runner_setting(env, "MAX_START_ATTEMPTS", None)
 
 
 def scenario_untracked_query(env: demo.DemoEnvironment) -> dict[str, Any]:

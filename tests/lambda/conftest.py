@@ -68,6 +68,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "TASK_LEASE_SECONDS",
         "POLL_LEASE_SECONDS",
         "TASK_HEARTBEAT_SECONDS",
+        "MAX_START_ATTEMPTS",
     ):
         monkeypatch.delenv(name, raising=False)
     # The core's own retries of a throttled write wait 1 to 8 s each on AWS; the tests count them, not wait.

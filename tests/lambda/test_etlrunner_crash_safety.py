@@ -271,7 +271,7 @@ def test_a_start_throttled_again_and_again_fails_its_task_at_last(world, monkeyp
     world["sfn"].add_task("T1", {"GlueJobName": JOB})
     throttle = lambda operation: operation == "start_job_run"  # noqa: E731
     one_run(world, [], throttle=throttle)
-    for _ in range(etlrunner.work.MAX_START_ATTEMPTS):
+    for _ in range(etlrunner.settings.DEFAULT_MAX_START_ATTEMPTS):
         if "T1" in world["sfn"].answers:
             break
         leases_run_out(world)
