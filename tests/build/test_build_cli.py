@@ -33,6 +33,7 @@ TASKS = [
     "startexecution",
     "executionstatus",
     "lint",
+    "pictures",
     "demo",
     "localaws",
 ]
