@@ -34,6 +34,7 @@ from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, demo_datasets, prepa
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
 from localaws.hops import history, runner_hops
+from localaws.timeline import write_timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
@@ -600,6 +601,8 @@ def run_demo(
             phase_done(f"{ATHENA_MACHINE} + copy datasets")
             collect_athena_result(env.s3, athena_output, output_dir, report)
             phase_done("copy the Athena result")
+            timeline = write_timeline(env.sfn, [main_execution, *athena_execution], output_dir)
+            report.output_files.append(str(timeline))
             report.status = "SUCCEEDED"
         except DemoFailed as failure:
             report.status = "FAILED"

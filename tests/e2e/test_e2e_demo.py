@@ -140,3 +140,15 @@ def test_athena_result_file_exists_with_a_header_and_rows(succeeded: DemoRun) ->
     assert len(rows) > 1, "athena-result.csv has a header but no rows"
     summary = json.loads((succeeded.output / "summary.json").read_text())
     assert summary["athena_result_rows"] == rows
+
+
+def test_demo_draws_the_timeline_of_both_workflows(succeeded: DemoRun) -> None:
+    """timeline.svg next to summary.json: every task of both workflows, each job run as a bar."""
+    timeline = succeeded.output / "timeline.svg"
+    assert str(timeline) in json.loads((succeeded.output / "summary.json").read_text())["output_files"]
+    svg = timeline.read_text()
+    for state in (*GLUE_TASKS, "Execute Athena Query", "Wait For Sales Data", "Wait For Marketing Data"):
+        assert f'data-state="{state}"' in svg, state
+    assert svg.count('class="bar run"') == 4  # the three Glue job runs and the Athena query
+    assert "MarketingAndSalesETLOrchestrator: SUCCEEDED" in svg
+    assert "AthenaRunnerTestETLOrchestrator: SUCCEEDED" in svg
