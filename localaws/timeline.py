@@ -178,7 +178,10 @@ def timeline_svg(executions: Sequence[ExecutionTimeline], title: str = "Timeline
     )
     ticks = nice_ticks(0, max((last - origin).total_seconds(), 1.0), 8)
     scale = PLOT_W / ticks[-1]
-    label_w = max([text_width(r.label, FONT) + 14 * r.depth for e in executions for r in e.rows] + [120.0])
+    label_w = max(
+        [text_width(r.label, FONT) + 14 * r.depth for e in executions for r in e.rows]
+        + [text_width(e.name, FONT, bold=True) for e in executions]
+    )
     left = MARGIN + label_w + 12
     body: list[str] = [f'<text x="{num(MARGIN)}" y="{num(MARGIN + 12)}" class="heading">{esc(title)}</text>']
     y = MARGIN + 34
@@ -187,17 +190,24 @@ def timeline_svg(executions: Sequence[ExecutionTimeline], title: str = "Timeline
         return left + (moment_ - origin).total_seconds() * scale
 
     for execution in executions:
+        # A header row: the state machine, its execution's span as a thin bar, and how it ended.
         took = f" in {(execution.end - execution.start).total_seconds():.1f} s" if execution.end else ""
+        summary = f"{execution.name}: {execution.status}{took}"
+        colour = "" if execution.status in ("SUCCEEDED", "RUNNING") else f' style="fill:{LOOK[FAILED][0]}"'
+        body.append(f'<g class="execution-row"><title>{esc(summary)}</title>')
         body.append(
-            f'<text x="{num(MARGIN)}" y="{num(y + 15)}" class="execution">{esc(execution.name)}: '
-            f"{esc(execution.status)}{esc(took)}</text>"
+            f'<text x="{num(MARGIN)}" y="{num(y + 15)}" class="execution">{esc(execution.name)}</text>'
         )
         if execution.end:
             x0, x1 = x_of(execution.start), x_of(execution.end)
             body.append(
-                f'<rect x="{num(x0)}" y="{num(y + 19)}" width="{num(max(x1 - x0, 1))}" height="2" '
+                f'<rect x="{num(x0)}" y="{num(y + 9)}" width="{num(max(x1 - x0, 1))}" height="4" '
                 'fill="#5f6b7a"/>'
             )
+        body.append(
+            f'<text x="{num(left + PLOT_W + 12)}" y="{num(y + 15)}" class="execution"{colour}>'
+            f"{esc(execution.status)}{esc(took)}</text></g>"
+        )
         y += HEAD_H
         for row in execution.rows:
             body += _row_svg(row, y, x_of, left)
