@@ -227,6 +227,16 @@ def lint():
     _lint.lint(_project())
 
 
+@task()
+@_reported
+def pictures():
+    """Re-render resources/architecture.svg from cloudformation/*.yaml and resources/architecture.toml."""
+    from buildlib.pictures.render import write_pictures
+
+    for path in write_pictures(ROOT):
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
 # --- Local AWS (no account needed) -----------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Benchmark: one Glue runner run checking N tracked jobs on the local endpoint, with AWS-like call latency.
 
     .venv/bin/python bench/bench_check_cycle.py [--sizes 100,1000,10000] [--latency 30ms] [--concurrency 16]
+        [--runs 1] [--json results.json] [--plot docs/bench-check-cycle.svg]
 
 For each N, in a fresh local endpoint (127.0.0.1, a free port): N executions each hold an activity task a
 worker took, N Glue job runs are RUNNING, and the runner's table tracks all N. Then the fault mode adds
@@ -8,12 +9,15 @@ worker took, N Glue job runs are RUNNING, and the runner's table tracks all N. T
 context of 300 s) checks them: a GetJobRun and a SendTaskHeartbeat per job, Query pages of 50.
 
 Printed per N: the run's wall time, jobs checked per second, and whether every job was checked inside the run
-(the issue's target: 10,000 jobs at 30 ms a call inside one 300 s run). It stops by itself.
+(the issue's target: 10,000 jobs at 30 ms a call inside one 300 s run). It stops by itself. `--runs` measures
+each N that many times; `--json` keeps the rows and `--plot` draws them (bench/plots.py, which also redraws a
+plot from saved `--json` files).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -29,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "lambda"), str(ROOT / "lambda" / "gluerunner")]
 
 from bench_support import running_job_runs, tracking_table, waiting_tasks  # noqa: E402
+from plots import check_cycle_plot  # noqa: E402
 
 from localaws import faults  # noqa: E402
 from localaws.server import LocalAws  # noqa: E402
@@ -128,6 +133,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000", help="comma-separated N (default %(default)s)")
     parser.add_argument("--latency", default="30ms", help="added to every call (default %(default)s)")
     parser.add_argument("--concurrency", type=int, default=16, help="CHECK_CONCURRENCY (default %(default)s)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each N (default %(default)s)")
+    parser.add_argument("--json", type=Path, help="write the rows to this file")
+    parser.add_argument("--plot", type=Path, help="draw the rows into this SVG file")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one N, in this process
     parser.add_argument("--check-run", nargs=2, help=argparse.SUPPRESS)  # the runner's own process
     args = parser.parse_args()
@@ -139,7 +147,8 @@ def main() -> int:
         return 0
     print(f"latency {args.latency} per call, CHECK_CONCURRENCY={args.concurrency}, Lambda timeout 300 s")
     print(f"{'N':>7}  {'setup (s)':>9}  {'run (s)':>8}  {'jobs/s':>8}  {'checked':>8}  all within the run")
-    for size in args.sizes.split(","):
+    rows = []
+    for size in [s for s in args.sizes.split(",") for _ in range(args.runs)]:
         # A process per N: moto's state (and the executions still waiting) must not carry over.
         command = [sys.executable, __file__, "--one", size, "--latency", args.latency]
         command += ["--concurrency", str(args.concurrency)]
@@ -148,13 +157,33 @@ def main() -> int:
             print(done.stderr[-3000:], file=sys.stderr)
             return 1
         row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
         verdict = "yes" if row["all_checked"] else "NO"
         if row["errors"]:
             verdict += f" ({row['errors']} errors)"
         figures = f"{row['n']:>7}  {row['setup_seconds']:>9.1f}"
         figures += f"  {row['seconds']:>8.1f}  {row['per_second']:>8.1f}  {row['checked']:>8}"
         print(f"{figures}  {verdict}", flush=True)
+    results = results_of(args.latency, args.concurrency, rows)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"results: {args.json}")
+    if args.plot:
+        args.plot.write_text(check_cycle_plot([results]))
+        print(f"plot: {args.plot}")
     return 0
+
+
+def results_of(latency: str, concurrency: int, rows: list[dict]) -> dict:
+    """The rows, as `--json` writes them and bench/plots.py reads them."""
+    return {
+        "bench": "bench/bench_check_cycle.py",
+        "date": dt.date.today().isoformat(),
+        "latency": latency,
+        "concurrency": concurrency,
+        "lambda_timeout_s": LAMBDA_TIMEOUT_MS / 1000,
+        "rows": rows,
+    }
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 bare lower bound (bench/lower_bound.py), in one interleaved run.
 
     .venv/bin/python bench/bench_demo.py [--runs N] [--scales 1,0.002] [--no-lower-bound]
+                                         [--json results.json] [--plot docs/bench-demo.svg]
 
 Each round runs the demo once per time scale and the lower bound once, in turn, so that a busy machine
 weighs on all of them alike. Prints, per time scale, as medians with the range: total wall time of the
@@ -11,12 +12,14 @@ and the runner hops of the workflows (task ready → job started, job ended → 
 over every hop of every run); then the demo's time over the lower bound's (median of the per-round
 ratios). Targets, at time scale 1 on a 2-core machine: overhead ≤ 10 s, every hop ≤ 2 s, demo ≤ 1.4× the
 lower bound. Exit code 0 whether or not a target is met: this measures, it does not gate; the demo
-failing is the only error.
+failing is the only error. `--json` keeps every round's figures; `--plot` draws them (bench/plots.py, which
+also redraws a plot from a saved `--json` file).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -29,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lower_bound import run_lower_bound  # noqa: E402
+from plots import demo_plot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -99,11 +103,37 @@ def report_scale(scale: str, runs: list[Run]) -> None:
             )
 
 
+def results_of(scales: list[str], runs: dict[str, list[Run]], bounds: list[float]) -> dict:
+    """Every round's figures, as `--json` writes them and bench/plots.py reads them."""
+    rounds = []
+    for number in range(len(runs[scales[0]])):
+        demo = {
+            scale: {
+                "total_s": round(runs[scale][number].total_s, 2),
+                "glue_s": round(runs[scale][number].glue_s, 2),
+                "deploy_s": round(runs[scale][number].deploy_s, 2),
+                "hops": runs[scale][number].hops,
+            }
+            for scale in scales
+        }
+        bound = round(bounds[number], 2) if number < len(bounds) else None
+        rounds.append({"round": number + 1, "demo": demo, "lower_bound_s": bound})
+    return {
+        "bench": "bench/bench_demo.py",
+        "date": dt.date.today().isoformat(),
+        "machine": f"{os.cpu_count()} cores, python {sys.version.split()[0]}",
+        "scales": scales,
+        "rounds": rounds,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scales", default="1,0.002", help="comma-separated LOCALAWS time scales")
     parser.add_argument("--no-lower-bound", action="store_true")
+    parser.add_argument("--json", type=Path, help="write every round's figures to this file")
+    parser.add_argument("--plot", type=Path, help="draw the rounds into this SVG file")
     options = parser.parse_args()
     scales = [s.strip() for s in options.scales.split(",") if s.strip()]
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; rounds: {options.runs}")
@@ -142,6 +172,13 @@ def main() -> None:
                 f"  demo at scale {scale} / lower bound: {median:.2f}× ({min(ratios):.2f}–{max(ratios):.2f}, "
                 f"paired by round)   {met} (≤ {TARGET_RATIO}×)"
             )
+    results = results_of(scales, runs, bounds)
+    if options.json:
+        options.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nresults: {options.json}")
+    if options.plot:
+        options.plot.write_text(demo_plot(results))
+        print(f"plot: {options.plot}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
 from localaws.hops import history, runner_hops
 from localaws.iam import denials as iam_denials
+from localaws.timeline import write_timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
@@ -570,6 +571,8 @@ def run_demo(
             for execution in (main_execution, athena_execution[0]):
                 collect_query_results(env.sfn, env.s3, athena, execution, output_dir, report)
             phase_done("copy the Athena results")
+            timeline = write_timeline(env.sfn, [main_execution, *athena_execution], output_dir)
+            report.output_files.append(str(timeline))
             report.status = "SUCCEEDED"
         except DemoFailed as failure:
             report.status = "FAILED"

@@ -29,6 +29,7 @@ from localaws.console.links import state_links
 from localaws.console.reader import Reader, duration_s
 from localaws.console.status import execution_view
 from localaws.console.svg import render_definition
+from localaws.timeline import execution_timeline, timeline_svg
 
 PREFIX = "/_console"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -74,6 +75,7 @@ class ConsoleApp:
                 Rule("/start", endpoint="start", methods=["POST"]),
                 Rule("/execution", endpoint="execution"),
                 Rule("/api/execution", endpoint="execution_json"),
+                Rule("/timeline", endpoint="timeline"),
                 Rule("/glue", endpoint="glue"),
                 Rule("/logs", endpoint="logs"),
                 Rule("/logs/stream", endpoint="log_stream"),
@@ -171,6 +173,15 @@ class ConsoleApp:
         return Response(
             json.dumps(answer), mimetype="application/json", headers={"Cache-Control": "no-store"}
         )
+
+    def on_timeline(self, request: Request, reader: Reader) -> Response:
+        """The execution's timeline (localaws/timeline.py): each state's wait, hops and run, as SVG."""
+        arn = _arg(request, "arn")
+        execution = reader.execution(arn)
+        machine = execution["stateMachineArn"].rsplit(":", 1)[-1]
+        timeline = execution_timeline(machine, reader.history(arn))
+        svg = timeline_svg([timeline], title=f"Timeline of {execution['name']}")
+        return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
 
     # --- Glue, Lambda logs, S3 --------------------------------------------------------------------------
 

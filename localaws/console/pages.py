@@ -129,11 +129,13 @@ def executions_page(machine: dict[str, Any], executions: list[dict[str, Any]], f
 
 def execution_page(execution: dict[str, Any], machine_name: str, svg: str, api_url: str) -> str:
     machine_href = f"machine?{urlencode({'arn': execution['stateMachineArn']})}"
+    timeline_href = f"timeline?{urlencode({'arn': execution['executionArn']})}"
     status = escape(execution["status"])
     return f"""<h1><a href="{escape(machine_href)}">{escape(machine_name)}</a> ›
 {escape(execution["name"])}</h1>
 <div class="card">Status: <b id="exec-status" class="status-{status}">{status}</b>
 · started {fmt_time(execution.get("startDate"))} · duration <span id="exec-duration"></span>
+· <a id="exec-timeline" href="{escape(timeline_href)}">timeline</a>
 <div id="exec-error" class="error"></div></div>
 <div class="layout"><div class="card graph-card"><h2>Graph</h2>{legend_html()}{svg}</div>
 <div class="card" id="details"><h2>State</h2><p id="details-hint">Click a state to see its input, output,

@@ -34,6 +34,7 @@ TASKS = [
     "executionstatus",
     "lint",
     "localparams",
+    "pictures",
     "demo",
     "localaws",
     "iamreport",

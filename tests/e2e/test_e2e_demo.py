@@ -157,3 +157,15 @@ def test_demo_ran_with_iam_enforced_and_nothing_denied(succeeded: DemoRun) -> No
     assert iam["allowed"] > 0, "no call was authorised: the workloads did not run as their roles"
     assert iam["denied"] == 0, iam["denials"]
     assert re.search(r"^IAM \(enforce\): \d+ calls allowed, 0 denied", succeeded.child.stdout, re.MULTILINE)
+
+
+def test_demo_draws_the_timeline_of_both_workflows(succeeded: DemoRun) -> None:
+    """timeline.svg next to summary.json: every task of both workflows, each job run as a bar."""
+    timeline = succeeded.output / "timeline.svg"
+    assert str(timeline) in json.loads((succeeded.output / "summary.json").read_text())["output_files"]
+    svg = timeline.read_text()
+    for state in (*GLUE_TASKS, "Execute Athena Query", "Wait For Sales Data", "Wait For Marketing Data"):
+        assert f'data-state="{state}"' in svg, state
+    assert svg.count('class="bar run"') == 4  # the three Glue job runs and the Athena query
+    assert "MarketingAndSalesETLOrchestrator: SUCCEEDED" in svg
+    assert "AthenaRunnerTestETLOrchestrator: SUCCEEDED" in svg
