@@ -8,7 +8,9 @@ deadline), uploading the sample files when every wait state waits, and records:
 - ``status`` and ``seconds`` (from StartExecution to the end), the failure if any;
 - ``glue_runs``: the runs of every Glue job during the point (a job run twice, or not at all, is a bug);
 - ``fired``: whether the fault happened at all (a kill whose call never came, a throttle that drew nothing);
-- ``heartbeat_timeouts``: tasks that came back only through their heartbeat timeout and the state's Retry.
+- ``heartbeat_timeouts`` and ``timed_out_states``: tasks that came back only through their heartbeat timeout
+  and the state's Retry, and their states;
+- ``lambda_logs`` (a point that did not succeed): the functions' last log lines during it, for diagnosis.
 
 Used by the end-to-end tests (tests/e2e/test_e2e_faults.py: every kill point, with the stacks tuned for quick
 recovery; tests/e2e/test_e2e_recovery_defaults.py: a few points at the templates' own settings) and by
@@ -70,6 +72,8 @@ THROTTLE_POINTS = [
     f"throttle:{service}:0.6;seed:4" for service in ("dynamodb", "states", "glue", "events", "s3")
 ]
 NO_FAULTS = "none"
+LOGGED_FUNCTIONS = ("ons3objectcreated", "gluerunner", "athenarunner")
+LOG_LINES_KEPT = 200
 # Tuned stacks (the fast CI matrix): what a recovery waits for takes seconds, not minutes. An operator may
 # tune the same way; the recovery paths are the same as with the templates' values.
 QUICK_RECOVERY = {"runner_task_heartbeat_s": 30, "wait_task_heartbeat_s": 10, "task_lease_s": 2}
@@ -126,6 +130,7 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     workflow = demo.deployed_workflow(env.sfn, machine)
     uploads = demo.uploads_for(workflow, demo_datasets())
     began = time.monotonic()
+    began_ms = int(time.time() * 1000)
     name = f"fault-{uuid.uuid4().hex[:12]}"
     execution_arn = env.sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"]
     uploaded = False
@@ -165,14 +170,49 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
         "kills": (report or {}).get("kills", {}).get("fired", []),
         "injected": (report or {}).get("injected", {}),
         "heartbeat_timeouts": sum(1 for event in events if event.get("type") == "ActivityTimedOut"),
+        "timed_out_states": timed_out_states(events),
         "progress": progress.getvalue() if status != "SUCCEEDED" else "",
     }
+    if status != "SUCCEEDED":
+        observed["lambda_logs"] = lambda_log_lines(env, began_ms)
     if status == "SUCCEEDED":
         folder.mkdir(parents=True, exist_ok=True)
         demo.collect_datasets(env.s3, folder, demo.DemoReport())
         observed["joined_csv"] = str(folder / "marketing-and-sales.csv")
     faults.configure(env.ctx, "")
     return observed
+
+
+def timed_out_states(events: list[dict[str, Any]]) -> list[str]:
+    """The state of each ActivityTimedOut event, in order (the state entered last before it in its branch)."""
+    by_id = {event["id"]: event for event in events}
+    states = []
+    for event in events:
+        if event.get("type") != "ActivityTimedOut":
+            continue
+        previous = by_id.get(event.get("previousEventId"))
+        while previous is not None and "stateEnteredEventDetails" not in previous:
+            previous = by_id.get(previous.get("previousEventId"))
+        states.append(previous["stateEnteredEventDetails"]["name"] if previous else "?")
+    return states
+
+
+def lambda_log_lines(env: Any, since_ms: int, keep: int = LOG_LINES_KEPT) -> list[str]:
+    """The last `keep` lines the workflow's functions logged since `since_ms`, oldest first."""
+    import boto3
+
+    logs = boto3.client("logs", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    lines: list[tuple[int, str]] = []
+    for function in LOGGED_FUNCTIONS:
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(
+                logGroupName=f"/aws/lambda/{function}", startTime=since_ms
+            )
+            for page in pages:
+                lines += [(e["timestamp"], f"{function}: {e['message'].rstrip()}") for e in page["events"]]
+        except Exception as exc:  # noqa: BLE001 - a diagnosis must not hide the point's own result
+            lines.append((since_ms, f"{function}: (logs unreadable: {exc})"))
+    return [text for _, text in sorted(lines, key=lambda pair: pair[0])][-keep:]
 
 
 def tune_for_quick_recovery(env: Any) -> None:

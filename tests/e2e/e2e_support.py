@@ -260,8 +260,12 @@ def assert_recovered(point: str, observed: dict[str, Any]) -> None:
     assert observed.get("ran"), f"{point} did not run:\n{observed.get('error') or observed.get('child')}"
     if not observed["fired"]:
         pytest.skip(f"{point}: the function made no such call during a successful workflow (kill not fired)")
-    details = json.dumps({k: v for k, v in observed.items() if k != "progress"}, indent=1, default=str)
-    assert observed["status"] == "SUCCEEDED", f"{point}: {details}\n{observed.get('progress', '')[-3000:]}"
+    shown = {k: v for k, v in observed.items() if k not in ("progress", "lambda_logs")}
+    details = json.dumps(shown, indent=1, default=str)
+    logs = "\n".join(observed.get("lambda_logs", []))
+    assert observed["status"] == "SUCCEEDED", (
+        f"{point}: {details}\n{observed.get('progress', '')[-3000:]}\nthe functions' last log lines:\n{logs}"
+    )
     runs = observed["glue_runs"]
     assert runs and all(states == ["SUCCEEDED"] for states in runs.values()), f"{point}: {details}"
     problem = joined_dataset_problem(Path(observed["joined_csv"]))
