@@ -1,8 +1,9 @@
-"""The README's worked example ("Adding a job to your workflow": a monthly roll-up after the join), applied to
-a copy of the repository exactly as the README says: the template tests must stay green there, and the Glue
-runner's allow list must take the new job in, with no other file or parameter value touched.
+"""The worked example of docs/ADDING_A_JOB.md (the README's "Adding a job to your workflow": a monthly roll-up
+after the join), applied to a copy of the repository exactly as the page says: the template tests must stay
+green there, and the Glue runner's allow list must take the new job in, with no other file or parameter value
+touched.
 
-The example's files are not in the repository; this test keeps the README's text working. (The whole demo
+The example's files are not in the repository; this test keeps the page's text working. (The whole demo
 with the example's job, and `make test`, were run once by hand on such a copy.)
 """
 
@@ -17,17 +18,16 @@ from pathlib import Path
 import pytest
 from cfn_test_helpers import REPO_ROOT
 
-SECTION = "## Adding a job to your workflow"
+EXAMPLE_PAGE = REPO_ROOT / "docs" / "ADDING_A_JOB.md"
 JOIN_STATE = "          Join Marketing And Sales Data:\n"
 IGNORED = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".pytest_cache", ".ruff_cache")
 
 
 def worked_example() -> tuple[str, str, str]:
-    """The script, the job's YAML and the state's YAML, as the README gives them."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index(SECTION) : readme.index("\n## ", readme.index(SECTION) + 1)]
-    (script,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-    job, state = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    """The script, the job's YAML and the state's YAML, as the page gives them."""
+    page = EXAMPLE_PAGE.read_text(encoding="utf-8")
+    (script,) = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+    job, state = re.findall(r"```yaml\n(.*?)```", page, re.DOTALL)
     return script, job, state
 
 
@@ -52,7 +52,7 @@ def applies_here() -> str | None:
 
 
 def apply_example(root: Path) -> None:
-    """The README's three steps: the script, the job after the join's job, the join's End → Next and the
+    """The page's three steps: the script, the job after the join's job, the join's End → Next and the
     state after the join."""
     script, job, state = worked_example()
     (root / "glue-scripts" / "monthly_rollup.py").write_text(script, encoding="utf-8")
@@ -66,9 +66,9 @@ def apply_example(root: Path) -> None:
     sfn.write_text(text[:start] + join + state + text[end:], encoding="utf-8")
 
 
-def test_the_readme_example_is_three_files_and_no_parameter_value(tmp_path):
+def test_the_worked_example_is_three_files_and_no_parameter_value(tmp_path):
     if reason := applies_here():
-        pytest.skip(f"the README's example applies to the sample as shipped; here {reason}")
+        pytest.skip(f"the worked example applies to the sample as shipped; here {reason}")
     copy = tmp_path / "repo"
     shutil.copytree(REPO_ROOT, copy, ignore=IGNORED)
     params_before = {p.name: p.read_text() for p in (copy / "cloudformation").glob("*-params.json")}
