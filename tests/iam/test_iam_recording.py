@@ -33,8 +33,16 @@ def test_the_suites_enforced_runs_were_denied_nothing() -> None:
 
 
 def test_the_readme_table_is_the_templates_and_the_recordings() -> None:
-    block = readme_table.readme_block()
+    block = readme_table.block_of(readme_table.README)
     assert block is not None, f"README.md has no {readme_table.START} … {readme_table.END} block"
-    assert block == readme_table.table(), (
+    assert block == readme_table.summary_table(), (
         "README.md's per-role IAM table is not the templates' (python -m tests.iam.readme_table --write)"
+    )
+
+
+def test_the_per_action_table_of_docs_iam_is_the_templates_and_the_recordings() -> None:
+    block = readme_table.block_of(readme_table.IAM_DOC)
+    assert block is not None, f"docs/IAM.md has no {readme_table.START} … {readme_table.END} block"
+    assert block == readme_table.table(), (
+        "docs/IAM.md's per-action table is not the templates' (python -m tests.iam.readme_table --write)"
     )
