@@ -93,5 +93,7 @@ def running_job_runs(ctx: Any, job: str, n: int) -> list[str]:
     )
     state_manager.set_transition("glue::job_run", {"progression": "manual", "times": 10**9})
     backend = glue_backends[ctx.account_id][ctx.region]
-    start = getattr(GlueBackend.start_job_run, "_localaws_original", GlueBackend.start_job_run)
+    from localaws.bridges import patching
+
+    start = patching.original(GlueBackend, "start_job_run")  # moto's, under the Glue bridge's patch
     return [start(backend, job, None, None, None, None, None, None, None, None, None) for _ in range(n)]

@@ -15,7 +15,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from localaws import conformance, error_shapes, faults, shared_botocore_loader
-from localaws.bridges import BRIDGES
+from localaws.bridges import BRIDGES, patching
 from localaws.console.app import mount as mount_console
 from localaws.context import LocalAwsContext
 from localaws.iam import authorizer as iam
@@ -85,7 +85,8 @@ class LocalAws:
         # The execution engine logs every failure a state raises at ERROR, caught ones included; the execution
         # history (what AWS shows) already records each one, with its error and cause.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        threaded_moto_server.make_server = _make_quick_stopping_server  # the name moto's server thread calls
+        # The name moto's server thread calls.
+        patching.replace(threaded_moto_server, "make_server", _make_quick_stopping_server)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         log.info("local AWS endpoint at %s", self.ctx.endpoint_url)

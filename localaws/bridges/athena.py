@@ -60,7 +60,7 @@ from moto.athena.models import AthenaBackend, Execution, QueryResults
 from moto.athena.responses import AthenaResponse
 from moto.core.exceptions import JsonRESTError
 
-from localaws.bridges import athena_results
+from localaws.bridges import athena_results, patching
 from localaws.context import LocalAwsContext
 from localaws.iam.middleware import current_caller
 
@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 METADATA_FORMAT = "localaws-athena-metadata/1"
 MAX_RESULT_ROWS_KEPT = 10_000  # rows GetQueryResults can page through (kept in memory); the CSV has them all
 
-_state: dict[str, Any] = {"ctx": None, "installed": False}
+_state: dict[str, Any] = {"ctx": None}
 _install_lock = threading.Lock()
 _query_lock = threading.Lock()  # one query at a time in the shared Spark catalog
 
@@ -214,8 +214,10 @@ def _patch_start_query_execution() -> None:
 
     WHY: moto never executes the SQL.
     """
-    original = AthenaBackend.start_query_execution
+    patching.wrap(AthenaBackend, "start_query_execution", _start_query_executing)
 
+
+def _start_query_executing(original: Any) -> Any:
     def start_query_execution(self: AthenaBackend, *args: Any, **kwargs: Any) -> str:
         exec_id = original(self, *args, **kwargs)
         execution = self.executions[exec_id]
@@ -239,7 +241,7 @@ def _patch_start_query_execution() -> None:
         ).start()
         return exec_id
 
-    AthenaBackend.start_query_execution = start_query_execution  # type: ignore[method-assign]
+    return start_query_execution
 
 
 def _patch_execution_status() -> None:
@@ -248,8 +250,10 @@ def _patch_execution_status() -> None:
     WHY: ManagedState.status advances QUEUED -> RUNNING -> SUCCEEDED on its own (immediately by default);
     moto's get_query_results also reads it to refuse results of unfinished queries.
     """
-    original: property = Execution.status  # type: ignore[assignment]
+    patching.wrap(Execution, "status", _query_status_of_bridged_queries)
 
+
+def _query_status_of_bridged_queries(original: property) -> property:
     def _get(self: Execution) -> str | None:
         record = bridged_query(self)
         return record.state if record is not None else original.fget(self)  # type: ignore[misc]
@@ -263,7 +267,7 @@ def _patch_execution_status() -> None:
             record.finish("CANCELLED", "Query cancelled by user")
             _cancel_spark_jobs(record.query_execution_id)
 
-    Execution.status = property(_get, _set)  # type: ignore[assignment]
+    return property(_get, _set)
 
 
 def _patch_get_query_execution_response() -> None:
@@ -272,8 +276,10 @@ def _patch_get_query_execution_response() -> None:
     WHY: moto's response hard-codes zero statistics and CompletionDateTime = SubmissionDateTime, and has no
     StateChangeReason.
     """
-    original = AthenaResponse.get_query_execution
+    patching.wrap(AthenaResponse, "get_query_execution", _query_execution_as_it_ran)
 
+
+def _query_execution_as_it_ran(original: Any) -> Any:
     def get_query_execution(self: AthenaResponse) -> Any:
         body = original(self)
         if not isinstance(body, str):
@@ -299,7 +305,7 @@ def _patch_get_query_execution_response() -> None:
         query_execution["Statistics"] = record.statistics()
         return json.dumps(result)
 
-    AthenaResponse.get_query_execution = get_query_execution  # type: ignore[method-assign]
+    return get_query_execution
 
 
 def _request_fingerprint(response: AthenaResponse) -> str:
@@ -318,7 +324,10 @@ def _patch_client_request_token() -> None:
 
     WHY: moto ignores the token, so a retried start (a runner recovering a task) started a second query.
     """
-    original = AthenaResponse.start_query_execution
+    patching.wrap(AthenaResponse, "start_query_execution", _start_query_once_per_token)
+
+
+def _start_query_once_per_token(original: Any) -> Any:
     lock = threading.Lock()
 
     def start_query_execution(self: AthenaResponse) -> Any:
@@ -342,7 +351,7 @@ def _patch_client_request_token() -> None:
                 known[token] = (json.loads(body)["QueryExecutionId"], fingerprint)
             return answer
 
-    AthenaResponse.start_query_execution = start_query_execution  # type: ignore[method-assign]
+    return start_query_execution
 
 
 class QueryExecutionNotFound(JsonRESTError):
@@ -365,27 +374,25 @@ def _patch_unknown_query_execution() -> None:
     AWS CLI: "invalid XML received"), and GetQueryResults answered an empty result set.
     """
     for name in ("get_query_execution", "get_query_results", "stop_query_execution"):
-        original = getattr(AthenaBackend, name)
+        patching.wrap(AthenaBackend, name, _unknown_id_refused)
 
-        def checked(
-            self: AthenaBackend, exec_id: str, *args: Any, _original: Any = original, **kw: Any
-        ) -> Any:
-            known = exec_id in self.executions or exec_id in self.query_results
-            # moto's static results API (a queue of results for any id) keeps working.
-            if not known and not (_original.__name__ == "get_query_results" and self.query_results_queue):
-                raise QueryExecutionNotFound(exec_id)
-            return _original(self, exec_id, *args, **kw)
 
-        checked.__name__ = name
-        setattr(AthenaBackend, name, checked)
+def _unknown_id_refused(original: Any) -> Any:
+    def checked(self: AthenaBackend, exec_id: str, *args: Any, **kw: Any) -> Any:
+        known = exec_id in self.executions or exec_id in self.query_results
+        # moto's static results API (a queue of results for any id) keeps working.
+        if not known and not (original.__name__ == "get_query_results" and self.query_results_queue):
+            raise QueryExecutionNotFound(exec_id)
+        return original(self, exec_id, *args, **kw)
+
+    checked.__name__ = original.__name__
+    return checked
 
 
 def install(ctx: LocalAwsContext) -> None:
-    """Patch moto's Athena query executions (once per process); the latest ``ctx`` is the one queries use."""
+    """Patch moto's Athena query executions (idempotent); the latest ``ctx`` is the one queries use."""
     with _install_lock:
         _state["ctx"] = ctx
-        if _state["installed"]:
-            return
         _check_moto_shape()
         _patch_start_query_execution()
         _patch_execution_status()
@@ -393,7 +400,6 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_client_request_token()
         _patch_unknown_query_execution()
         athena_results.install()  # GetQueryResults pages (MaxResults, NextToken)
-        _state["installed"] = True
 
 
 def _cancel_spark_jobs(exec_id: str) -> None:

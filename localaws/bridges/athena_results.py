@@ -17,8 +17,9 @@ from typing import Any
 from moto.athena.responses import AthenaResponse
 from moto.core.exceptions import JsonRESTError
 
+from localaws.bridges import patching
+
 MAX_RESULTS_PER_PAGE = 1000  # GetQueryResults MaxResults: 1-1000, default 1000 (API reference)
-_PATCH_MARK = "_localaws_athena_results_patch"
 
 
 class InvalidRequest(JsonRESTError):
@@ -67,21 +68,16 @@ def results_page(exec_id: str, rows: list, max_results: int | None, next_token: 
 
 def install() -> None:
     """Patch AthenaResponse.get_query_results: MaxResults and NextToken, as Athena pages; idempotent."""
-    if getattr(AthenaResponse.get_query_results, _PATCH_MARK, False):
-        return
+    patching.replace(AthenaResponse, "get_query_results", _paged_get_query_results)
 
-    def get_query_results(self: AthenaResponse) -> str:
-        exec_id = self._get_param("QueryExecutionId")
-        results = self.athena_backend.get_query_results(exec_id)
-        page = results_page(
-            exec_id, results.rows, self._get_param("MaxResults"), self._get_param("NextToken")
-        )
-        answer: dict[str, Any] = {
-            "ResultSet": {"Rows": page["Rows"], "ResultSetMetadata": {"ColumnInfo": results.column_info}},
-        }
-        if "NextToken" in page:
-            answer["NextToken"] = page["NextToken"]
-        return json.dumps(answer)
 
-    setattr(get_query_results, _PATCH_MARK, True)
-    AthenaResponse.get_query_results = get_query_results  # type: ignore[method-assign]
+def _paged_get_query_results(self: AthenaResponse) -> str:
+    exec_id = self._get_param("QueryExecutionId")
+    results = self.athena_backend.get_query_results(exec_id)
+    page = results_page(exec_id, results.rows, self._get_param("MaxResults"), self._get_param("NextToken"))
+    answer: dict[str, Any] = {
+        "ResultSet": {"Rows": page["Rows"], "ResultSetMetadata": {"ColumnInfo": results.column_info}},
+    }
+    if "NextToken" in page:
+        answer["NextToken"] = page["NextToken"]
+    return json.dumps(answer)

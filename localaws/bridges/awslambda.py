@@ -88,6 +88,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote, unquote_plus
 
 from localaws import faults, lambda_zygote
+from localaws.bridges import patching
 from localaws.context import LocalAwsContext
 from localaws.iam import service_access
 from localaws.iam.identities import SessionError
@@ -117,7 +118,7 @@ THROTTLE_RETRY_S = 0.5  # at the latest, a throttled async event looks for a fre
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"runtime": None, "originals": {}}
+_state: dict[str, Any] = {"runtime": None}
 
 
 @dataclass
@@ -1361,7 +1362,7 @@ def _event_config_action(operation: str) -> Callable[[Any], Any]:
             )
         return 200, {"status": 200, "content-type": "application/json"}, json.dumps(answer)
 
-    action.__name__ = f"{operation}_function_event_invoke_config"
+    action.__name__ = action.__qualname__ = f"{operation}_function_event_invoke_config"  # its patch key too
     return action
 
 
@@ -1532,12 +1533,15 @@ def _bridged_s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, 
         log.warning("S3 notification to %s not delivered", fn_arn, exc_info=True)
 
 
-def _create_function_then_prewarm(self: Any, spec: dict[str, Any]) -> Any:
-    fn = _state["originals"]["LambdaBackend.create_function"](self, spec)
-    rt = _state["runtime"]
-    if rt is not None and rt.ctx.prewarm_lambdas:
-        rt.prewarm(fn)
-    return fn
+def _create_function_then_prewarm(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_function(self: Any, spec: dict[str, Any]) -> Any:
+        fn = original(self, spec)
+        rt = _state["runtime"]
+        if rt is not None and rt.ctx.prewarm_lambdas:
+            rt.prewarm(fn)
+        return fn
+
+    return create_function
 
 
 def install(ctx: LocalAwsContext) -> None:
@@ -1554,26 +1558,18 @@ def install(ctx: LocalAwsContext) -> None:
             _state["runtime"] = LocalLambdaRuntime(ctx)
             if previous is not None:  # its workers talk to the earlier endpoint
                 previous.stop()
-        originals = _state["originals"]
-        if originals:
-            return
-        originals["LambdaFunction.invoke"] = LambdaFunction.invoke
-        originals["LambdaSimpleBackend.invoke"] = LambdaSimpleBackend.__dict__.get("invoke")
-        originals["s3.notifications._invoke_awslambda"] = s3_notifications._invoke_awslambda
         for operation, method in _EVENT_CONFIG_METHODS.items():
-            originals[f"LambdaResponse.{method}"] = getattr(LambdaResponse, method)
-            setattr(LambdaResponse, method, _event_config_action(operation))
+            patching.replace(LambdaResponse, method, _event_config_action(operation))
         # moto's routes take no "$" in a function name, so "my-function:$LATEST" (or its ARN) is a 404. moto
         # strips every "$" from a route (hence \x24); the server reads these when it builds its Lambda app.
         for suffix in ("event-invoke-config/?$", "event-invoke-config/list$"):
             lambda_urls.url_paths[
                 r"{0}/(?P<api_version>[^/]+)/functions/(?P<function_name>[\w_:%\x24-]+)/" + suffix
             ] = LambdaResponse.dispatch
-        originals["LambdaBackend.create_function"] = LambdaBackend.create_function
-        LambdaBackend.create_function = _create_function_then_prewarm
-        LambdaFunction.invoke = _bridged_function_invoke
-        LambdaSimpleBackend.invoke = _bridged_simple_backend_invoke
-        s3_notifications._invoke_awslambda = _bridged_s3_invoke_awslambda
+        patching.wrap(LambdaBackend, "create_function", _create_function_then_prewarm)
+        patching.replace(LambdaFunction, "invoke", _bridged_function_invoke)
+        patching.replace(LambdaSimpleBackend, "invoke", _bridged_simple_backend_invoke)
+        patching.replace(s3_notifications, "_invoke_awslambda", _bridged_s3_invoke_awslambda)
 
 
 def stop() -> None:

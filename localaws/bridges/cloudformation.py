@@ -45,12 +45,10 @@ from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as get_sfn_backend
 from moto.utilities.utils import get_partition
 
-from localaws.bridges import cloudformation_validate
+from localaws.bridges import cloudformation_validate, patching
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
-
-_PATCH_MARK = "_localaws_cloudformation_patch"
 
 
 def install(ctx: LocalAwsContext) -> None:
@@ -67,11 +65,6 @@ def install(ctx: LocalAwsContext) -> None:
     cloudformation_validate.install()  # ValidateTemplate checks structure and describes the template
     _patch_log_group_arn_attribute()
     _patch_role_managed_policy_arns()
-
-
-def _mark(func):
-    setattr(func, _PATCH_MARK, True)
-    return func
 
 
 def _import_models_used_by_templates() -> None:
@@ -438,8 +431,7 @@ def _patch_state_machine_backend_and_definition() -> None:
         ("delete_from_cloudformation_json", _delete_state_machine),
         ("update_from_cloudformation_json", _update_state_machine),
     ):
-        if not getattr(getattr(StateMachine, attribute), _PATCH_MARK, False):
-            setattr(StateMachine, attribute, classmethod(_mark(func)))
+        patching.replace(StateMachine, attribute, classmethod(func))
 
 
 class _JsonNull:
@@ -466,10 +458,10 @@ def _patch_keep_nulls_in_state_machine_definition() -> None:
     # moto gap: clean_json drops every None while resolving Refs, so "ResultPath: null" (discard the result)
     # in a Definition object silently became the default "$". Nulls are wrapped before clean_json and
     # written back as null by state_machine_definition().
-    current = cfn_parsing.parse_resource
-    if getattr(current, _PATCH_MARK, False):
-        return
+    patching.wrap(cfn_parsing, "parse_resource", _definition_nulls_protected)
 
+
+def _definition_nulls_protected(current):
     def parse_resource(resource_json: dict[str, Any], resources_map: Any):
         properties = resource_json.get("Properties") or {}
         if resource_json.get("Type") == StateMachine.cloudformation_type() and "Definition" in properties:
@@ -477,7 +469,7 @@ def _patch_keep_nulls_in_state_machine_definition() -> None:
             resource_json = {**resource_json, "Properties": properties}
         return current(resource_json, resources_map)
 
-    cfn_parsing.parse_resource = _mark(parse_resource)
+    return parse_resource
 
 
 # --- AWS::S3::Bucket properties moto ignores -----------------------------------------------------------
@@ -530,9 +522,10 @@ def _apply_bucket_properties(
 
 def _patch_bucket_properties() -> None:
     # moto gap: FakeBucket.create_from_cloudformation_json applies BucketEncryption and Tags only.
-    current = FakeBucket.create_from_cloudformation_json
-    if getattr(current, _PATCH_MARK, False):
-        return
+    patching.wrap(FakeBucket, "create_from_cloudformation_json", _bucket_with_its_properties)
+
+
+def _bucket_with_its_properties(current):
     original_create = current.__func__
 
     def create_from_cloudformation_json(
@@ -542,7 +535,7 @@ def _patch_bucket_properties() -> None:
         _apply_bucket_properties(bucket, cloudformation_json.get("Properties", {}), account_id, region_name)
         return bucket
 
-    FakeBucket.create_from_cloudformation_json = classmethod(_mark(create_from_cloudformation_json))
+    return classmethod(create_from_cloudformation_json)
 
 
 def _as_environment_value(value: Any) -> Any:
@@ -555,9 +548,10 @@ def _as_environment_value(value: Any) -> Any:
 def _patch_function_environment_as_strings() -> None:
     # moto gap: a Ref to a Number parameter reached the function's environment as an int, which
     # GetFunctionConfiguration then answered, and boto3 refused to send back (Variables are strings).
-    current = LambdaFunction.create_from_cloudformation_json
-    if getattr(current, _PATCH_MARK, False):
-        return
+    patching.wrap(LambdaFunction, "create_from_cloudformation_json", _function_environment_as_strings)
+
+
+def _function_environment_as_strings(current):
     original_create = current.__func__
 
     def create_from_cloudformation_json(
@@ -569,7 +563,7 @@ def _patch_function_environment_as_strings() -> None:
                 variables[name] = _as_environment_value(value)
         return original_create(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
 
-    LambdaFunction.create_from_cloudformation_json = classmethod(_mark(create_from_cloudformation_json))
+    return classmethod(create_from_cloudformation_json)
 
 
 def _applies_over_secure_transport(statement: dict[str, Any]) -> bool:
@@ -588,23 +582,21 @@ def _patch_bucket_policy_secure_transport() -> None:
     # condition as met, so the usual TLS-only statement ({"Effect": "Deny", "Principal": "*", "Condition":
     # {"Bool": {"aws:SecureTransport": "false"}}}) denies every object request. Requests to the local endpoint
     # stand in for AWS's HTTPS ones: statements that only apply to insecure transport are left out.
-    if getattr(FakeBucket.get_permission, _PATCH_MARK, False):
-        return
+    patching.replace(FakeBucket, "get_permission", _bucket_permission_over_secure_transport)
 
-    def get_permission(self, action: str, resource: str) -> Any:
-        from moto.iam.access_control import IAMPolicy, PermissionResult
 
-        if self.policy is None:
-            return PermissionResult.NEUTRAL
-        document = json.loads(self.policy.decode())
-        statements = document.get("Statement", [])
-        statements = statements if isinstance(statements, list) else [statements]
-        document["Statement"] = [s for s in statements if _applies_over_secure_transport(s)]
-        if not document["Statement"]:
-            return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
+def _bucket_permission_over_secure_transport(self, action: str, resource: str) -> Any:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
 
-    FakeBucket.get_permission = _mark(get_permission)
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    document = json.loads(self.policy.decode())
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    document["Statement"] = [s for s in statements if _applies_over_secure_transport(s)]
+    if not document["Statement"]:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
 
 def _patch_log_group_arn_attribute() -> None:
@@ -613,15 +605,15 @@ def _patch_log_group_arn_attribute() -> None:
     # (the local IAM evaluates them against the stream's ARN, which only the ":*" form matches).
     from moto.logs.models import LogGroup
 
-    original = LogGroup.get_cfn_attribute
-    if getattr(original, _PATCH_MARK, False):
-        return
+    patching.wrap(LogGroup, "get_cfn_attribute", _log_group_arn_with_streams)
 
+
+def _log_group_arn_with_streams(original):
     def get_cfn_attribute(self, attribute_name: str) -> Any:
         value = original(self, attribute_name)
         return f"{value}:*" if attribute_name == "Arn" and not str(value).endswith(":*") else value
 
-    LogGroup.get_cfn_attribute = _mark(get_cfn_attribute)
+    return get_cfn_attribute
 
 
 def _patch_role_managed_policy_arns() -> None:
@@ -629,11 +621,13 @@ def _patch_role_managed_policy_arns() -> None:
     # (the local IAM evaluates what is attached). Attached after moto creates the role; a policy moto does
     # not know (an AWS-managed one, unless MOTO_IAM_LOAD_MANAGED_POLICIES is set) is named in the log: the
     # local IAM then denies what only it would allow, it never allows more.
-    from moto.iam.models import Role, iam_backends
+    from moto.iam.models import Role
 
-    original = Role.create_from_cloudformation_json
-    if getattr(original, _PATCH_MARK, False):
-        return
+    patching.wrap(Role, "create_from_cloudformation_json", _role_with_managed_policies)
+
+
+def _role_with_managed_policies(original):
+    from moto.iam.models import iam_backends
 
     def create_from_cloudformation_json(
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
@@ -649,7 +643,7 @@ def _patch_role_managed_policy_arns() -> None:
                 )
         return role
 
-    Role.create_from_cloudformation_json = classmethod(_mark(create_from_cloudformation_json))
+    return classmethod(create_from_cloudformation_json)
 
 
 # --- stack resources: their own status, time and events -------------------------------------------------
@@ -697,19 +691,23 @@ def _physical_id(resource: Any) -> str:
 
 
 def _patch_resource_status_and_events() -> None:
-    if getattr(cfn_parsing.parse_and_create_resource, _PATCH_MARK, False):
-        return
-    original_create = cfn_parsing.parse_and_create_resource
-    original_update = cfn_parsing.parse_and_update_resource
-    original_delete_resource = cfn_parsing.ResourceMap._delete_resource
-    original_delete = cfn_parsing.ResourceMap.delete
-    original_create_map = Stack._create_resource_map
+    patching.wrap(Stack, "_create_resource_map", _resource_map_knowing_its_stack)
+    patching.wrap(cfn_parsing, "parse_and_create_resource", _create_recording_events)
+    patching.wrap(cfn_parsing, "parse_and_update_resource", _update_recording_events)
+    patching.wrap(cfn_parsing.ResourceMap, "_delete_resource", _delete_recording_events)
+    patching.wrap(cfn_parsing.ResourceMap, "delete", _delete_recording_skipped)
 
+
+def _resource_map_knowing_its_stack(original_create_map):
     def _create_resource_map(self: Stack):
         resource_map = original_create_map(self)
         setattr(resource_map, _STACK_REF, self)
         return resource_map
 
+    return _create_resource_map
+
+
+def _create_recording_events(original_create):
     def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):
         stack = _stack_of(resources_map)
         resource_type = resource_json.get("Type", "")
@@ -730,6 +728,10 @@ def _patch_resource_status_and_events() -> None:
             _record(stack, resource, started, done)
         return resource
 
+    return parse_and_create_resource
+
+
+def _update_recording_events(original_update):
     def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
         stack = _stack_of(resources_map)
         resource_type = resource_json.get("Type", "")
@@ -746,6 +748,10 @@ def _patch_resource_status_and_events() -> None:
             _record(stack, resource, started, done)
         return resource
 
+    return parse_and_update_resource
+
+
+def _delete_recording_events(original_delete_resource):
     def _delete_resource(self, parsed_resource, resource_json):
         stack = _stack_of(self)
         logical_id = getattr(parsed_resource, "logical_resource_id", "")
@@ -762,6 +768,10 @@ def _patch_resource_status_and_events() -> None:
             done = _resource_event(stack, logical_id, physical_id, resource_type, "DELETE_COMPLETE")
             _record(stack, parsed_resource, started, done)
 
+    return _delete_resource
+
+
+def _delete_recording_skipped(original_delete):
     def delete(self) -> None:
         stack = _stack_of(self)
         if stack is not None:
@@ -780,11 +790,7 @@ def _patch_resource_status_and_events() -> None:
                     _record(stack, resource, skipped)
         original_delete(self)
 
-    Stack._create_resource_map = _mark(_create_resource_map)
-    cfn_parsing.parse_and_create_resource = _mark(parse_and_create_resource)
-    cfn_parsing.parse_and_update_resource = _mark(parse_and_update_resource)
-    cfn_parsing.ResourceMap._delete_resource = _mark(_delete_resource)
-    cfn_parsing.ResourceMap.delete = _mark(delete)
+    return delete
 
 
 class StackResourceView:
@@ -856,5 +862,4 @@ def _patch_stack_resource_answers() -> None:
         ("describe_stack_resources", _describe_stack_resources_action),
         ("list_stack_resources", _list_stack_resources_action),
     ):
-        if not getattr(getattr(response_cls, name), _PATCH_MARK, False):
-            setattr(response_cls, name, _mark(action))
+        patching.replace(response_cls, name, action)

@@ -32,7 +32,7 @@ from moto.cloudformation import responses as cfn_responses
 from moto.cloudformation.exceptions import ValidationError
 from moto.core.responses import ActionResult
 
-_PATCH_MARK = "_localaws_cfn_validate_patch"
+from localaws.bridges import patching
 
 MAX_TEMPLATE_BODY_BYTES = 51200
 TOP_LEVEL_KEYS = frozenset(
@@ -95,26 +95,22 @@ _SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 def install() -> None:
     """Patch moto's ValidateTemplate answer; idempotent."""
-    response_cls = cfn_responses.CloudFormationResponse
-    if getattr(response_cls.validate_template, _PATCH_MARK, False):
-        return
+    patching.replace(cfn_responses.CloudFormationResponse, "validate_template", _validate_template_action)
 
-    def validate_template(self: Any) -> ActionResult:
-        body = self._get_param("TemplateBody")
-        url = self._get_param("TemplateURL")
-        if url:
-            body = self._get_stack_from_s3_url(url)
-        elif body is None:
-            raise ValidationError(message="Either Template URL or Template Body must be specified.")
-        elif len(body.encode("utf-8")) > MAX_TEMPLATE_BODY_BYTES:
-            raise ValidationError(
-                message=f"1 validation error detected: Value '{body}' at 'templateBody' failed to satisfy "
-                f"constraint: Member must have length less than or equal to {MAX_TEMPLATE_BODY_BYTES}"
-            )
-        return ActionResult(template_summary(body))
 
-    setattr(validate_template, _PATCH_MARK, True)
-    response_cls.validate_template = validate_template
+def _validate_template_action(self: Any) -> ActionResult:
+    body = self._get_param("TemplateBody")
+    url = self._get_param("TemplateURL")
+    if url:
+        body = self._get_stack_from_s3_url(url)
+    elif body is None:
+        raise ValidationError(message="Either Template URL or Template Body must be specified.")
+    elif len(body.encode("utf-8")) > MAX_TEMPLATE_BODY_BYTES:
+        raise ValidationError(
+            message=f"1 validation error detected: Value '{body}' at 'templateBody' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {MAX_TEMPLATE_BODY_BYTES}"
+        )
+    return ActionResult(template_summary(body))
 
 
 def _format_error(detail: str) -> ValidationError:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +36,9 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
+from localaws.bridges import patching
 from localaws.context import LocalAwsContext
 
-_PATCH_MARK = "_localaws_dynamodb_patch"
 _INDEX_ATTRIBUTE = "_localaws_range_index"
 
 
@@ -45,15 +46,6 @@ def install(ctx: LocalAwsContext) -> None:
     """Patch moto's DynamoDB in-process; safe to call again."""
     make_requests_atomic()
     _patch_query_seek()
-
-
-def _already_patched(owner: object, name: str) -> bool:
-    return getattr(getattr(owner, name, None), _PATCH_MARK, False)
-
-
-def _mark(func):
-    setattr(func, _PATCH_MARK, True)
-    return func
 
 
 # --- 1. Query seeks to ExclusiveStartKey and reads one page ---------------------------------------------
@@ -140,18 +132,22 @@ def _seek_start(table: Table, hash_key: DynamoType, exclusive_start_key: dict[st
 
 def _patch_query_seek() -> None:
     # moto gap: Table.query sorts the whole table and walks to ExclusiveStartKey on every page.
-    if _already_patched(Table, "query"):
-        return
-    original_query = Table.query
-    original_put_item = Table.put_item
-    original_delete_item = Table.delete_item
+    patching.wrap(Table, "put_item", _indexed_put_item)
+    patching.wrap(Table, "delete_item", _indexed_delete_item)
+    patching.wrap(Table, "query", _seeking_query)
 
+
+def _indexed_put_item(original_put_item: Callable[..., Item]) -> Callable[..., Item]:
     def put_item(self: Table, *args: Any, **kwargs: Any) -> Item:
         with _table_lock(self):
             item = original_put_item(self, *args, **kwargs)
             _after_put(self, item)
             return item
 
+    return put_item
+
+
+def _indexed_delete_item(original_delete_item: Callable[..., Item | None]) -> Callable[..., Item | None]:
     def delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
         with _table_lock(self):
             item = original_delete_item(self, hash_key, range_key)
@@ -159,6 +155,10 @@ def _patch_query_seek() -> None:
                 _after_delete(self, hash_key, range_key)
             return item
 
+    return delete_item
+
+
+def _seeking_query(original_query: Callable[..., Any]) -> Callable[..., Any]:
     def query(
         self: Table,
         hash_key: DynamoType | None,
@@ -219,9 +219,7 @@ def _patch_query_seek() -> None:
                     return results, scanned, last_key
                 width *= 2
 
-    Table.put_item = _mark(put_item)
-    Table.delete_item = _mark(delete_item)
-    Table.query = _mark(query)
+    return query
 
 
 # --- 2. One request at a time ----------------------------------------------------------------------------
@@ -237,13 +235,13 @@ def make_requests_atomic() -> None:
     ``DynamoHandler.call_action``. Safe to call again.
     """
     # moto gap: a condition and the write it guards are two steps, open to a concurrent request.
-    if _already_patched(DynamoHandler, "call_action"):
-        return
-    original_call_action = DynamoHandler.call_action
+    # (patching.original(DynamoHandler, "call_action") is moto's: the test that shows the race uses it.)
+    patching.wrap(DynamoHandler, "call_action", _one_request_at_a_time)
 
+
+def _one_request_at_a_time(original_call_action: Callable[[DynamoHandler], Any]) -> Callable[..., Any]:
     def call_action(self: DynamoHandler) -> Any:
         with _request_lock:
             return original_call_action(self)
 
-    call_action._localaws_original = original_call_action  # for the test that shows the race without it
-    DynamoHandler.call_action = _mark(call_action)
+    return call_action

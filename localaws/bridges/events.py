@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from localaws.bridges import patching
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -627,8 +628,7 @@ def emit(
 def _moto_send_to_targets(rule: Any, event: dict[str, Any]) -> None:
     from moto.events.models import Rule
 
-    original = getattr(Rule.send_to_targets, "_localaws_original", Rule.send_to_targets)
-    original(rule, event)
+    patching.original(Rule, "send_to_targets")(rule, event)
 
 
 _install_lock = threading.Lock()
@@ -646,10 +646,7 @@ def install(ctx: LocalAwsContext) -> None:
     from moto.events.models import Rule
 
     with _install_lock:
-        if not hasattr(Rule.send_to_targets, "_localaws_original"):
-            original = Rule.send_to_targets
-            Rule.send_to_targets = _bridged_send_to_targets  # type: ignore[method-assign]
-            _bridged_send_to_targets._localaws_original = original  # type: ignore[attr-defined]
+        patching.replace(Rule, "send_to_targets", _bridged_send_to_targets)
         if _scheduler is None:
             _scheduler = Scheduler(ctx)
         else:

@@ -51,7 +51,7 @@ from moto.core.utils import utcnow
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 
-from localaws.bridges import glue_run_size
+from localaws.bridges import glue_run_size, patching
 from localaws.context import LocalAwsContext
 from localaws.glue_run_errors import run_error_message
 
@@ -62,7 +62,7 @@ OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 _MAX_ERROR_MESSAGE = 2048
 
-_state: dict[str, Any] = {"ctx": None, "installed": False}
+_state: dict[str, Any] = {"ctx": None}
 _install_lock = threading.Lock()
 _sys_path_lock = threading.Lock()
 
@@ -172,8 +172,10 @@ def _patch_start_job_run() -> None:
 
     WHY: moto only records the run; nothing runs the script.
     """
-    original = GlueBackend.start_job_run
+    patching.wrap(GlueBackend, "start_job_run", _start_job_run_executing)
 
+
+def _start_job_run_executing(original: Any) -> Any:
     def start_job_run(self: GlueBackend, name: str, *args: Any, **kwargs: Any) -> str:
         run_id = original(self, name, *args, **kwargs)  # EntityNotFound, ConcurrentRunsExceeded, arg merge
         job = self.get_job(name)
@@ -195,8 +197,7 @@ def _patch_start_job_run() -> None:
         ).start()
         return run_id
 
-    start_job_run._localaws_original = original  # type: ignore[attr-defined]
-    GlueBackend.start_job_run = start_job_run  # type: ignore[method-assign]
+    return start_job_run
 
 
 def _patch_job_run_status() -> None:
@@ -205,13 +206,15 @@ def _patch_job_run_status() -> None:
     WHY: ManagedState.status advances STARTING -> RUNNING -> SUCCEEDED on its own (immediately by default);
     moto's own MaxConcurrentRuns check reads it too, so it now sees runs that are really still running.
     """
-    original: property = FakeJobRun.status  # type: ignore[assignment]
+    patching.wrap(FakeJobRun, "status", _run_status_of_bridged_runs)
 
+
+def _run_status_of_bridged_runs(original: property) -> property:
     def _get(self: FakeJobRun) -> str | None:
         record = bridged_run(self)
         return record.state if record is not None else original.fget(self)  # type: ignore[misc]
 
-    FakeJobRun.status = property(_get, original.fset)  # type: ignore[assignment]
+    return property(_get, original.fset)
 
 
 def _patch_job_run_as_dict() -> None:
@@ -220,8 +223,10 @@ def _patch_job_run_as_dict() -> None:
     WHY: moto reports fixed values (ExecutionTime 123, CompletedOn = StartedOn, GlueVersion "0.9", no
     ErrorMessage).
     """
-    original = FakeJobRun.as_dict
+    patching.wrap(FakeJobRun, "as_dict", _as_dict_of_bridged_runs)
 
+
+def _as_dict_of_bridged_runs(original: Any) -> Any:
     def as_dict(self: FakeJobRun) -> dict[str, Any]:
         result = original(self)
         record = bridged_run(self)
@@ -244,7 +249,7 @@ def _patch_job_run_as_dict() -> None:
             result["ErrorMessage"] = record.error_message
         return result
 
-    FakeJobRun.as_dict = as_dict  # type: ignore[method-assign]
+    return as_dict
 
 
 _STOPPABLE = frozenset({"STARTING", "RUNNING", "WAITING"})
@@ -256,8 +261,10 @@ def _patch_get_job_run_index() -> None:
     WHY: a runner checks each tracked run with GetJobRun; with N runs of one job moto's walk made each call
     O(N) and a check cycle O(N²). The index is rebuilt when runs were added (runs are only ever appended).
     """
-    original = FakeJob.get_job_run
+    patching.wrap(FakeJob, "get_job_run", _indexed_get_job_run)
 
+
+def _indexed_get_job_run(original: Any) -> Any:
     def get_job_run(self: FakeJob, run_id: str) -> FakeJobRun:
         index = self.__dict__.get("_localaws_run_index")
         if index is None or index[0] != len(self.job_runs):
@@ -269,7 +276,7 @@ def _patch_get_job_run_index() -> None:
         job_run.advance()
         return job_run
 
-    FakeJob.get_job_run = get_job_run  # type: ignore[method-assign]
+    return get_job_run
 
 
 def stop_job_run(backend: GlueBackend, job_name: str, run_id: str) -> dict[str, Any] | None:
@@ -321,27 +328,25 @@ def _patch_batch_stop_job_run() -> None:
 
     WHY: moto has no BatchStopJobRun (it answered 500); the runner stops a run whose task is gone.
     """
+    patching.replace(GlueResponse, "batch_stop_job_run", _batch_stop_job_run_action)
 
-    def batch_stop_job_run(self: GlueResponse) -> ActionResult:
-        job_name = self._get_param("JobName")
-        submitted, errors = [], []
-        for run_id in self._get_param("JobRunIds") or []:
-            error = stop_job_run(self.glue_backend, job_name, run_id)
-            if error is None:
-                submitted.append({"JobName": job_name, "JobRunId": run_id})
-            else:
-                errors.append(error)
-        return ActionResult({"SuccessfulSubmissions": submitted, "Errors": errors})
 
-    GlueResponse.batch_stop_job_run = batch_stop_job_run  # type: ignore[attr-defined]
+def _batch_stop_job_run_action(self: GlueResponse) -> ActionResult:
+    job_name = self._get_param("JobName")
+    submitted, errors = [], []
+    for run_id in self._get_param("JobRunIds") or []:
+        error = stop_job_run(self.glue_backend, job_name, run_id)
+        if error is None:
+            submitted.append({"JobName": job_name, "JobRunId": run_id})
+        else:
+            errors.append(error)
+    return ActionResult({"SuccessfulSubmissions": submitted, "Errors": errors})
 
 
 def install(ctx: LocalAwsContext) -> None:
-    """Patch moto's Glue job runs (once per process); the latest ``ctx`` is the one runs report to."""
+    """Patch moto's Glue job runs (idempotent); the latest ``ctx`` is the one runs report to."""
     with _install_lock:
         _state["ctx"] = ctx
-        if _state["installed"]:
-            return
         _check_moto_shape()
         _ensure_runtime_importable()
         _patch_start_job_run()
@@ -350,7 +355,6 @@ def install(ctx: LocalAwsContext) -> None:
         _patch_get_job_run_index()
         _patch_batch_stop_job_run()
         glue_run_size.install()  # GetJobRun's MaxCapacity: the run's workers times their DPUs
-        _state["installed"] = True
 
 
 def _ensure_runtime_importable() -> None:

@@ -13,8 +13,9 @@ from typing import Any
 
 from moto.glue.models import FakeJobRun
 
+from localaws.bridges import patching
+
 DPUS_PER_WORKER = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0, "Z.2X": 2.0}
-_PATCH_MARK = "_localaws_glue_run_size_patch"
 
 
 def run_dpus(worker_type: str | None, workers: int | None) -> float | None:
@@ -27,10 +28,10 @@ def run_dpus(worker_type: str | None, workers: int | None) -> float | None:
 
 def install() -> None:
     """Patch FakeJobRun.as_dict (GetJobRun, GetJobRuns); idempotent."""
-    if getattr(FakeJobRun.as_dict, _PATCH_MARK, False):
-        return
-    original = FakeJobRun.as_dict
+    patching.wrap(FakeJobRun, "as_dict", _as_dict_with_run_size)
 
+
+def _as_dict_with_run_size(original):
     def as_dict(self: FakeJobRun) -> dict[str, Any]:
         result = original(self)
         dpus = run_dpus(result.get("WorkerType"), result.get("NumberOfWorkers"))
@@ -40,5 +41,4 @@ def install() -> None:
                 result["AllocatedCapacity"] = int(dpus)
         return result
 
-    setattr(as_dict, _PATCH_MARK, True)
-    FakeJobRun.as_dict = as_dict  # type: ignore[method-assign]
+    return as_dict

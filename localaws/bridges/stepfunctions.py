@@ -123,7 +123,7 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.activity import Activity, ActivityTask
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
-from localaws.bridges import stepfunctions_history, stepfunctions_requests
+from localaws.bridges import patching, stepfunctions_history, stepfunctions_requests
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,6 @@ GET_ACTIVITY_TASK_LONG_POLL_SECONDS = 60.0
 # How long StopExecution waits for the stopped execution to record its end (it takes milliseconds).
 STOP_WAIT_SECONDS = 10.0
 
-_PATCH_MARK = "_localaws_stepfunctions_patch"
 _state: dict[str, LocalAwsContext] = {}
 
 
@@ -163,15 +162,6 @@ def install(ctx: LocalAwsContext) -> None:
 def _long_poll_seconds() -> float:
     ctx = _state.get("ctx")
     return ctx.scaled(GET_ACTIVITY_TASK_LONG_POLL_SECONDS) if ctx else GET_ACTIVITY_TASK_LONG_POLL_SECONDS
-
-
-def _already_patched(owner: object, name: str) -> bool:
-    return getattr(getattr(owner, name, None), _PATCH_MARK, False)
-
-
-def _mark(func):
-    setattr(func, _PATCH_MARK, True)
-    return func
 
 
 # --- 1. one activity store per account/region, shared by every execution -------------------------------
@@ -301,8 +291,7 @@ class SharedActivityStoreExecution(Execution):
 def _patch_shared_activity_store() -> None:
     # moto gap: StepFunctionsParserBackend.start_execution builds Execution(..., activity_store={}).
     # start_execution looks the name up in its module, so swapping the module's Execution is enough.
-    if parser_models.Execution is not SharedActivityStoreExecution:
-        parser_models.Execution = SharedActivityStoreExecution
+    patching.replace(parser_models, "Execution", SharedActivityStoreExecution)
 
 
 # --- 2. GetActivityTask over HTTP ----------------------------------------------------------------------
@@ -343,8 +332,7 @@ def _get_activity_task_action(self: sfn_responses.StepFunctionResponse) -> Actio
 
 def _patch_get_activity_task() -> None:
     # moto gap: StepFunctionResponse has no get_activity_task, so the action answers "not implemented".
-    if not _already_patched(sfn_responses.StepFunctionResponse, "get_activity_task"):
-        sfn_responses.StepFunctionResponse.get_activity_task = _mark(_get_activity_task_action)
+    patching.replace(sfn_responses.StepFunctionResponse, "get_activity_task", _get_activity_task_action)
 
 
 # --- 3. SendTaskHeartbeat for tasks without HeartbeatSeconds -------------------------------------------
@@ -360,22 +348,22 @@ def _notify_heartbeat(self: sfn_callback.CallbackEndpoint) -> bool:
 def _patch_heartbeat_without_heartbeat_seconds() -> None:
     endpoint_cls = sfn_callback.CallbackEndpoint
     # moto gap: notify_heartbeat returns False when no heartbeat endpoint exists -> InvalidToken.
-    if not _already_patched(endpoint_cls, "notify_heartbeat"):
-        endpoint_cls.notify_heartbeat = _mark(_notify_heartbeat)
+    patching.replace(endpoint_cls, "notify_heartbeat", _notify_heartbeat)
 
     # moto gap: with HeartbeatSeconds, the engine arms its heartbeat watch only after ActivityStarted. A
     # worker that answers at once (success/failure) notifies before the watch exists; the engine then waited
     # HeartbeatSeconds and failed with States.Timeout. Arm the watch already "notified" if an outcome is in.
-    if not _already_patched(endpoint_cls, "setup_heartbeat_endpoint"):
-        original_setup = endpoint_cls.setup_heartbeat_endpoint
+    patching.wrap(endpoint_cls, "setup_heartbeat_endpoint", _heartbeat_watch_notified_if_answered)
 
-        def setup_heartbeat_endpoint(self, heartbeat_seconds: int):
-            heartbeat_endpoint = original_setup(self, heartbeat_seconds)
-            if self._outcome is not None:
-                heartbeat_endpoint.notify()
-            return heartbeat_endpoint
 
-        endpoint_cls.setup_heartbeat_endpoint = _mark(setup_heartbeat_endpoint)
+def _heartbeat_watch_notified_if_answered(original_setup):
+    def setup_heartbeat_endpoint(self, heartbeat_seconds: int):
+        heartbeat_endpoint = original_setup(self, heartbeat_seconds)
+        if self._outcome is not None:
+            heartbeat_endpoint.notify()
+        return heartbeat_endpoint
+
+    return setup_heartbeat_endpoint
 
 
 # --- 4. SendTaskFailure keeps its cause ----------------------------------------------------------------
@@ -391,8 +379,7 @@ def _send_task_failure_action(self: sfn_responses.StepFunctionResponse) -> Empty
 def _patch_send_task_failure_cause() -> None:
     # moto gap: StepFunctionResponse.send_task_failure reads "error" only, so Catch output/DescribeExecution
     # lost the Cause the worker sent.
-    if not _already_patched(sfn_responses.StepFunctionResponse, "send_task_failure"):
-        sfn_responses.StepFunctionResponse.send_task_failure = _mark(_send_task_failure_action)
+    patching.replace(sfn_responses.StepFunctionResponse, "send_task_failure", _send_task_failure_action)
 
 
 # --- 5. activity input is the JSON text of the effective task input ------------------------------------
@@ -401,14 +388,14 @@ def _patch_send_task_failure_cause() -> None:
 def _patch_activity_input_json() -> None:
     # moto gap: StateTaskActivity._eval_execution JSON-encodes the task input only when it is not a str, so a
     # Pass state's string Result reached the worker undecoded-once. AWS always sends the JSON text.
-    if _already_patched(StateTaskActivity, "_eval_parameters"):
-        return
-    original_eval_parameters = StateTaskActivity._eval_parameters
+    patching.wrap(StateTaskActivity, "_eval_parameters", _parameters_as_json_text)
 
+
+def _parameters_as_json_text(original_eval_parameters):
     def _eval_parameters(self, env):
         return to_json_str(original_eval_parameters(self, env), separators=(",", ":"))
 
-    StateTaskActivity._eval_parameters = _mark(_eval_parameters)
+    return _eval_parameters
 
 
 # --- 6. a task nobody picks up times out as States.Timeout ---------------------------------------------
@@ -416,9 +403,9 @@ def _patch_activity_input_json() -> None:
 
 def _patch_activity_start_timeout() -> None:
     # moto gap: ActivityTaskStartEndpoint.wait returns self._outcome, never set unless a worker took the task.
-    start_endpoint_cls = sfn_callback.ActivityTaskStartEndpoint
-    if "_outcome" not in start_endpoint_cls.__dict__:
-        start_endpoint_cls._outcome = None
+    patching.replace(
+        sfn_callback.ActivityTaskStartEndpoint, "_outcome", None, key="activity start: no outcome"
+    )
 
 
 # --- 7. errors named States.* keep their name when re-thrown or propagated ------------------------------
@@ -444,8 +431,7 @@ def _patch_reserved_error_names() -> None:
     # branch/iteration ended with) in CustomErrorName, which refuses the "States." prefix; that ASL rule is
     # for names a state invents, not for ones it passes on.
     for module in (sfn_state_fail, sfn_branches_decl, sfn_iteration_worker):
-        if not _already_patched(module, "CustomErrorName"):
-            module.CustomErrorName = _mark(_propagated_error_name)
+        patching.replace(module, "CustomErrorName", _propagated_error_name)
 
 
 # --- 8. task token -> task index -----------------------------------------------------------------------
@@ -582,32 +568,29 @@ def _patch_task_token_index() -> None:
     pool_cls = sfn_callback.CallbackPoolManager
     # moto gap: CallbackPoolManager queues the activity task before its endpoint is in the pool, and keeps no
     # token -> execution map, so the backend's send_task_* walk every running execution's pool.
-    if not _already_patched(pool_cls, "add"):
-        pool_cls.add = _mark(_add_callback)
-    if not _already_patched(pool_cls, "add_activity_task"):
-        pool_cls.add_activity_task = _mark(_add_activity_task)
+    patching.replace(pool_cls, "add", _add_callback)
+    patching.replace(pool_cls, "add_activity_task", _add_activity_task)
     backend_cls = parser_models.StepFunctionsParserBackend
     for name, method in (
         ("send_task_heartbeat", _send_task_heartbeat),
         ("send_task_success", _send_task_success),
         ("send_task_failure", _send_task_failure),
     ):
-        if not _already_patched(backend_cls, name):
-            setattr(backend_cls, name, _mark(method))
-
+        patching.replace(backend_cls, name, method)
     # The task state ended (outcome, timeout, stop): later calls on its token are TaskTimedOut, as on AWS.
-    if not _already_patched(StateTaskActivity, "_eval_execution"):
-        original_eval_execution = StateTaskActivity._eval_execution
+    patching.wrap(StateTaskActivity, "_eval_execution", _closing_task_at_its_end)
 
-        def _eval_execution(self, env) -> None:
-            try:
-                original_eval_execution(self, env)
-            finally:
-                token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
-                if token:
-                    _close_task(token)
 
-        StateTaskActivity._eval_execution = _mark(_eval_execution)
+def _closing_task_at_its_end(original_eval_execution):
+    def _eval_execution(self, env) -> None:
+        try:
+            original_eval_execution(self, env)
+        finally:
+            token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
+            if token:
+                _close_task(token)
+
+    return _eval_execution
 
 
 # --- 9. StopExecution ends an execution waiting on a task -----------------------------------------------
@@ -633,20 +616,18 @@ def _stop_execution_action(self: sfn_responses.StepFunctionResponse) -> ActionRe
 def _patch_stop_waiting_execution() -> None:
     # moto gap: the response ignored error/cause and answered stopDate=None; the execution (see
     # SharedActivityStoreExecution.stop) did not wake the task it waits on.
-    if not _already_patched(sfn_responses.StepFunctionResponse, "stop_execution"):
-        sfn_responses.StepFunctionResponse.stop_execution = _mark(_stop_execution_action)
+    patching.replace(sfn_responses.StepFunctionResponse, "stop_execution", _stop_execution_action)
     # moto gap: the woken task raises (a start timeout, an empty outcome); recorded, it would add a failure
     # event and could be caught. A stopped execution records nothing more than ExecutionAborted, as on AWS.
-    if not _already_patched(StateTaskActivity, "_evaluate_with_timeout"):
+    patching.replace(StateTaskActivity, "_evaluate_with_timeout", _evaluate_activity_quietly_if_stopped)
 
-        def _evaluate_with_timeout(self, env) -> None:
-            try:
-                _evaluate_activity_inline(self, env)  # gap 16: no thread of its own
-            except Exception:
-                if env.is_running():
-                    raise
 
-        StateTaskActivity._evaluate_with_timeout = _mark(_evaluate_with_timeout)
+def _evaluate_activity_quietly_if_stopped(self, env) -> None:
+    try:
+        _evaluate_activity_inline(self, env)  # gap 16: no thread of its own
+    except Exception:
+        if env.is_running():
+            raise
 
 
 # --- 10. a heartbeat timeout matches States.HeartbeatTimeout as well as States.Timeout ---------------------
@@ -666,17 +647,17 @@ class _HeartbeatTimeoutName(StatesErrorName):
 def _patch_heartbeat_timeout_name() -> None:
     # moto gap: StateTaskActivity._from_error maps every TimeoutError to StatesErrorName(StatesTimeout), so a
     # wait state's Retry on States.HeartbeatTimeout never fired locally.
-    if _already_patched(StateTaskActivity, "_from_error"):
-        return
-    original_from_error = StateTaskActivity._from_error
+    patching.wrap(StateTaskActivity, "_from_error", _heartbeat_timeout_named)
 
+
+def _heartbeat_timeout_named(original_from_error):
     def _from_error(self, env, ex):
         event = original_from_error(self, env, ex)
         if isinstance(ex, sfn_callback.HeartbeatTimeoutError):
             event.error_name = _HeartbeatTimeoutName()
         return event
 
-    StateTaskActivity._from_error = _mark(_from_error)
+    return _from_error
 
 
 # --- 11. SendTaskSuccess/SendTaskFailure refuse what AWS refuses ----------------------------------------
@@ -732,12 +713,8 @@ def _patch_task_outcome_validation() -> None:
     # moto gap: SendTaskSuccess hands any text to the engine, which fails the execution (States.Runtime) when
     # it cannot parse it; the worker's call succeeded, so it never learns its output was bad.
     response_cls = sfn_responses.StepFunctionResponse
-    if not _already_patched(response_cls, "send_task_success"):
-        response_cls.send_task_success = _mark(_send_task_success_action)
-    current = response_cls.send_task_failure
-    if not getattr(current, "_localaws_checks_lengths", False):
-        response_cls.send_task_failure = _mark(_checked_send_task_failure_action)
-        response_cls.send_task_failure._localaws_checks_lengths = True
+    patching.replace(response_cls, "send_task_success", _send_task_success_action)
+    patching.replace(response_cls, "send_task_failure", _checked_send_task_failure_action)  # over gap 4's
 
 
 # --- 12. GetExecutionHistory pages as AWS does ----------------------------------------------------------
@@ -835,8 +812,9 @@ def _get_execution_history_action(self: sfn_responses.StepFunctionResponse) -> A
 def _patch_execution_history_paging() -> None:
     # moto gap: StepFunctionResponse.get_execution_history reads executionArn only; "the latest event"
     # (reverseOrder + maxResults 1) answered the first one, and a long history came back in one page.
-    if not _already_patched(sfn_responses.StepFunctionResponse, "get_execution_history"):
-        sfn_responses.StepFunctionResponse.get_execution_history = _mark(_get_execution_history_action)
+    patching.replace(
+        sfn_responses.StepFunctionResponse, "get_execution_history", _get_execution_history_action
+    )
 
 
 # --- 13. DescribeExecution / ListExecutions / ListStateMachines shapes ----------------------------------
@@ -939,8 +917,7 @@ def _patch_list_and_describe_shapes() -> None:
         ("list_executions", _list_executions_action),
         ("list_state_machines", _list_state_machines_action),
     ):
-        if not _already_patched(response_cls, name):
-            setattr(response_cls, name, _mark(action))
+        patching.replace(response_cls, name, action)
 
 
 # --- 14. "Step Functions Execution Status Change" events ------------------------------------------------
@@ -1015,8 +992,7 @@ def _start_execution_action(self: sfn_responses.StepFunctionResponse) -> ActionR
 def _patch_execution_default_name() -> None:
     # moto gap: StepFunctionsParserBackend.start_execution formats the ARN with name=None (the non-executing
     # backend draws a UUID; the executing one does not).
-    if not _already_patched(sfn_responses.StepFunctionResponse, "start_execution"):
-        sfn_responses.StepFunctionResponse.start_execution = _mark(_start_execution_action)
+    patching.replace(sfn_responses.StepFunctionResponse, "start_execution", _start_execution_action)
 
 
 # --- 16. one thread per waiting execution ----------------------------------------------------------------
@@ -1151,10 +1127,10 @@ def _evaluate_activity_inline(state: StateTaskActivity, env) -> None:
 def _patch_threads_per_execution() -> None:
     # moto gap: Program.eval and ExecutionState._evaluate_with_timeout each start a thread and block
     # their caller on it; an activity state runs _evaluate_activity_inline instead (gap 9's wrapper).
-    if _already_patched(Program, "eval"):
-        return
-    original_eval = Program.eval
+    patching.wrap(Program, "eval", _program_on_callers_thread)
 
+
+def _program_on_callers_thread(original_eval):
     def eval(self: Program, env) -> None:
         # Without TimeoutSeconds moto's thread only joined the one it started: run on the caller's thread.
         if self.timeout_seconds:
@@ -1173,17 +1149,17 @@ def _patch_threads_per_execution() -> None:
         except Exception:  # on moto's thread an escaping error ended that thread only, not the caller
             log.exception("state machine program failed")
 
-    Program.eval = _mark(eval)
+    return eval
 
 
 # --- 17. history events told to in-process listeners ------------------------------------------------------
 
 
 def _patch_history_notifications() -> None:
-    if _already_patched(EventManager, "add_event"):
-        return
-    original = EventManager.add_event
+    patching.wrap(EventManager, "add_event", _history_told_to_listeners)
 
+
+def _history_told_to_listeners(original):
     def add_event(self: EventManager, *args, **kwargs) -> int:
         event_id = original(self, *args, **kwargs)
         ctx = _state.get("ctx")
@@ -1191,4 +1167,4 @@ def _patch_history_notifications() -> None:
             ctx.emit("stepfunctions.history", event_id=event_id)
         return event_id
 
-    EventManager.add_event = _mark(add_event)
+    return add_event

@@ -20,16 +20,17 @@ from moto.stepfunctions.parser.api import HistoryEventType
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 
-_PATCH_MARK = "_localaws_sfn_history_patch"
+from localaws.bridges import patching
+
 _STOPPING_ENV = "_localaws_stopping_env"
 
 
 def install() -> None:
     """Patch moto's EventManager in-process; idempotent."""
-    if getattr(EventManager.add_event, _PATCH_MARK, False):
-        return
-    original = EventManager.add_event
+    patching.wrap(EventManager, "add_event", _sealed_add_event)
 
+
+def _sealed_add_event(original):
     def add_event(self: EventManager, context, event_type, *args, **kwargs) -> int:
         env = getattr(self, _STOPPING_ENV, None)
         stopped = env is not None and isinstance(getattr(env, "_program_state", None), ProgramStopped)
@@ -39,8 +40,7 @@ def install() -> None:
             return self._event_id_gen._next_id - 1
         return original(self, context, event_type, *args, **kwargs)
 
-    setattr(add_event, _PATCH_MARK, True)
-    EventManager.add_event = add_event
+    return add_event
 
 
 def seal(env: Any) -> None:

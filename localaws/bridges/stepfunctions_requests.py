@@ -30,7 +30,7 @@ from moto.stepfunctions.exceptions import InvalidExecutionInput, InvalidName, Va
 from moto.stepfunctions.models import Activity, StepFunctionBackend
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-_PATCH_MARK = "_localaws_sfn_requests_patch"
+from localaws.bridges import patching
 
 MAX_NAME_LENGTH = 80
 # The API reference's list: brackets, wildcards and special characters (whitespace and control characters
@@ -43,15 +43,6 @@ def install() -> None:
     _patch_execution_input()
     _patch_name_rules()
     _patch_activity_idempotency()
-
-
-def _already_patched(owner: object, name: str) -> bool:
-    return getattr(getattr(owner, name, None), _PATCH_MARK, False)
-
-
-def _mark(func):
-    setattr(func, _PATCH_MARK, True)
-    return func
 
 
 # --- names ---------------------------------------------------------------------------------------------
@@ -90,8 +81,7 @@ def _validate_name(self: StepFunctionBackend, name: str) -> None:
 def _patch_name_rules() -> None:
     # moto gap: StepFunctionBackend._validate_name (CreateActivity, CreateStateMachine) lists a space but no
     # other whitespace, and checks the length last; StepFunctionsParserBackend.start_execution checks nothing.
-    if not _already_patched(StepFunctionBackend, "_validate_name"):
-        StepFunctionBackend._validate_name = _mark(_validate_name)
+    patching.replace(StepFunctionBackend, "_validate_name", _validate_name)
 
 
 # --- StartExecution ------------------------------------------------------------------------------------
@@ -110,17 +100,17 @@ def check_execution_input(execution_input: str | None) -> None:
 def _patch_execution_input() -> None:
     # moto gap: the parser backend raises its own InvalidExecutionInput(str(ex)), which has no code, so the
     # answer was {"__type": null}; and it never validates the execution's name ("TODO: validate name").
-    if _already_patched(StepFunctionsParserBackend, "start_execution"):
-        return
-    original = StepFunctionsParserBackend.start_execution
+    patching.wrap(StepFunctionsParserBackend, "start_execution", _checked_start_execution)
 
+
+def _checked_start_execution(original):
     def start_execution(self, state_machine_arn, name=None, execution_input=None, *args, **kwargs):
         if name is not None:
             check_name(name)
         check_execution_input(execution_input)
         return original(self, state_machine_arn, name, execution_input, *args, **kwargs)
 
-    StepFunctionsParserBackend.start_execution = _mark(start_execution)
+    return start_execution
 
 
 # --- CreateActivity ------------------------------------------------------------------------------------
@@ -128,10 +118,10 @@ def _patch_execution_input() -> None:
 
 def _patch_activity_idempotency() -> None:
     # moto gap: StepFunctionBackend.create_activity raises ActivityAlreadyExists for a known name.
-    if _already_patched(StepFunctionBackend, "create_activity"):
-        return
-    original = StepFunctionBackend.create_activity
+    patching.wrap(StepFunctionBackend, "create_activity", _idempotent_create_activity)
 
+
+def _idempotent_create_activity(original):
     def create_activity(self, name: str, tags=None, encryption_configuration=None) -> Activity:
         self._validate_name(name)
         existing = next((a for a in self.activities.values() if a.name == name), None)
@@ -139,4 +129,4 @@ def _patch_activity_idempotency() -> None:
             return existing  # same ARN and creation date; differing tags are ignored, as on AWS
         return original(self, name, tags=tags, encryption_configuration=encryption_configuration)
 
-    StepFunctionBackend.create_activity = _mark(create_activity)
+    return create_activity

@@ -10,9 +10,9 @@ their own roles), so nothing else is authorised as the machine's role at run tim
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from localaws.bridges import patching
 from localaws.iam import service_access
 from localaws.iam.identities import SessionError
 
@@ -21,9 +21,6 @@ CANNOT_ASSUME = (
     "the provided role."
 )
 CANNOT_LOG = "The state machine IAM Role is not authorized to access the Log Destination"
-
-_lock = threading.Lock()
-_patched = {"done": False}
 
 
 def _access_denied(message: str) -> Exception:
@@ -49,30 +46,31 @@ def check(role_arn: str, state_machine_arn: str, logging_configuration: Any) -> 
 
 
 def install() -> None:
-    """Wrap the executing backend's create and update (once per process)."""
+    """Wrap the executing backend's create and update (idempotent)."""
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    with _lock:
-        if _patched["done"]:
-            return
-        _patched["done"] = True
-        create = StepFunctionsParserBackend.create_state_machine
-        update = StepFunctionsParserBackend.update_state_machine
+    patching.wrap(StepFunctionsParserBackend, "create_state_machine", _create_checking_the_role)
+    patching.wrap(StepFunctionsParserBackend, "update_state_machine", _update_checking_the_role)
 
-        def create_state_machine(
-            self: Any, name: str, definition: str, roleArn: str, *args: Any, **kwargs: Any
-        ) -> Any:  # noqa: N803
-            arn = f"arn:aws:states:{self.region_name}:{self.account_id}:stateMachine:{name}"
-            check(roleArn, arn, kwargs.get("loggingConfiguration"))
-            return create(self, name, definition, roleArn, *args, **kwargs)
 
-        def update_state_machine(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
-            role_arn = kwargs.get("role_arn")
-            logging_configuration = kwargs.get("logging_configuration")
-            if role_arn or logging_configuration:
-                machine = self.describe_state_machine(arn)
-                check(role_arn or machine.roleArn, arn, logging_configuration or machine.loggingConfiguration)
-            return update(self, arn, *args, **kwargs)
+def _create_checking_the_role(create: Any) -> Any:
+    def create_state_machine(
+        self: Any, name: str, definition: str, roleArn: str, *args: Any, **kwargs: Any
+    ) -> Any:  # noqa: N803
+        arn = f"arn:aws:states:{self.region_name}:{self.account_id}:stateMachine:{name}"
+        check(roleArn, arn, kwargs.get("loggingConfiguration"))
+        return create(self, name, definition, roleArn, *args, **kwargs)
 
-        StepFunctionsParserBackend.create_state_machine = create_state_machine  # type: ignore[method-assign]
-        StepFunctionsParserBackend.update_state_machine = update_state_machine  # type: ignore[method-assign]
+    return create_state_machine
+
+
+def _update_checking_the_role(update: Any) -> Any:
+    def update_state_machine(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
+        role_arn = kwargs.get("role_arn")
+        logging_configuration = kwargs.get("logging_configuration")
+        if role_arn or logging_configuration:
+            machine = self.describe_state_machine(arn)
+            check(role_arn or machine.roleArn, arn, logging_configuration or machine.loggingConfiguration)
+        return update(self, arn, *args, **kwargs)
+
+    return update_state_machine

@@ -24,6 +24,7 @@ from moto.glue.models import GlueBackend
 from moto.moto_api import state_manager
 
 from localaws.bridges import dynamodb as dynamodb_bridge
+from localaws.bridges import patching
 from tests.iam_roles import service_roles  # noqa: F401 - the roles the tests name exist
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
@@ -40,12 +41,10 @@ REGION = "us-east-1"
 # the moto-state tests here (e.g. a run of a job whose script does not exist FAILS instead of succeeding).
 # Runs and queries started without the bridges' entry points carry no bridge record, and every other patch
 # falls back to moto's behaviour for them, so restoring these two entry points inside `aws` is enough.
-# Snapshot taken at collection, before any endpoint starts.
-# (The Glue bridge keeps moto's original on its replacement, should it be installed already.)
-_GLUE_START = GlueBackend.start_job_run
+# moto's own, under the bridges' patches should they be installed already (localaws/bridges/patching.py).
 _MOTO_ENTRY_POINTS = [
-    (GlueBackend, "start_job_run", getattr(_GLUE_START, "_localaws_original", _GLUE_START)),
-    (AthenaBackend, "start_query_execution", AthenaBackend.__dict__["start_query_execution"]),
+    (GlueBackend, "start_job_run", patching.original(GlueBackend, "start_job_run")),
+    (AthenaBackend, "start_query_execution", patching.original(AthenaBackend, "start_query_execution")),
 ]
 
 

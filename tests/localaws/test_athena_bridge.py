@@ -175,8 +175,11 @@ def test_moto_still_has_what_the_bridge_patches(local_aws):
     bridge._check_moto_shape()  # raises AthenaBridgeError naming the gap when a moto upgrade moved things
     from moto.athena.models import AthenaBackend
 
+    from localaws.bridges import patching
+
     assert AthenaBackend.start_query_execution.__name__ == "start_query_execution"
-    assert bridge._state["installed"], f"{GAP}: the bridge was not installed by LocalAws"
+    moto_start = patching.original(AthenaBackend, "start_query_execution")
+    assert AthenaBackend.start_query_execution is not moto_start, f"{GAP}: the bridge was not installed"
 
 
 def test_named_queries_work_in_moto(local_aws, aws_client):

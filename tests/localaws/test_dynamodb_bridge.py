@@ -15,6 +15,7 @@ import pytest
 from moto.dynamodb.responses import DynamoHandler
 
 from localaws.bridges import dynamodb as dynamodb_bridge
+from localaws.bridges import patching
 
 
 @pytest.fixture
@@ -226,7 +227,6 @@ def test_a_conditional_write_is_atomic_among_concurrent_requests(ddb, table, bus
 
 def test_without_the_bridge_two_requests_win_the_same_condition(ddb, table, busy_switching, monkeypatch):
     """The gap the bridge closes is real: with moto's own dispatch, racing claims have several winners."""
-    patched = DynamoHandler.call_action
-    monkeypatch.setattr(DynamoHandler, "call_action", patched._localaws_original)
+    monkeypatch.setattr(DynamoHandler, "call_action", patching.original(DynamoHandler, "call_action"))
     # About 4 rounds in 10 have several winners here; up to 100 rounds make a miss practically impossible.
     assert any(max(race_conditional_claims(ddb, table, rounds=20, racers=4)) > 1 for _ in range(5))

@@ -278,9 +278,11 @@ def test_moto_still_has_what_the_bridge_patches(local_aws):
     from moto.glue.models import GlueBackend
 
     from localaws.bridges import glue as bridge
+    from localaws.bridges import patching
 
     bridge._check_moto_shape()  # raises GlueBridgeError naming the gap when a moto upgrade moved things
-    assert hasattr(GlueBackend.start_job_run, "_localaws_original"), f"{GAP}: StartJobRun is not bridged"
+    moto_start = patching.original(GlueBackend, "start_job_run")
+    assert GlueBackend.start_job_run is not moto_start, f"{GAP}: StartJobRun is not bridged"
 
 
 def test_unknown_job_is_entity_not_found(local_aws, aws_client):
