@@ -341,7 +341,12 @@ def runner_class(stack: str) -> type:
 def runner_errors(stack: str) -> set[str]:
     """The errors a runner answers a task with (DESIGN.md "Task input and output")."""
     runner = runner_class(stack)
-    return {runner.failure_error, f"{runner.name}.InvalidInput", f"{runner.name}.StartFailed"}
+    return {
+        runner.failure_error,
+        f"{runner.name}.InvalidInput",
+        f"{runner.name}.StartFailed",
+        f"{runner.name}.AccessDenied",
+    }
 
 
 def wait_activities(params: dict[str, str] | None = None) -> dict[str, str]:

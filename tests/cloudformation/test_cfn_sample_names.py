@@ -36,6 +36,7 @@ GLUE_ERRORS = [
     "GlueJobFailedError",
     "GlueRunner.InvalidInput",
     "GlueRunner.StartFailed",
+    "GlueRunner.AccessDenied",
     "States.Timeout",
     "States.HeartbeatTimeout",
 ]
@@ -43,6 +44,7 @@ ATHENA_ERRORS = [
     "AthenaQueryFailedError",
     "AthenaRunner.InvalidInput",
     "AthenaRunner.StartFailed",
+    "AthenaRunner.AccessDenied",
     "States.Timeout",
     "States.HeartbeatTimeout",
 ]
@@ -227,10 +229,10 @@ def test_main_flow_matches_the_seed():
     assert parallel["Catch"] == [
         {
             "ErrorEquals": [
-                *GLUE_ERRORS[:3],
+                *GLUE_ERRORS[:4],
                 "WaitForData.MisWired",
                 "WaitForData.Requeued",
-                *GLUE_ERRORS[3:],
+                *GLUE_ERRORS[4:],
             ],
             "Next": FALLBACK,
         }
