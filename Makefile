@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint clean-venv
+.PHONY: setup demo test lint clean-venv
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11 or newer")'
@@ -18,6 +18,9 @@ $(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
 $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.runtime-installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# Set-up only (for deploying to AWS without running the demo or the tests): .venv with the runtime needs.
+setup: $(VENV)/.runtime-installed
 
 demo: $(VENV)/.runtime-installed
 	$(BIN)/pynt demo
