@@ -14,6 +14,11 @@ Item (hash key ``s3_object`` = ``s3://<bucket>/<key>``):
   release is re-sent to the same task instead of being lost.
 - ``send_attempt_at``: present while a SendTaskSuccess to ``claimed_token`` may have reached Step Functions
   (set with the claim and before a re-send; removed only when every attempt was refused for sure).
+- ``claim_senders`` (a string set): one id per worker that sent, or is sending, to ``claimed_token`` (the
+  claimer, and each attempt that found the claim and re-sent it). A worker whose own sends were all refused
+  may give the claim up only while it is the sole sender: another one's send may be the one that answered
+  the task (a re-send racing the claimer's send, then the claimer's "gone" answer, would otherwise keep an
+  upload pending that already released a wait, and it would release the next execution's wait too).
 - ``consumed_*`` (``sequencer``, ``etag``, ``version_id``, ``at``, ``execution``): the last upload handed to a
   task. A delivery whose sequencer is not above it is a duplicate or a stale event and is never recorded.
 - ``polls_started`` (a number set): one entry per GetActivityTask in flight for this object, its start time
@@ -151,6 +156,13 @@ CLAIM_ATTRIBUTES = (
     "claimed_event_time",
     "claimed_execution",
     "send_attempt_at",
+    "claim_senders",
+)
+# The condition under which a worker may undo its claim: it is the claim's only sender (or the claim predates
+# claim_senders).
+SOLE_SENDER = (
+    "claimed_token = :token AND (attribute_not_exists(claim_senders)"
+    " OR (size(claim_senders) = :one AND contains(claim_senders, :me)))"
 )
 
 
@@ -358,9 +370,10 @@ class ArrivalStore:
         execution: str | None,
         now: float,
         poll: Decimal | None = None,
+        sender: str | None = None,
     ) -> bool:
-        """Store `token` as claimed for the pending `arrival`, settling the `poll` that returned it; False if
-        the arrival is no longer pending or claimed."""
+        """Store `token` as claimed for the pending `arrival` by `sender`, settling the `poll` that returned
+        it; False if the arrival is no longer pending or claimed."""
         values: dict[str, Any] = {
             "claimed_token": token,
             "claimed_at": _number(now),
@@ -368,6 +381,8 @@ class ArrivalStore:
             "send_attempt_at": _number(now),
             **arrival.attributes("claimed"),
         }
+        if sender:
+            values["claim_senders"] = {sender}
         if execution:
             values["claimed_execution"] = execution
         return self._update(
@@ -401,32 +416,58 @@ class ArrivalStore:
                 ExpressionAttributeValues={":entries": {"NS": [str(entry) for entry in entries]}},
             )
 
-    def mark_send(self, s3_object: str, token: str, attempt_at: float | None) -> bool:
-        """Set (a send may reach Step Functions) or remove (every send was refused) ``send_attempt_at``."""
-        condition_values = {":token": token}
-        if attempt_at is None:
-            return self._update(
-                s3_object,
-                {},
-                remove=["send_attempt_at"],
-                condition="claimed_token = :token",
-                condition_values=condition_values,
+    def add_sender(self, s3_object: str, token: str, sender: str, attempt_at: float) -> bool:
+        """Before a re-send to a claimed token: note `sender` among its senders, and that a send may reach
+        Step Functions from now on. False if the claim is no longer there."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key={"s3_object": {"S": s3_object}},
+                UpdateExpression="SET send_attempt_at = :at ADD claim_senders :me",
+                ConditionExpression="claimed_token = :token",
+                ExpressionAttributeValues={
+                    ":at": {"N": str(_number(attempt_at))},
+                    ":me": {"SS": [sender]},
+                    ":token": {"S": token},
+                },
             )
-        return self._update(
-            s3_object,
-            {"send_attempt_at": _number(attempt_at)},
-            condition="claimed_token = :token",
-            condition_values=condition_values,
-        )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
 
-    def drop_claim(self, s3_object: str, token: str) -> bool:
-        """Forget a claimed token that was never answered by us; the arrival stays pending."""
+    def mark_refused(self, s3_object: str, token: str, sender: str) -> bool:
+        """Every send of `sender` was refused: none of them can have reached the task. `sender` is no longer
+        one of the token's senders, and the attempt (``send_attempt_at``) is forgotten unless another worker
+        sends to the token too. False when the attempt is not forgotten."""
+        if self._update(
+            s3_object,
+            {},
+            remove=["send_attempt_at"],
+            condition=SOLE_SENDER,
+            condition_values={":token": token, ":one": 1, ":me": sender},
+            delete_strings={"claim_senders": sender},
+        ):
+            return True
+        self._update(
+            s3_object,
+            {},
+            condition="claimed_token = :token",
+            condition_values={":token": token},
+            delete_strings={"claim_senders": sender},
+        )
+        return False
+
+    def drop_claim(self, s3_object: str, token: str, sender: str) -> bool:
+        """Forget a claimed token that no send of `sender` answered; the arrival stays pending. Refused
+        (False) when another worker sent to the token too, or the claim is no longer there."""
         return self._update(
             s3_object,
             {},
             remove=list(CLAIM_ATTRIBUTES),
-            condition="claimed_token = :token",
-            condition_values={":token": token},
+            condition=SOLE_SENDER,
+            condition_values={":token": token, ":one": 1, ":me": sender},
         )
 
     def consume(self, s3_object: str, claim: Claim, now: float) -> bool:

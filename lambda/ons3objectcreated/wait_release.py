@@ -3,10 +3,12 @@
 ``release(...)`` runs the steps below for one expected object; every step is safe to repeat, so a retried S3
 event, the next sweep, or two invocations at once cannot hand one upload to two tasks:
 
-1. A claimed token from an earlier attempt is answered first (SendTaskSuccess, retried). If Step Functions no
-   longer knows it, the stored ``send_attempt_at`` decides: present means a send to it may have been applied
-   (a worker died after SendTaskSuccess, or a retry hid an applied attempt), so the arrival counts as
-   consumed; absent means every send was refused, so the claim is dropped and a fresh task is polled.
+1. A claimed token from an earlier attempt (or one in flight) is answered first (SendTaskSuccess, retried),
+   its sender noted first (``claim_senders``). If Step Functions no longer knows it, the stored
+   ``send_attempt_at`` decides: present means a send to it may have been applied (a worker died after
+   SendTaskSuccess, or a retry hid an applied attempt), so the arrival counts as consumed; absent means every
+   send was refused, so the claim is dropped and a fresh task is polled. A worker only drops a claim it alone
+   sent to: if another one re-sent it meanwhile, that send may be the one that answered the task.
 2. With an arrival pending, GetActivityTask is called once (AWS long-polls up to 60 s). No task: the newest
    arrival stays pending for the next attempt, older ones are superseded by it (arrival_store.py).
 3. A task whose input names another object (``ExpectedS3Bucket``/``ExpectedS3Key``) is failed with
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -147,6 +150,8 @@ class Releaser:
     now: Callable[[], float] = time.time
     sleep: Callable[[float], None] = field(default_factory=lambda: pause)
     events: Any = None  # EventBridge: the nudge after each release (None: nudges off, in tests)
+    # This invocation among a claim's senders (arrival_store.py, claim_senders).
+    sender: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def release(self, target: WaitTarget) -> dict[str, Any]:
         """Release the wait task of `target` with its pending arrival; returns {"status", "detail", ...}."""
@@ -227,7 +232,10 @@ class Releaser:
             for _ in range(CLAIM_RACE_ATTEMPTS):
                 assert arrival is not None
                 claimed_at = self.now()
-                if self.store.claim(target.s3_object, token, arrival, execution, claimed_at, poll):
+                claimed = self.store.claim(
+                    target.s3_object, token, arrival, execution, claimed_at, poll, self.sender
+                )
+                if claimed:
                     break
                 # Another release claimed an upload for its own task, or handed this one out meanwhile.
                 item = self.store.get(target.s3_object)
@@ -279,8 +287,8 @@ class Releaser:
     def _resend(self, target: WaitTarget, claim: Claim) -> dict[str, Any] | None:
         """Answer a token claimed by an earlier attempt; None when it is gone unanswered (poll afresh)."""
         applied_before = claim.send_attempt_at is not None
-        if not applied_before:
-            self.store.mark_send(target.s3_object, claim.token, self.now())
+        if not self.store.add_sender(target.s3_object, claim.token, self.sender, self.now()):
+            return None  # settled meanwhile by the worker that claimed it (consumed, or dropped: poll afresh)
         logger.info("%s: re-sending the upload to the task claimed at %s", target.s3_object, claim.claimed_at)
         result = self._send(target, claim, applied_before=applied_before)
         return None if result["status"] == "task-gone" else result
@@ -298,7 +306,9 @@ class Releaser:
         if result.outcome == "gone":
             if applied_before or result.maybe_applied:
                 return self._consume_ambiguous(target, claim, result.detail)
-            self.store.drop_claim(target.s3_object, claim.token)
+            if not self.store.drop_claim(target.s3_object, claim.token, self.sender):
+                # Another worker found this claim and re-sent it: its send may have answered the task.
+                return self._consume_ambiguous(target, claim, result.detail)
             detail = (
                 f"Step Functions answered {result.detail} before any send to the claimed task could apply "
                 "(its execution ended or the task timed out); the upload stays pending for a fresh task"
@@ -307,7 +317,7 @@ class Releaser:
             return {"status": "task-gone", "detail": detail, "execution": claim.execution}
         if not (applied_before or result.maybe_applied):
             # Every attempt was refused: nothing reached the task, so a later "gone" means it was not ours.
-            self.store.mark_send(target.s3_object, claim.token, None)
+            self.store.mark_refused(target.s3_object, claim.token, self.sender)
         detail = (
             f"SendTaskSuccess kept failing ({result.detail}); the claimed token is kept for the next attempt"
         )

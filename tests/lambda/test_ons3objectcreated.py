@@ -342,6 +342,48 @@ def test_a_release_waits_for_another_in_flight_and_takes_the_next_upload(arrival
     assert pending() == [] and store.get(SALES).consumed_sequencer == second.sequencer
 
 
+def test_a_re_send_racing_the_claimers_send_releases_the_wait_once_and_consumes_the_upload(arrivals):
+    """A sweep finds a claim whose send is in flight and re-sends it; its send answers the task, so the
+    claimer's own send is answered TaskTimedOut. The claimer must not give the claim up: the upload already
+    released that wait, and left pending it would release the next execution's wait too (seen in the fault
+    matrix: a wait released before its own upload, and that upload left over)."""
+    store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
+    upload = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("0A1"), etag="a")
+    store.record(SALES, SALES_ACTIVITY, upload)
+    target = wait_release.WaitTarget(BUCKET, SALES_KEY, SALES_ACTIVITY)
+    open_tokens = {"T1"}
+    released: list[str] = []
+
+    class Sfn:
+        def __init__(self, before_answer: Any = None) -> None:
+            self.before_answer = before_answer
+
+        def send_task_success(self, taskToken: str, output: str) -> None:  # noqa: N803
+            if self.before_answer is not None:
+                before, self.before_answer = self.before_answer, None
+                before()
+            if taskToken not in open_tokens:
+                raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "closed"}}, "SendTaskSuccess")
+            open_tokens.discard(taskToken)
+            released.append(json.loads(output)["S3Sequencer"])
+
+    def a_sweep_re_sends_the_claim() -> None:
+        sweeper = wait_release.Releaser(store=store, sfn=Sfn(), settings=wait_release.ReleaseSettings())
+        assert sweeper.release(target)["status"] == "released"
+
+    claimer = wait_release.Releaser(
+        store=store, sfn=Sfn(before_answer=a_sweep_re_sends_the_claim), settings=wait_release.ReleaseSettings()
+    )
+    poll = store.poll_started(SALES, time.time())
+
+    result = claimer._claim_and_send(target, "T1", upload, EXECUTION, poll)
+
+    assert released == [upload.sequencer], "the wait was released once"
+    assert result["status"] == "released-earlier", result
+    assert pending() == [], "the upload that released the wait is not left for the next execution"
+    assert store.get(SALES).consumed_sequencer == upload.sequencer and store.get(SALES).claim is None
+
+
 def test_an_upload_during_a_release_stays_pending_for_the_next_wait(arrivals):
     store = arrival_store.ArrivalStore(boto3.client("dynamodb", region_name=REGION), TABLE)
     first = arrival_store.Arrival(sequencer=arrival_store.normalize_sequencer("01"), etag="a")
