@@ -10,6 +10,7 @@ deadline), uploading the sample files when every wait state waits, and records:
 - ``fired``: whether the fault happened at all (a kill whose call never came, a throttle that drew nothing);
 - ``heartbeat_timeouts`` and ``timed_out_states``: tasks that came back only through their heartbeat timeout
   and the state's Retry, and their states;
+- ``arrivals_left``: uploads still pending after the point (each upload must release exactly one wait);
 - ``lambda_logs`` (a point that did not succeed): the functions' last log lines during it, for diagnosis.
 
 Used by the end-to-end tests (tests/e2e/test_e2e_faults.py: every kill point, with the stacks tuned for quick
@@ -136,9 +137,10 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     uploaded = False
 
     def upload_when_waiting(states: dict[str, Any]) -> None:
+        # Once every wait has begun (not "all wait at once": a wait released by an upload left over from an
+        # earlier point would then never see this point's files; arrivals_left below reports such a one).
         nonlocal uploaded
-        waiting = all(s in states and states[s].status == demo.WAITING for s in workflow.wait_states)
-        if not uploaded and waiting:
+        if not uploaded and all(s in states for s in workflow.wait_states):
             uploaded = True
             for dataset, s3_object in uploads:
                 bucket, _, key = s3_object.removeprefix("s3://").partition("/")
@@ -171,6 +173,7 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
         "injected": (report or {}).get("injected", {}),
         "heartbeat_timeouts": sum(1 for event in events if event.get("type") == "ActivityTimedOut"),
         "timed_out_states": timed_out_states(events),
+        "arrivals_left": arrivals_left(env),
         "progress": progress.getvalue() if status != "SUCCEEDED" else "",
     }
     if status != "SUCCEEDED":
@@ -181,6 +184,25 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
         observed["joined_csv"] = str(folder / "marketing-and-sales.csv")
     faults.configure(env.ctx, "")
     return observed
+
+
+def arrivals_left(env: Any) -> dict[str, list[str]]:
+    """Uploads still pending in ons3objectcreated's arrivals table after a point: none when every upload
+    released exactly one wait (a left-over one would release the next execution's wait at once)."""
+    import boto3
+
+    lam = boto3.client("lambda", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    ddb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
+    variables = lam.get_function_configuration(FunctionName="ons3objectcreated")["Environment"]["Variables"]
+    left: dict[str, list[str]] = {}
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=variables["ARRIVALS_TABLE"], ConsistentRead=True
+    ):
+        for item in page["Items"]:
+            pending = sorted(item.get("pending_uploads", {}).get("M", {}))
+            if pending:
+                left[item["s3_object"]["S"]] = pending
+    return left
 
 
 def timed_out_states(events: list[dict[str, Any]]) -> list[str]:

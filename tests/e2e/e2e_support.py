@@ -266,6 +266,9 @@ def assert_recovered(point: str, observed: dict[str, Any]) -> None:
     assert observed["status"] == "SUCCEEDED", (
         f"{point}: {details}\n{observed.get('progress', '')[-3000:]}\nthe functions' last log lines:\n{logs}"
     )
+    assert not observed.get("arrivals_left"), (
+        f"{point}: uploads left pending (each releases one wait): {details}"
+    )
     runs = observed["glue_runs"]
     assert runs and all(states == ["SUCCEEDED"] for states in runs.values()), f"{point}: {details}"
     problem = joined_dataset_problem(Path(observed["joined_csv"]))
