@@ -139,8 +139,8 @@ def tests_of(recorded: rec.Recording, statements: list[Statement]) -> str:
 
 
 def summary_table(recorded: rec.Recording | None = None) -> str:
-    """README.md's table: one row per policy of each role (its statements as actions on a resource), and one
-    row per stack for its functions' resource-based permissions."""
+    """README.md's table: one row per policy of each role (its statements as actions on a resource; the
+    trust policy in the role's cell), and one row per stack for its functions' resource-based permissions."""
     recorded = recorded or rec.load()
     lines = [
         "| role (stack) | policy | grants | needed by (tests/e2e/) |",
@@ -154,9 +154,18 @@ def summary_table(recorded: rec.Recording | None = None) -> str:
         else:
             key = (statement.stack, statement.logical_id, statement.policy)
             policies.setdefault(key, []).append(statement)
+    # A role's trust policy goes into its name's cell ("trusts lambda"); docs/IAM.md has its row.
+    trusts = {
+        (stack, role): ", ".join(short_resource(s).removeprefix("trusts ").split(".")[0] for s in statements)
+        for (stack, role, policy), statements in policies.items()
+        if policy == "trust"
+    }
     seen: set[tuple[str, str]] = set()
     for (stack, role, policy), statements in policies.items():
-        owner = f"**{role}** ({stack})" if (stack, role) not in seen else ""
+        if policy == "trust":
+            continue
+        trust = f"; trusts {trusts[(stack, role)]}" if (stack, role) in trusts else ""
+        owner = f"**{role}** ({stack}{trust})" if (stack, role) not in seen else ""
         seen.add((stack, role))
         grants = "; ".join(f"{short_actions(s.actions)} on `{short_resource(s)}`" for s in statements)
         lines.append(f"| {owner} | {policy} | {grants} | {tests_of(recorded, statements)} |")
