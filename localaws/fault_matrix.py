@@ -120,7 +120,7 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     from buildlib.execution_progress import execution_events, execution_failure
     from localaws import demo, faults
     from localaws.bridges import awslambda
-    from localaws.demo_inputs import demo_datasets
+    from localaws.demo.inputs import demo_datasets
 
     faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)
     awslambda.runtime().stop()  # warm workers hold the previous point's kills

@@ -27,24 +27,23 @@ from buildlib.execution_progress import (
 )
 from buildlib.local_params import ARTIFACT_BUCKET, DATA_BUCKET, LOCAL_VALUES  # noqa: F401 - used by tests
 from buildlib.project import FUNCTIONS
-from localaws.console.app import url as console_url
 from localaws.context import DEFAULT_REGION, FAKE_CREDENTIALS
-from localaws.demo_inputs import DEMO_SUMMARY, DatasetFile, DemoInputError, demo_datasets, prepare_output_dir
-from localaws.demo_outputs import (  # noqa: F401 - collect_datasets: used by tests
+from localaws.demo.hops import history, runner_hops
+from localaws.demo.inputs import DEMO_SUMMARY, DatasetFile, DemoInputError, demo_datasets, prepare_output_dir
+from localaws.demo.outputs import (  # noqa: F401 - collect_datasets: used by tests
     DatasetCollector,
     collect_datasets,
     collect_query_results,
 )
-from localaws.deployed_workflow import DeployedWorkflow, read_workflow, split_s3_url, state_machine_arn
+from localaws.demo.timeline import write_timeline
+from localaws.demo.workflow import DeployedWorkflow, read_workflow, split_s3_url, state_machine_arn
 from localaws.faults import ENV_VAR as FAULTS_ENV_VAR
 from localaws.faults import README_TABLE, FaultSpec, unknown_kill_functions
 from localaws.faults import parse_spec as parse_fault_spec
 from localaws.faults import report as fault_report
-from localaws.hops import history, runner_hops
 from localaws.iam import denials as iam_denials
-from localaws.timeline import write_timeline
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUTPUT_DIR = ROOT / "build" / "demo-output"
 IAM_AUDIT_FILE = ROOT / "build" / "iam-audit.jsonl"  # pynt iamreport reads it
 # AWS's real clock: events (a job's end, an answered task, an execution's start) move the workflow on, not
@@ -55,7 +54,7 @@ DEFAULT_TIME_SCALE = 1.0
 # The values `pynt localparams` writes for the manual local path (one place: buildlib/local_params.py).
 DEMO_PARAMETERS = LOCAL_VALUES
 # The two workflows the demo runs (the sample's state machines). Their states, what works each one and where
-# each Glue job writes are read from the deployment (localaws/deployed_workflow.py).
+# each Glue job writes are read from the deployment (localaws/demo/workflow.py).
 MAIN_MACHINE = "MarketingAndSalesETLOrchestrator"
 ATHENA_MACHINE = "AthenaRunnerTestETLOrchestrator"
 # Not used by the demo (it finds the wait states in the deployed definition); kept for
@@ -149,7 +148,7 @@ class DemoReport:
     # Each Athena task's result, by state name: the header, then the rows.
     query_results: dict[str, list[list[str]]] = field(default_factory=dict)
     phases_s: dict[str, float] = field(default_factory=dict)
-    # Per runner task state: task ready -> job started, job ended -> task answered (localaws/hops.py).
+    # Per runner task state: task ready -> job started, job ended -> task answered (localaws/demo/hops.py).
     hops: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Any] | None = None  # what the fault mode injected (localaws.faults.report); None: off
     iam: dict[str, Any] | None = None  # IAM mode, counts, denials (localaws.iam.denials.report); None: off
@@ -191,7 +190,7 @@ def _client_like(client: Any, service: str) -> Any:
 
 
 def deployed_workflow(sfn: Any, machine_arn: str) -> DeployedWorkflow:
-    """The state machine as deployed: its Task states and who works each (deployed_workflow.py)."""
+    """The state machine as deployed: its Task states and who works each (workflow.py)."""
     return read_workflow(sfn, _client_like(sfn, "lambda"), machine_arn)
 
 
@@ -508,6 +507,9 @@ def run_demo(
 
     ``hold(console_url, report)``, when given, is called once the workflows ended (succeeded or not), before
     the endpoint stops: ``pynt demo[console=true]`` keeps the endpoint and its console open there."""
+    # Imported here: the console imports this package (its timeline view); a top-level import is a cycle.
+    from localaws.console.app import url as console_url
+
     report = DemoReport()
     began = time.monotonic()
     datasets = demo_datasets(sales, marketing)
