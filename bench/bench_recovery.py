@@ -33,7 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from localaws.fault_matrix import KILL_POINTS, NO_FAULTS, THROTTLE_POINTS  # noqa: E402
+from localaws.demo.fault_matrix import KILL_POINTS, NO_FAULTS, THROTTLE_POINTS  # noqa: E402
 
 DEADLINE_S = 900  # a point that takes longer is reported as not done (the demo's own deadline)
 AIM_OVER_BASELINE_S = 180
@@ -47,7 +47,7 @@ def run_child(points: list[str], work: Path, index: int) -> dict[str, Any]:
     command = [
         sys.executable,
         "-m",
-        "localaws.fault_matrix",
+        "localaws.demo.fault_matrix",
         str(result),
         str(work / f"child-{index}"),
         "--time-scale=1",

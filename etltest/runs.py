@@ -21,7 +21,7 @@ from buildlib.execution_progress import (
     state_progress,
 )
 from etltest.environment import EtlEnvironment, KitError, wait_until
-from localaws.deployed_workflow import (
+from localaws.demo.workflow import (
     glue_output_path,
     read_workflow,
     split_s3_url,

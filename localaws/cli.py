@@ -59,7 +59,7 @@ def demo_command(
         run_demo,
         unfired_kills,
     )
-    from localaws.demo_inputs import DemoInputError
+    from localaws.demo.inputs import DemoInputError
 
     set_iam_mode(os.environ.get("LOCALAWS_IAM"))  # a bad mode is one line, before anything is deployed
     output_dir = Path(output) if output else DEFAULT_OUTPUT_DIR

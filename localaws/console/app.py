@@ -29,7 +29,7 @@ from localaws.console.links import state_links
 from localaws.console.reader import Reader, duration_s
 from localaws.console.status import execution_view
 from localaws.console.svg import render_definition
-from localaws.timeline import execution_timeline, timeline_svg
+from localaws.demo.timeline import execution_timeline, timeline_svg
 
 PREFIX = "/_console"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

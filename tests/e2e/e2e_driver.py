@@ -37,7 +37,7 @@ import boto3  # noqa: E402
 from buildlib.execution_progress import execution_events, execution_failure  # noqa: E402
 from localaws import demo  # noqa: E402
 from localaws.context import DEFAULT_REGION  # noqa: E402
-from localaws.demo_inputs import demo_datasets  # noqa: E402
+from localaws.demo.inputs import demo_datasets  # noqa: E402
 
 SYNTHETIC_MESSAGE = "synthetic failure for the e2e test"
 BROKEN_JOB = "ProcessMarketingData"

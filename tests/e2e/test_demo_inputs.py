@@ -10,7 +10,7 @@ from e2e_support import PYNT, run_child
 
 import localaws.demo
 from localaws.cli import CommandError, demo_command
-from localaws.demo_inputs import (
+from localaws.demo.inputs import (
     MARKETING_SAMPLE,
     OUTPUT_MARKER,
     OUTPUT_MARKER_TEXT,

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from e2e_support import PYNT, ChildRun, assert_recovered, joined_dataset_problem, run_child
 
-from localaws.fault_matrix import KILL_POINTS
+from localaws.demo.fault_matrix import KILL_POINTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -80,7 +80,7 @@ def crash_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         command = [
             sys.executable,
             "-m",
-            "localaws.fault_matrix",
+            "localaws.demo.fault_matrix",
             result,
             work / f"child-{index}",
             "--tuned",

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from e2e_support import assert_recovered, run_child
 
-from localaws.fault_matrix import NO_FAULTS
+from localaws.demo.fault_matrix import NO_FAULTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-defaults")]
 
@@ -56,7 +56,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         command = [
             sys.executable,
             "-m",
-            "localaws.fault_matrix",
+            "localaws.demo.fault_matrix",
             result,
             work / f"child-{index}",
             "--time-scale=1",

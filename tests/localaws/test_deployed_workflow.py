@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from localaws.deployed_workflow import (
+from localaws.demo.workflow import (
     DATA_ARRIVED,
     WAITING_FOR_DATA,
     dataset_name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from localaws.hops import Hop, runner_hops
+from localaws.demo.hops import Hop, runner_hops
 
 T0 = dt.datetime(2026, 11, 30, 12, 0, 0, tzinfo=dt.UTC)
 

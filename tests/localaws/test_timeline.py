@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localaws.timeline import (
+from localaws.demo.timeline import (
     FAILED,
     HOP,
     RUN,

@@ -18,7 +18,8 @@ recovery; tests/e2e/test_e2e_recovery_defaults.py: a few points at the templates
 ``bench/bench_recovery.py`` (every point at the templates' own settings, against a fault-free run). As a
 script it is the child process that deploys once and runs its points in turn:
 
-    python -m localaws.fault_matrix RESULT.json WORK_DIR [--time-scale S] [--deadline S] [--tuned] POINT...
+    python -m localaws.demo.fault_matrix RESULT.json WORK_DIR [--time-scale S] [--deadline S] [--tuned] \
+        POINT...
 
 (``POINT`` is a fault spec; ``none`` runs without faults.) The result file is rewritten after every point.
 """
@@ -121,7 +122,7 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     from buildlib.execution_progress import execution_events, execution_failure
     from localaws import demo, faults
     from localaws.bridges import awslambda
-    from localaws.demo_inputs import demo_datasets
+    from localaws.demo.inputs import demo_datasets
 
     faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)
     awslambda.runtime().stop()  # warm workers hold the previous point's kills
@@ -341,7 +342,7 @@ def run_points(
 def main(argv: list[str]) -> int:
     """Deploy once and run each fault point (see the module docstring)."""
     parser = argparse.ArgumentParser(
-        prog="python -m localaws.fault_matrix", description=__doc__.split("\n")[0]
+        prog="python -m localaws.demo.fault_matrix", description=__doc__.split("\n")[0]
     )
     parser.add_argument("result", type=Path)
     parser.add_argument("work", type=Path)

@@ -1,5 +1,5 @@
 """What the demo copies to its output folder: every dataset a Glue task of the workflow wrote, and every
-Athena task's result, found from the deployment (localaws/deployed_workflow.py), not from a list of names.
+Athena task's result, found from the deployment (localaws/demo/workflow.py), not from a list of names.
 
 A Glue task's output names its job (``GlueJobName``); the job's ``--s3_output_path`` default argument is its
 dataset, copied to ``<output>/<dataset>/`` (the Parquet files) and ``<output>/<dataset>.csv``, and counted.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from buildlib.execution_progress import SUCCEEDED, StateProgress, execution_events, state_progress
-from localaws.deployed_workflow import dataset_name, glue_output_path, split_s3_url, task_output
+from localaws.demo.workflow import dataset_name, glue_output_path, split_s3_url, task_output
 
 FIRST_ROWS = 5
 

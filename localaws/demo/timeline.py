@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from buildlib.pictures.svgkit import document, esc, nice_ticks, num, seconds_label, text_width
-from localaws.hops import JOB_TIMES, history
+from localaws.demo.hops import JOB_TIMES, history
 
 TIMELINE_FILE = "timeline.svg"
 WAIT, HOP, RUN, FAILED, STATE = "wait", "hop", "run", "failed", "state"

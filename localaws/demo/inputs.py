@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 SALES_SAMPLE = "SalesPipeline_QuickSightSample.csv"
 MARKETING_SAMPLE = "MarketingData_QuickSightSample.csv"
