@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/bench_recovery.py [--children 2] [--points kill:...,throttle:...] [--out FILE.json]
 
-Every point of localaws/fault_matrix.py (a runner or ons3objectcreated killed before or after each AWS call it
-makes; every call of one service throttled at 60 %) runs the main workflow once on stacks deployed as the
-templates ship them (leases 120 s / 100 s, heartbeats 240 s / 120 s, the one-minute recovery ticks, the
+Every point of localaws/demo/fault_matrix.py (a runner or ons3objectcreated killed before or after each AWS
+call it makes; every call of one service throttled at 60 %) runs the main workflow once on stacks deployed as
+the templates ship them (leases 120 s / 100 s, heartbeats 240 s / 120 s, the one-minute recovery ticks, the
 10-minute schedules), at time scale 1: AWS's clock. Each child process deploys once and runs its share of the
 points in turn, each first running the workflow without faults (the baseline it compares against). For every
 point it prints the time from StartExecution to SUCCEEDED, the time over its child's fault-free run, whether

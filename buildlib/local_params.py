@@ -1,6 +1,6 @@
 """Values for every `<NO-DEFAULT>` parameter on a local endpoint: `pynt localparams` writes them once.
 
-The demo deploys with these values (`localaws/demo.py`); `pynt localparams` writes them to
+The demo deploys with these values (`localaws/demo/`); `pynt localparams` writes them to
 `cloudformation/local-params.json` (ignored by git: the tracked params files keep their `<NO-DEFAULT>` for
 AWS), and the build tasks apply that file, as in-memory overrides (`load_project(overrides=…)`), whenever
 `AWS_ENDPOINT_URL` is set. Against AWS it is never read: bucket names are global there and must be the user's.

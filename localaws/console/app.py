@@ -175,7 +175,7 @@ class ConsoleApp:
         )
 
     def on_timeline(self, request: Request, reader: Reader) -> Response:
-        """The execution's timeline (localaws/timeline.py): each state's wait, hops and run, as SVG."""
+        """The execution's timeline (localaws/demo/timeline.py): each state's wait, hops and run, as SVG."""
         arn = _arg(request, "arn")
         execution = reader.execution(arn)
         machine = execution["stateMachineArn"].rsplit(":", 1)[-1]

@@ -254,8 +254,8 @@ def joined_dataset_problem(csv_path: Path) -> str | None:
 
 
 def assert_recovered(point: str, observed: dict[str, Any]) -> None:
-    """A fault-matrix point (localaws/fault_matrix.py) that ran, fired, and ended SUCCEEDED with every Glue
-    job run exactly once and the joined dataset of a run without faults; skipped when its fault never
+    """A fault-matrix point (localaws/demo/fault_matrix.py) that ran, fired, and ended SUCCEEDED with every
+    Glue job run exactly once and the joined dataset of a run without faults; skipped when its fault never
     fired."""
     assert observed.get("ran"), f"{point} did not run:\n{observed.get('error') or observed.get('child')}"
     if not observed["fired"]:

@@ -6,10 +6,10 @@ function to reach the call (once: later invocations run undisturbed). The workfl
 with exactly one Glue run per job (no job run twice, none lost) and the joined dataset of a run without
 faults.
 
-The points run in the fault matrix's child processes (localaws/fault_matrix.py), on stacks tuned for quick
-recovery, as an operator may tune them: the runners' leases (`TASK_LEASE_SECONDS`, 120 s on AWS) become 2 s
-and the state machine's HeartbeatSeconds 30 s (runner tasks) and 10 s (wait tasks), so that each point takes
-seconds. The recovery paths are the same as with the templates' values;
+The points run in the fault matrix's child processes (localaws/demo/fault_matrix.py), on stacks tuned for
+quick recovery, as an operator may tune them: the runners' leases (`TASK_LEASE_SECONDS`, 120 s on AWS) become
+2 s and the state machine's HeartbeatSeconds 30 s (runner tasks) and 10 s (wait tasks), so that each point
+takes seconds. The recovery paths are the same as with the templates' values;
 tests/e2e/test_e2e_recovery_defaults.py runs a few points at those values, and bench/bench_recovery.py every
 one. A point whose call never happened in a successful run (the kill did not fire) is skipped, saying so.
 """

@@ -372,7 +372,9 @@ def test_a_re_send_racing_the_claimers_send_releases_the_wait_once_and_consumes_
         assert sweeper.release(target)["status"] == "released"
 
     claimer = wait_release.Releaser(
-        store=store, sfn=Sfn(before_answer=a_sweep_re_sends_the_claim), settings=wait_release.ReleaseSettings()
+        store=store,
+        sfn=Sfn(before_answer=a_sweep_re_sends_the_claim),
+        settings=wait_release.ReleaseSettings(),
     )
     poll = store.poll_started(SALES, time.time())
 

@@ -1,4 +1,4 @@
-"""The workflow as deployed (localaws/deployed_workflow.py): what the demo and the test kit follow.
+"""The workflow as deployed (localaws/demo/workflow.py): what the demo and the test kit follow.
 
 Before, the demo named the sample's states and datasets in lists (STATE_LABELS, DATASET_STATES): a job a
 user added was neither labelled nor copied. Here every fact comes from the deployment's own answers.

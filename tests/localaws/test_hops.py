@@ -1,4 +1,4 @@
-"""Hop latencies read from an execution's history (localaws/hops.py)."""
+"""Hop latencies read from an execution's history (localaws/demo/hops.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The demo's timeline (localaws/timeline.py), drawn from recorded execution histories."""
+"""The demo's timeline (localaws/demo/timeline.py), drawn from recorded execution histories."""
 
 from __future__ import annotations
 
