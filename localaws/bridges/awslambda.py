@@ -14,10 +14,10 @@ Moto gaps bridged here (moto 5.2.5):
   gets the record fields moto leaves out, and its object key keeps "/" unencoded as AWS's does.
 
 Process model: warm workers, as AWS reuses execution environments. A worker runs
-``localaws.lambda_process`` (see there for the pipe protocol) for one function version, code hash and
+``localaws.runtime.lambda_process`` (see there for the pipe protocol) for one function version, code hash and
 configuration (handler, runtime, memory, timeout, environment). It is forked from the zygote
-(``localaws/lambda_zygote.py``, a process that imported boto3 once), or is a fresh ``python -u -m
-localaws.lambda_process`` child when the package bundles boto3/botocore or the fork fails. Its working
+(``localaws/runtime/lambda_zygote.py``, a process that imported boto3 once), or is a fresh ``python -u -m
+localaws.runtime.lambda_process`` child when the package bundles boto3/botocore or the fork fails. Its working
 directory is the package extracted once per code hash under ``ctx.work_dir/lambda/code/<sha256>``, its
 environment built as a clean Lambda environment (nothing of the parent's), its log stream its own
 (``<date>/[<version>]<id>``, as one environment's stream on AWS).
@@ -87,11 +87,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, unquote, unquote_plus
 
-from localaws import faults, lambda_zygote
+from localaws import faults
 from localaws.bridges import patching
 from localaws.context import LocalAwsContext
 from localaws.iam import service_access
 from localaws.iam.identities import SessionError
+from localaws.runtime import lambda_zygote
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ INIT_TIMEOUT_S = 10.0
 IDLE_TIMEOUT_S = 300.0
 MIN_IDLE_TIMEOUT_S = 30.0
 REAP_INTERVAL_S = 5.0  # how often idle workers are looked at
-# New workers are forked from a process that imported boto3 once (localaws/lambda_zygote.py), which halves a
-# cold start's CPU; LOCALAWS_LAMBDA_ZYGOTE=0 starts each as a fresh interpreter instead.
+# New workers are forked from a process that imported boto3 once (localaws/runtime/lambda_zygote.py), which
+# halves a cold start's CPU; LOCALAWS_LAMBDA_ZYGOTE=0 starts each as a fresh interpreter instead.
 USE_ZYGOTE = os.environ.get("LOCALAWS_LAMBDA_ZYGOTE", "1") != "0"
 MAX_IDLE_WORKERS = 32  # a laptop's limit, not AWS's: beyond it the longest idle worker goes at once
 DRAIN_TIMEOUT_S = 2.0  # longest wait, after a worker answered, for the rest of that invocation's output
@@ -204,7 +205,8 @@ class _Sink:
 
 
 class _Worker:
-    """One warm execution environment: a ``localaws.lambda_process`` child for one function configuration.
+    """One warm execution environment: a ``localaws.runtime.lambda_process`` child for one function
+    configuration.
 
     Runs at most one invocation at a time. A busy worker belongs to the thread of its invocation, an idle
     one to the pool (``LocalLambdaRuntime``); only the owner closes its pipes. ``terminate`` is safe from
@@ -277,7 +279,7 @@ class _Worker:
     @staticmethod
     def _popen(task_root: Path, env: dict[str, str], request_r: int, response_w: int) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-u", "-m", "localaws.lambda_process", str(request_r), str(response_w)],
+            [sys.executable, "-u", "-m", "localaws.runtime.lambda_process", str(request_r), str(response_w)],
             cwd=task_root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -455,7 +457,8 @@ class LocalLambdaRuntime:
             "HOME": str(home),
             "AWS_CONFIG_FILE": str(home / "no-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
-            "PYTHONPATH": _PROJECT_ROOT,  # only for `-m localaws.lambda_process`; the bootstrap removes it
+            # Only for `-m localaws.runtime.lambda_process`; the bootstrap removes it.
+            "PYTHONPATH": _PROJECT_ROOT,
         }
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
         env.update(self.ctx.client_environment())

@@ -17,8 +17,8 @@ import zipfile
 
 import pytest
 
-from localaws import lambda_zygote
 from localaws.bridges import awslambda
+from localaws.runtime import lambda_zygote
 
 GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
 
@@ -606,7 +606,7 @@ def test_a_failed_async_invocation_is_retried_twice_with_the_same_request_id(
     assert len(recorder.of("lambda.invoke.end", function=name, request_id=request_id)) == 1
 
 
-# -- workers forked from the zygote (localaws/lambda_zygote.py), pre-warmed environments ------------------
+# -- workers forked from the zygote (localaws/runtime/lambda_zygote.py), pre-warmed environments ----------
 
 PROCESS_HANDLER = """
 import os, sys
