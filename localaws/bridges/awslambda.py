@@ -5,13 +5,11 @@ Moto gaps bridged here (moto 5.2.5):
 - ``LambdaFunction.invoke`` runs handlers only in Docker (``_invoke_lambda``); there is no Docker here. It is
   the one method every caller reaches - the Invoke API (through ``LambdaBackend.invoke``), S3 bucket
   notifications, SNS/SQS/logs deliveries - so it is replaced by :func:`_bridged_function_invoke`, which runs
-  the handler with :class:`LocalLambdaRuntime`. The events bridge's scheduler uses :func:`invoke_function`.
+  the handler with :class:`LocalLambdaRuntime`. The events bridge's scheduler uses :func:`invoke_function`;
+  the S3 bridge's notifications (``localaws/bridges/s3.py``) call ``LambdaFunction.invoke``.
 - With ``use_docker`` off (what ``localaws.server`` sets) moto serves Lambda from ``LambdaSimpleBackend``,
   whose ``invoke`` returns a canned answer without calling the function; it is pointed back at
   ``LambdaBackend.invoke``.
-- ``moto.s3.notifications._invoke_awslambda`` invokes synchronously, so PutObject would wait for the
-  function; on AWS the notification is asynchronous. It is replaced by an ``Event`` invocation; the event
-  gets the record fields moto leaves out, and its object key keeps "/" unencoded as AWS's does.
 
 Process model: warm workers, as AWS reuses execution environments. A worker runs
 ``localaws.runtime.lambda_process`` (see there for the pipe protocol) for one function version, code hash and
@@ -85,7 +83,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, unquote, unquote_plus
+from urllib.parse import unquote
 
 from localaws import faults
 from localaws.bridges import patching
@@ -1503,39 +1501,6 @@ def _bridged_simple_backend_invoke(
     return LambdaBackend.invoke(self, function_name, qualifier, body, headers, response_headers)
 
 
-def _bridged_s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-    """Replaces ``moto.s3.notifications._invoke_awslambda``: asynchronous, as S3 delivers on AWS."""
-    try:
-        from moto.awslambda.utils import get_backend
-
-        for record in event_body.get("Records", []):
-            # Fields of AWS's record that moto leaves out.
-            record.setdefault("userIdentity", {"principalId": f"AWS:{account_id}"})
-            record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
-            record.setdefault(
-                "responseElements",
-                {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": uuid.uuid4().hex},
-            )
-            obj = record.get("s3", {}).get("object", {})
-            obj.setdefault("sequencer", f"{time.time_ns():016X}")
-            if "key" in obj:  # moto's quote_plus also encodes "/"; AWS leaves it: "sales/My+Sales.csv"
-                obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
-        fn = get_backend(account_id, region_name).get_function(fn_arn)
-        buckets = {r.get("s3", {}).get("bucket", {}).get("name") for r in event_body.get("Records", [])}
-        for bucket in sorted(b for b in buckets if b):
-            if not service_access.service_may_invoke(
-                fn.function_arn,
-                "s3.amazonaws.com",
-                source_arn=f"arn:aws:s3:::{bucket}",
-                source_account=account_id,
-                via="s3-notification",
-            ):
-                return  # the log says which permission is missing
-        fn.invoke(json.dumps(event_body), {"x-amz-invocation-type": "Event"}, {})
-    except Exception:  # as moto's: the notification is asynchronous, PutObject must not fail for it
-        log.warning("S3 notification to %s not delivered", fn_arn, exc_info=True)
-
-
 def _create_function_then_prewarm(original: Callable[..., Any]) -> Callable[..., Any]:
     def create_function(self: Any, spec: dict[str, Any]) -> Any:
         fn = original(self, spec)
@@ -1553,7 +1518,6 @@ def install(ctx: LocalAwsContext) -> None:
     from moto.awslambda.models import LambdaBackend, LambdaFunction
     from moto.awslambda.responses import LambdaResponse
     from moto.awslambda_simple.models import LambdaSimpleBackend
-    from moto.s3 import notifications as s3_notifications
 
     with _lock:
         previous = _state["runtime"]
@@ -1572,7 +1536,6 @@ def install(ctx: LocalAwsContext) -> None:
         patching.wrap(LambdaBackend, "create_function", _create_function_then_prewarm)
         patching.replace(LambdaFunction, "invoke", _bridged_function_invoke)
         patching.replace(LambdaSimpleBackend, "invoke", _bridged_simple_backend_invoke)
-        patching.replace(s3_notifications, "_invoke_awslambda", _bridged_s3_invoke_awslambda)
 
 
 def stop() -> None:

@@ -18,6 +18,7 @@ import zipfile
 import pytest
 
 from localaws.bridges import awslambda
+from localaws.bridges import s3 as s3_bridge
 from localaws.runtime import lambda_zygote
 
 GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
@@ -209,7 +210,7 @@ def test_patch_points_exist_in_moto(local_aws):
     assert LambdaSimpleBackend.invoke is awslambda._bridged_simple_backend_invoke, (
         "moto gap 'LambdaSimpleBackend.invoke returns a canned answer' is no longer bridged"
     )
-    assert notifications._invoke_awslambda is awslambda._bridged_s3_invoke_awslambda, (
+    assert notifications._invoke_awslambda is s3_bridge._bridged_s3_invoke_awslambda, (
         "moto gap 'S3 notifications invoke Lambda synchronously' is no longer bridged"
     )
 
