@@ -5,10 +5,10 @@ boto3 (about 0.3 CPU-s), and the demo starts a dozen while Spark needs the same 
 ("zygote") is started once per endpoint process with ``python -m localaws.runtime.lambda_zygote
 <socket-fd>``, imports boto3, parses the SDK models of the services the endpoint bridges into the botocore
 Loader that every session of it and of its children shares (``localaws.shared_botocore_loader``), and then
-forks one child per worker it is asked for. A child is set up as ``awslambda._Worker.start`` would start a
-process: its own session (process group), the function's folder as working directory, exactly the function's
-environment (nothing of the zygote's), stdin from /dev/null, stdout and stderr on the worker's output pipe;
-then it runs ``lambda_process.main`` on its request and response pipes.
+forks one child per worker it is asked for. A child is set up as ``awslambda.worker._Worker.start``
+would start a process: its own session (process group), the function's folder as working directory, exactly
+the function's environment (nothing of the zygote's), stdin from /dev/null, stdout and stderr on the
+worker's output pipe; then it runs ``lambda_process.main`` on its request and response pipes.
 
 Protocol on the socket (a socketpair with the endpoint), one JSON document per line each way:
 
@@ -213,7 +213,7 @@ def _exists(pid: int) -> bool:
 
 
 class ForkedProcess:
-    """What ``awslambda._Worker`` uses of ``subprocess.Popen``, for a child of the zygote."""
+    """What ``awslambda.worker._Worker`` uses of ``subprocess.Popen``, for a child of the zygote."""
 
     def __init__(self, zygote: Zygote, pid: int, stdout: Any) -> None:
         self._zygote = zygote

@@ -1,4 +1,4 @@
-"""The Lambda bridge (localaws/bridges/awslambda.py), over HTTP with boto3.
+"""The Lambda bridge (localaws/bridges/awslambda/), over HTTP with boto3.
 
 Each test names the moto gap it guards; if a moto upgrade changes the behaviour, the test says which gap.
 """
@@ -521,7 +521,7 @@ def test_idle_workers_are_reaped(lam, make_function, monkeypatch):
 
 def test_idle_workers_beyond_the_limit_go_longest_idle_first(lam, make_function, monkeypatch):
     rt = awslambda.runtime()
-    monkeypatch.setattr(awslambda, "MAX_IDLE_WORKERS", 1)
+    monkeypatch.setattr(awslambda.pool, "MAX_IDLE_WORKERS", 1)
     older, newer = make_function("counter"), make_function("counter")
     invoke(lam, older)
     (older_worker,) = workers_of(older)
