@@ -35,8 +35,8 @@ to itself (the Glue and Athena bridges' staging clients, made by ``localaws.cata
 carry :data:`INTERNAL_HEADER` and are never faulted: they belong to the emulator, not to the project.
 
 Lambda side, the kills reach each matching worker through its environment (:func:`worker_environment`) and
-``localaws.lambda_process`` counts the worker's boto calls; the first worker to reach the point claims a
-marker file in the endpoint's work folder, so each kill fires once whichever worker gets there first.
+``localaws.runtime.lambda_process`` counts the worker's boto calls; the first worker to reach the point
+claims a marker file in the endpoint's work folder, so each kill fires once whichever worker gets there first.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from localaws.aws_requests import CALL_HEADER, INTERNAL_HEADER, Call, identify
 __all__ = ["CALL_HEADER", "INTERNAL_HEADER", "Call", "FaultSpec", "FaultSpecError", "identify", "parse_spec"]
 
 ENV_VAR = "LOCALAWS_FAULTS"
-# What a Lambda worker gets (read by localaws.lambda_process, which must stay standard-library only).
+# What a Lambda worker gets (read by localaws.runtime.lambda_process, which must stay standard-library only).
 WORKER_KILLS_ENV = "LOCALAWS_FAULTS_KILLS"
 WORKER_STATE_ENV = "LOCALAWS_FAULTS_DIR"
 # Set when the draws are seeded: the worker tags every call with CALL_HEADER (see "What seed reproduces").

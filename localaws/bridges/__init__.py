@@ -9,6 +9,7 @@ BRIDGES: tuple[str, ...] = (
     "dynamodb",
     "cloudformation",
     "awslambda",
+    "s3",
     "events",
     "glue",
     "athena",

@@ -1,4 +1,4 @@
-"""The Lambda bridge (localaws/bridges/awslambda.py), over HTTP with boto3.
+"""The Lambda bridge (localaws/bridges/awslambda/), over HTTP with boto3.
 
 Each test names the moto gap it guards; if a moto upgrade changes the behaviour, the test says which gap.
 """
@@ -17,8 +17,9 @@ import zipfile
 
 import pytest
 
-from localaws import lambda_zygote
 from localaws.bridges import awslambda
+from localaws.bridges import s3 as s3_bridge
+from localaws.runtime import lambda_zygote
 
 GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
 
@@ -209,7 +210,7 @@ def test_patch_points_exist_in_moto(local_aws):
     assert LambdaSimpleBackend.invoke is awslambda._bridged_simple_backend_invoke, (
         "moto gap 'LambdaSimpleBackend.invoke returns a canned answer' is no longer bridged"
     )
-    assert notifications._invoke_awslambda is awslambda._bridged_s3_invoke_awslambda, (
+    assert notifications._invoke_awslambda is s3_bridge._bridged_s3_invoke_awslambda, (
         "moto gap 'S3 notifications invoke Lambda synchronously' is no longer bridged"
     )
 
@@ -520,7 +521,7 @@ def test_idle_workers_are_reaped(lam, make_function, monkeypatch):
 
 def test_idle_workers_beyond_the_limit_go_longest_idle_first(lam, make_function, monkeypatch):
     rt = awslambda.runtime()
-    monkeypatch.setattr(awslambda, "MAX_IDLE_WORKERS", 1)
+    monkeypatch.setattr(awslambda.pool, "MAX_IDLE_WORKERS", 1)
     older, newer = make_function("counter"), make_function("counter")
     invoke(lam, older)
     (older_worker,) = workers_of(older)
@@ -606,7 +607,7 @@ def test_a_failed_async_invocation_is_retried_twice_with_the_same_request_id(
     assert len(recorder.of("lambda.invoke.end", function=name, request_id=request_id)) == 1
 
 
-# -- workers forked from the zygote (localaws/lambda_zygote.py), pre-warmed environments ------------------
+# -- workers forked from the zygote (localaws/runtime/lambda_zygote.py), pre-warmed environments ----------
 
 PROCESS_HANDLER = """
 import os, sys

@@ -1,5 +1,5 @@
 """The endpoint's fault mode (localaws/faults.py): the spec grammar, server-side throttles/5xx/latency as
-boto3 sees them, and Lambda workers killed at a chosen AWS call (localaws/lambda_process.py).
+boto3 sees them, and Lambda workers killed at a chosen AWS call (localaws/runtime/lambda_process.py).
 
 Tests change the session endpoint's fault mode with ``faults.configure`` and always switch it off again
 (fixture ``fault_mode``); the rules target one service or operation so that other traffic is untouched.

@@ -1,7 +1,7 @@
 """EventInvokeConfig on the local endpoint: the Lambda API, the CloudFormation resource, and what async
 invocations do with it (retries, event age, on-failure / on-success destinations).
 
-moto 5.2.5 gaps (localaws/bridges/awslambda.py, cloudformation.py): one configuration per function whatever
+moto 5.2.5 gaps (localaws/bridges/awslambda/, cloudformation.py): one configuration per function whatever
 the qualifier, Put appends, Update is a Put, nothing is applied, and CloudFormation skips the resource type.
 Retries run on the session's scaled clock (60 s and 120 s of AWS's last 3 s and 6 s at scale 0.05).
 """

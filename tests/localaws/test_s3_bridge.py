@@ -1,7 +1,8 @@
-"""S3 bucket notifications to Lambda (bridged in localaws/bridges/awslambda.py), over HTTP with boto3.
+"""The S3 bridge (localaws/bridges/s3.py), over HTTP with boto3.
 
 Gaps guarded: moto's ``LambdaFunction.invoke`` needs Docker, and ``moto.s3.notifications._invoke_awslambda``
-invokes synchronously (PutObject would wait for the function); on AWS the delivery is asynchronous.
+invokes synchronously (PutObject would wait for the function); on AWS the delivery is asynchronous. moto
+answers PutBucketPolicy with HTTP 200 and the body ``True``; S3 answers HTTP 204 with no body.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import zipfile
 import pytest
 
 GAP_ASYNC = "moto gap 'S3 notifications invoke Lambda synchronously' is no longer bridged"
+GAP_POLICY = "moto gap 'PutBucketPolicy answers 200 with the body True' is no longer bridged"
 GAP_DOCKER = "moto gap 'LambdaFunction.invoke runs handlers only in Docker' is no longer bridged"
 
 HANDLER = """
@@ -127,3 +129,30 @@ def test_csv_upload_invokes_the_function_asynchronously_with_an_s3_event(
     assert record["s3"]["object"]["key"] == "sales/My+Sales.csv"  # URL-encoded, as AWS sends it
     assert record["s3"]["object"]["size"] == 8
     assert "principalId" in record["userIdentity"] and "sequencer" in record["s3"]["object"]
+
+
+def test_put_bucket_policy_answers_204_with_no_body_as_s3_does(aws_client, local_aws, unique_name):
+    s3 = aws_client("s3")
+    bucket = unique_name("s3-bridge-policy")
+    s3.create_bucket(Bucket=bucket)
+    bodies: list[bytes] = []
+    s3.meta.events.register(
+        "after-call.s3.PutBucketPolicy", lambda http_response, **_: bodies.append(http_response.content)
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{local_aws.account_id}:root"},
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            }
+        ],
+    }
+
+    answer = s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 204, GAP_POLICY
+    assert bodies == [b""], GAP_POLICY
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy

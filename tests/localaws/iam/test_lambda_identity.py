@@ -1,4 +1,4 @@
-"""Every Lambda invocation runs with its execution role's credentials (localaws/bridges/awslambda.py with
+"""Every Lambda invocation runs with its execution role's credentials (localaws/bridges/awslambda/ with
 localaws/iam/service_access.py): assumed by lambda.amazonaws.com through the trust policy, renewed by
 retiring a warm environment before they end, and Lambda's own log writes are the role's."""
 

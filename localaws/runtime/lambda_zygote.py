@@ -1,14 +1,14 @@
 """Lambda workers forked from a template process that has imported boto3 already.
 
-A new execution environment (``localaws.lambda_process``) spends most of its cold start importing boto3
-(about 0.3 CPU-s), and the demo starts a dozen while Spark needs the same two cores. The template ("zygote")
-is started once per endpoint process with ``python -m localaws.lambda_zygote <socket-fd>``, imports boto3,
-parses the SDK models of the services the endpoint bridges into the botocore Loader that every session of it
-and of its children shares (``localaws.shared_botocore_loader``), and then forks one child per worker it is
-asked for. A child is set up as ``awslambda._Worker.start`` would start a process: its own session
-(process group), the function's folder as working directory, exactly the function's environment (nothing of
-the zygote's), stdin from /dev/null, stdout and stderr on the worker's output pipe; then it runs
-``lambda_process.main`` on its request and response pipes.
+A new execution environment (``localaws.runtime.lambda_process``) spends most of its cold start importing
+boto3 (about 0.3 CPU-s), and the demo starts a dozen while Spark needs the same two cores. The template
+("zygote") is started once per endpoint process with ``python -m localaws.runtime.lambda_zygote
+<socket-fd>``, imports boto3, parses the SDK models of the services the endpoint bridges into the botocore
+Loader that every session of it and of its children shares (``localaws.shared_botocore_loader``), and then
+forks one child per worker it is asked for. A child is set up as ``awslambda.worker._Worker.start``
+would start a process: its own session (process group), the function's folder as working directory, exactly
+the function's environment (nothing of the zygote's), stdin from /dev/null, stdout and stderr on the
+worker's output pipe; then it runs ``lambda_process.main`` on its request and response pipes.
 
 Protocol on the socket (a socketpair with the endpoint), one JSON document per line each way:
 
@@ -75,7 +75,7 @@ def _child(cwd: str, env: dict[str, str], request_fd: int, response_fd: int, out
         for fd, errors in ((1, "strict"), (2, "backslashreplace"))
     )
     sys.__stdout__, sys.__stderr__ = sys.stdout, sys.stderr
-    from localaws import lambda_process
+    from localaws.runtime import lambda_process
 
     return lambda_process.main([str(request_fd), str(response_fd)])
 
@@ -152,7 +152,7 @@ def serve(fd: int) -> None:
     """The zygote's loop: fork on request, report exits, end when the endpoint goes."""
     for module in PRELOADED:
         __import__(module)
-    import localaws.lambda_process  # noqa: F401 - imported once here, not in every child
+    import localaws.runtime.lambda_process  # noqa: F401 - imported once here, not in every child
 
     preload_sdk_data()
 
@@ -213,7 +213,7 @@ def _exists(pid: int) -> bool:
 
 
 class ForkedProcess:
-    """What ``awslambda._Worker`` uses of ``subprocess.Popen``, for a child of the zygote."""
+    """What ``awslambda.worker._Worker`` uses of ``subprocess.Popen``, for a child of the zygote."""
 
     def __init__(self, zygote: Zygote, pid: int, stdout: Any) -> None:
         self._zygote = zygote
@@ -255,7 +255,7 @@ class Zygote:
         env = {**os.environ, "PYTHONPATH": self._project_root}
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "localaws.lambda_zygote", str(theirs.fileno())],
+                [sys.executable, "-m", "localaws.runtime.lambda_zygote", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=env,

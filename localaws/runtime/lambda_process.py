@@ -1,8 +1,8 @@
 """A warm Lambda execution environment: one child process of ``localaws.bridges.awslambda`` per worker.
 
-``python -u -m localaws.lambda_process <request-fd> <response-fd>``, with the function's extracted package as
-the working directory. The parent talks to it over a dedicated pipe pair (never stdout), one JSON document per
-line each way:
+``python -u -m localaws.runtime.lambda_process <request-fd> <response-fd>``, with the function's extracted
+package as the working directory. The parent talks to it over a dedicated pipe pair (never stdout), one JSON
+document per line each way:
 
 - parent -> worker, first: ``{"type": "init", "handler", "task_root", "strip_paths", "marker"}``. The worker
   imports the handler module (the init phase, once per worker) and answers ``{"type": "init", "ok": true}``,
