@@ -123,7 +123,9 @@ from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.activity import Activity, ActivityTask
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
-from localaws.bridges import patching, stepfunctions_history, stepfunctions_requests
+from localaws.bridges import patching
+from localaws.bridges.stepfunctions import history as stepfunctions_history
+from localaws.bridges.stepfunctions import request_rules as stepfunctions_requests
 from localaws.context import LocalAwsContext
 
 log = logging.getLogger(__name__)
