@@ -1,4 +1,4 @@
-"""The Glue bridge (localaws/bridges/glue.py).
+"""The Glue bridge (localaws/bridges/glue/).
 
 Gap bridged: moto's job runs never run their script; their state moves to SUCCEEDED by itself. Here
 StartJobRun runs the unchanged script and the run reports what really happened.
