@@ -12,8 +12,8 @@ the ``<OutputLocation>/<id>.csv`` result path), then a worker thread:
    Spark catalog;
 2. (RUNNING) finds the Glue catalog tables the SQL names - ``table`` of the query's database
    (``QueryExecutionContext.Database``, default ``default``) or ``database.table`` - stages their S3 files
-   locally (``localaws.catalog_staging``) and registers each as ``database.table`` in a fresh Spark session
-   whose current database is the query's, so both spellings resolve;
+   locally (``localaws.runtime.catalog_staging``) and registers each as ``database.table`` in a fresh Spark
+   session whose current database is the query's, so both spellings resolve;
 3. runs the SQL in ANSI mode with double-quoted identifiers (closest to Athena's Trino: ``"db"."table"``
    works, bad casts and division by zero fail the query);
 4. writes ``<id>.csv`` exactly as Athena formats it (header row, every value double-quoted, NULL as an empty

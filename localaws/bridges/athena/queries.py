@@ -356,7 +356,7 @@ def install(ctx: LocalAwsContext) -> None:
 
 def _cancel_spark_jobs(exec_id: str) -> None:
     try:
-        from localaws import spark as shared
+        from localaws.runtime import spark as shared
 
         if shared.is_started():
             shared.get_spark().sparkContext.cancelJobGroup(exec_id)

@@ -74,7 +74,7 @@ def _sql_string(value: str) -> str:
 
 def _register(session: Any, staged: Any) -> None:
     """``database.table`` in Spark's catalog, over the staged files, with the Glue catalog's schema."""
-    from localaws.catalog_staging import ddl_schema
+    from localaws.runtime.catalog_staging import ddl_schema
 
     name = f"`{staged.database}`.`{staged.name}`"
     session.sql(f"CREATE DATABASE IF NOT EXISTS `{staged.database}`")
@@ -110,7 +110,7 @@ def _output_location(execution: Execution) -> str | None:
 def execute_query(
     ctx: LocalAwsContext, backend: AthenaBackend, execution: Execution, record: BridgedQuery
 ) -> None:
-    from localaws.catalog_staging import Stager, calling_for
+    from localaws.runtime.catalog_staging import Stager, calling_for
 
     exec_id = record.query_execution_id
     context = execution.context if isinstance(execution.context, dict) else {}
@@ -148,8 +148,8 @@ def _run_sql(
     backend: AthenaBackend, execution: Execution, record: BridgedQuery, database: str, stager: Any
 ) -> tuple[str, str | None, dict[str, Any] | None]:
     """Stage, register, run, write the result files; return the final (state, reason, AthenaError)."""
-    from localaws.catalog_staging import split_s3_uri
-    from localaws.spark import get_spark
+    from localaws.runtime.catalog_staging import split_s3_uri
+    from localaws.runtime.spark import get_spark
 
     exec_id = record.query_execution_id
     output = _output_location(execution)
@@ -170,7 +170,7 @@ def _run_sql(
     session.sparkContext.setJobGroup(exec_id, f"Athena query {exec_id}", interruptOnCancel=True)
     # Which tables the SQL names: the emulator's own look-up (administrator), not a call Athena makes; the
     # tables it reads are then read with the caller's permissions (stage_table).
-    from localaws.catalog_staging import make_client
+    from localaws.runtime.catalog_staging import make_client
 
     catalog = _list_catalog(make_client("glue", stager.endpoint_url, stager.region))
     registered = []

@@ -10,13 +10,14 @@ advanced on every GetJobRun), never looking at the script. Here a StartJobRun:
    DefaultArguments, then the run's Arguments, then NonOverridableArguments);
 2. starts a worker thread that downloads ``Command.ScriptLocation`` and every ``--extra-py-files`` object
    from the endpoint's S3, and executes the script as ``__main__`` with the ``awsglue`` runtime of
-   ``localaws/glue_runtime`` first on ``sys.path`` and the shared SparkSession (``localaws.spark``);
+   ``localaws/runtime/glue_runtime`` first on ``sys.path`` and the shared SparkSession
+   (``localaws.runtime.spark``);
 3. reports the real state: STARTING while staging, RUNNING while the script runs, then SUCCEEDED, or FAILED
    with ``ErrorMessage`` = ``"<ExceptionType>: <message> (at <script> line N[, <file> line M])"``: the
    script's line whose call failed and, when elsewhere, the innermost line of the run's own code (an
-   ``--extra-py-files`` module); Spark's log of a failed run is kept (``localaws.spark.keep_log``) and its
-   path written to the run's error log. StartedOn, LastModifiedOn, CompletedOn and ExecutionTime follow the
-   run.
+   ``--extra-py-files`` module); Spark's log of a failed run is kept (``localaws.runtime.spark.keep_log``)
+   and its path written to the run's error log. StartedOn, LastModifiedOn, CompletedOn and ExecutionTime
+   follow the run.
 
 A run that ends SUCCEEDED, FAILED, TIMEOUT or STOPPED then (state first, so a target calling GetJobRun sees it
 ended) puts Glue's "Glue Job State Change" event on the account's default EventBridge bus (events bridge):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from moto.glue.models import FakeJob, FakeJobRun
 
 from localaws.context import LocalAwsContext
-from localaws.glue_run_errors import run_error_message
+from localaws.runtime.glue_run_errors import run_error_message
 
 if TYPE_CHECKING:
     from localaws.bridges.glue.runs import BridgedRun
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-GLUE_RUNTIME_DIR = Path(__file__).resolve().parents[2] / "glue_runtime"
+GLUE_RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime" / "glue_runtime"
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 MAX_ERROR_MESSAGE = 2048
@@ -208,7 +208,7 @@ def _run_script(script_path: Path, run_modules: dict[str, ModuleType] | None = N
 
 
 def execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record: BridgedRun) -> None:
-    from localaws.catalog_staging import calling_for
+    from localaws.runtime.catalog_staging import calling_for
 
     # Everything the run reads and writes is authorised as the job's Role (localaws/iam), as on Glue.
     with calling_for(f"glue-run:{record.job_name}:{record.run_id}"):
@@ -216,8 +216,8 @@ def execute_run(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record:
 
 
 def _execute_run_as_role(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun, record: BridgedRun) -> None:
-    from localaws.catalog_staging import Stager
     from localaws.iam.service_access import glue_job_credentials
+    from localaws.runtime.catalog_staging import Stager
 
     ctx.emit("glue.run.start", job=record.job_name, run_id=record.run_id, state=record.state)
     run_dir = ctx.work_dir / "glue" / record.run_id
@@ -244,7 +244,7 @@ def _execute_run_as_role(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun
         ensure_runtime_importable()
         from awsglue import _localrun  # the runtime the script will import (same module object)
 
-        from localaws.spark import get_spark
+        from localaws.runtime.spark import get_spark
 
         spark = get_spark()
         run_context = _localrun.RunContext(
@@ -312,7 +312,7 @@ def _execute_run_as_role(ctx: LocalAwsContext, job: FakeJob, job_run: FakeJobRun
 
 def _keep_spark_log(record: BridgedRun) -> Path | None:
     """Keep Spark's JVM log of a failed run (the session's folder is removed at exit) and say where."""
-    from localaws import spark
+    from localaws.runtime import spark
 
     kept = spark.keep_log(f"{record.job_name}-{record.run_id[:20]}")
     if kept is not None:
@@ -340,7 +340,7 @@ def _publish_logs(
     except OSError as exc:
         log.debug("could not write the run's log file: %s", exc)
     try:
-        from localaws.catalog_staging import make_client
+        from localaws.runtime.catalog_staging import make_client
 
         logs = make_client("logs", ctx.endpoint_url, ctx.region, credentials)
         now_ms = int(time.time() * 1000)

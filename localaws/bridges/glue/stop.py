@@ -58,7 +58,7 @@ def stop_job_run(backend: GlueBackend, job_name: str, run_id: str) -> dict[str, 
 def _cancel_until_done(record: BridgedRun) -> None:
     """Cancel the run's Spark jobs until its script ends: cancelJobGroup only reaches jobs already submitted,
     and a script keeps submitting new ones."""
-    from localaws import spark as shared
+    from localaws.runtime import spark as shared
 
     while not record.done.is_set():
         if shared.is_started():
