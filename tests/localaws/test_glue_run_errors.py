@@ -105,6 +105,7 @@ def test_keep_log_without_a_session_keeps_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.spark
+@pytest.mark.usefixtures("service_roles")  # the job's role (glue) must exist, whichever tests ran before
 def test_a_failed_run_names_its_line_and_keeps_sparks_log(local_aws, aws_client):
     """Through the bridge: a job whose --extra-py-files module raises."""
     glue, s3 = aws_client("glue"), aws_client("s3")
