@@ -3,7 +3,7 @@
     .venv/bin/python bench/lower_bound.py [--runs N] [--sales a.csv] [--marketing b.csv]
 
 A new interpreter per run (as bench/bench_demo.py runs the demo) starts the same SparkSession the local
-endpoint uses (``localaws.spark``), reads both CSVs as their catalog tables describe them
+endpoint uses (``localaws.runtime.spark``), reads both CSVs as their catalog tables describe them
 (cloudformation/glue-resources.yaml: columns, LazySimpleSerDe options, one header line), runs the real
 scripts' ``process_sales`` and ``process_marketing`` (in parallel, as the workflow's Parallel state does),
 writes each as snappy Parquet, reads both back and writes ``join_marketing_and_sales`` as one file. No
@@ -48,7 +48,7 @@ def catalog_tables() -> dict[str, dict[str, Any]]:
 
 
 def _read_table(spark: Any, table: dict[str, Any], csv_path: Path) -> Any:
-    from localaws.catalog_staging import _csv_options, ddl_schema
+    from localaws.runtime.catalog_staging import _csv_options, ddl_schema
 
     sd = table["StorageDescriptor"]
     options = _csv_options(sd["SerdeInfo"]["SerializationLibrary"], sd["SerdeInfo"].get("Parameters") or {})
@@ -59,7 +59,7 @@ def _read_table(spark: Any, table: dict[str, Any], csv_path: Path) -> Any:
 def transform(sales_csv: Path, marketing_csv: Path, out_dir: Path) -> None:
     """The three transforms, in this process (the child's work)."""
     sys.path[:0] = [str(ROOT), str(ROOT / "glue-scripts")]
-    from localaws.spark import get_spark
+    from localaws.runtime.spark import get_spark
 
     tables = catalog_tables()
     spark = get_spark()

@@ -126,7 +126,7 @@ def _stop_group(process: subprocess.Popen[str]) -> None:
 
 def _child_environment(log: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in _DROPPED}
-    # Spark's logs of failed Glue runs (localaws/spark.py keep_log) beside the endpoint's own log.
+    # Spark's logs of failed Glue runs (localaws/runtime/spark.py keep_log) beside the endpoint's own log.
     env["LOCALAWS_SPARK_LOGS"] = str(log.parent / "spark-logs")
     env.update(
         AWS_ACCESS_KEY_ID="testing",

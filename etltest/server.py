@@ -44,7 +44,7 @@ def read_rows(s3: Any, s3_path: str) -> list[dict[str, Any]]:
     """Every row of the Parquet files under ``s3_path``, as dicts."""
     from localaws.demo.outputs import download_prefix
     from localaws.demo.workflow import split_s3_url
-    from localaws.spark import get_spark
+    from localaws.runtime.spark import get_spark
 
     bucket, prefix = split_s3_url(s3_path.rstrip("/") + "/")
     with tempfile.TemporaryDirectory(prefix="etltest-rows-") as folder:

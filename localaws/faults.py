@@ -31,8 +31,9 @@ shifts only its own operation's later draws. Without a seed every draw is fresh.
 
 Server side, :class:`FaultMiddleware` wraps moto's WSGI app (``localaws.server``) and answers a drawn call
 itself, in the service's own protocol and error shape (see :func:`error_response`). Calls the endpoint makes
-to itself (the Glue and Athena bridges' staging clients, made by ``localaws.catalog_staging.make_client``)
-carry :data:`INTERNAL_HEADER` and are never faulted: they belong to the emulator, not to the project.
+to itself (the Glue and Athena bridges' staging clients, made by
+``localaws.runtime.catalog_staging.make_client``) carry :data:`INTERNAL_HEADER` and are never faulted: they
+belong to the emulator, not to the project.
 
 Lambda side, the kills reach each matching worker through its environment (:func:`worker_environment`) and
 ``localaws.runtime.lambda_process`` counts the worker's boto calls; the first worker to reach the point
@@ -538,7 +539,7 @@ def _mark_internal_clients() -> None:
         if _state["patched"]:
             return
         _state["patched"] = True
-    from localaws import catalog_staging
+    from localaws.runtime import catalog_staging
 
     make_client = catalog_staging.make_client
 

@@ -49,7 +49,7 @@ def _fake_aws_environment(endpoint_url: str) -> None:
 
 
 def require_java() -> None:
-    from localaws.spark import JAVA_INSTALL_HINT, find_java  # a system Java 17, else the packaged one
+    from localaws.runtime.spark import JAVA_INSTALL_HINT, find_java  # a system Java 17, else the packaged one
 
     if find_java() is None:
         raise DemoFailed(JAVA_INSTALL_HINT)
@@ -81,7 +81,7 @@ def deployed_environment(
     ``faults``: the endpoint's fault mode (localaws/faults.py); None leaves it to ``LOCALAWS_FAULTS``. IAM is
     ``LOCALAWS_IAM``'s mode (enforce by default); its decisions go to ``LOCALAWS_IAM_AUDIT`` or
     ``build/iam-audit.jsonl``."""
-    from localaws.spark import warm_up
+    from localaws.runtime.spark import warm_up
 
     require_java()
     warm_up()  # the JVM starts now, while moto is imported and the stacks are created

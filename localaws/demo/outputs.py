@@ -50,7 +50,7 @@ def download_prefix(s3: Any, bucket: str, prefix: str, target: Path) -> list[Pat
 def copy_dataset(s3: Any, output_dir: Path, job: str, output_path: str) -> CollectedDataset | None:
     """Copy one job's Parquet output to ``output_dir/<dataset>/``, write it as ``<dataset>.csv`` (in the
     files' row order) and count its rows; None when the job wrote no Parquet file there."""
-    from localaws.spark import get_spark  # Spark is already running: the Glue jobs used it
+    from localaws.runtime.spark import get_spark  # Spark is already running: the Glue jobs used it
 
     dataset = dataset_name(output_path)
     bucket, prefix = split_s3_url(output_path.rstrip("/") + "/")

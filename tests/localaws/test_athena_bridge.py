@@ -1,4 +1,4 @@
-"""The Athena bridge (localaws/bridges/athena.py).
+"""The Athena bridge (localaws/bridges/athena/).
 
 Gap bridged: moto's query executions never run; they move to SUCCEEDED by themselves with zero statistics and
 no result file. Here the SQL runs with Spark over the Glue catalog and the result lands where Athena puts it.

@@ -1,5 +1,6 @@
-"""The local ``awsglue`` runtime (localaws/glue_runtime/awsglue): the subset of docs/DESIGN.md, over S3 of the
-local endpoint. Gap bridged: Spark has no S3 filesystem here, and AWS's awsglue library is not installable."""
+"""The local ``awsglue`` runtime (localaws/runtime/glue_runtime/awsglue): the subset of docs/DESIGN.md, over
+S3 of the local endpoint. Gap bridged: Spark has no S3 filesystem here, and AWS's awsglue library is not
+installable."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def bucket(aws_client, unique_name) -> str:
 @pytest.fixture
 def glue_context(local_aws: LocalAwsContext):
     """A GlueContext used outside a bridge run: it finds the endpoint through AWS_ENDPOINT_URL."""
-    from localaws.spark import get_spark
+    from localaws.runtime.spark import get_spark
 
     spark = get_spark()
     from awsglue.context import GlueContext  # importable: the glue bridge put the runtime on sys.path

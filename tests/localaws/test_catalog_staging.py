@@ -1,5 +1,5 @@
-"""Catalog staging (localaws/catalog_staging.py): S3 objects become local files only inside the staging
-folder, streamed (not read whole); clients of the local endpoint are shared."""
+"""Catalog staging (localaws/runtime/catalog_staging.py): S3 objects become local files only inside the
+staging folder, streamed (not read whole); clients of the local endpoint are shared."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from localaws.catalog_staging import Stager, make_client, staged_path
+from localaws.runtime.catalog_staging import Stager, make_client, staged_path
 
 
 @pytest.fixture

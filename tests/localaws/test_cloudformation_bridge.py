@@ -1,4 +1,4 @@
-"""The CloudFormation bridge (localaws/bridges/cloudformation.py), over HTTP with boto3.
+"""The CloudFormation bridge (localaws/bridges/cloudformation/), over HTTP with boto3.
 
 The project's own templates (cloudformation/*.yaml) are created, checked resource by resource, executed where
 it matters, and deleted. Each test names the moto gap it guards.

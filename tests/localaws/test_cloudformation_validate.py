@@ -1,4 +1,4 @@
-"""CloudFormation ValidateTemplate as AWS answers it (localaws/bridges/cloudformation_validate.py), with
+"""CloudFormation ValidateTemplate as AWS answers it (localaws/bridges/cloudformation/validate.py), with
 plain boto3 calls to the endpoint, as `aws cloudformation validate-template` makes them.
 
 moto refused a valid template at cfn-lint's first warning (an unused parameter) and described none

@@ -1,4 +1,4 @@
-"""The EventBridge schedule bridge (localaws/bridges/events.py): cron/rate parsing and rules firing.
+"""The EventBridge schedule bridge (localaws/bridges/events/): cron/rate parsing and rules firing.
 
 Gap guarded: moto stores a rule's ScheduleExpression but never fires it.
 """

@@ -321,7 +321,7 @@ def test_latency_is_added_to_matching_calls_only(local_aws, aws_client, fault_mo
 
 
 def test_the_endpoints_own_staging_clients_are_never_faulted(local_aws, aws_client, fault_mode) -> None:
-    from localaws import catalog_staging
+    from localaws.runtime import catalog_staging
 
     fault_mode("throttle:s3:1")
     internal = catalog_staging.make_client("s3", local_aws.endpoint_url, local_aws.region)

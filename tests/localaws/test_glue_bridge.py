@@ -1,4 +1,4 @@
-"""The Glue bridge (localaws/bridges/glue.py).
+"""The Glue bridge (localaws/bridges/glue/).
 
 Gap bridged: moto's job runs never run their script; their state moves to SUCCEEDED by itself. Here
 StartJobRun runs the unchanged script and the run reports what really happened.
@@ -362,8 +362,8 @@ def test_process_sales_data_script_runs_through_the_bridge(local_aws, aws_client
     run, _ = wait_for_run(glue, job, glue.start_job_run(JobName=job)["JobRunId"])
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
 
-    from localaws.catalog_staging import Stager
-    from localaws.spark import get_spark
+    from localaws.runtime.catalog_staging import Stager
+    from localaws.runtime.spark import get_spark
 
     stager = Stager(local_aws.endpoint_url, local_aws.region, local_aws.work_dir)
     try:

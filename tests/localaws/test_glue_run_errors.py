@@ -1,5 +1,5 @@
-"""A failed Glue run names where its code failed, and keeps Spark's log (localaws/glue_run_errors.py,
-localaws/spark.py ``keep_log``, the Glue bridge).
+"""A failed Glue run names where its code failed, and keeps Spark's log (localaws/runtime/glue_run_errors.py,
+localaws/runtime/spark.py ``keep_log``, the Glue bridge).
 
 Before: ErrorMessage held the exception's first line only, and Spark's log went with its temporary folder at
 exit, so a user had to guess which line of a job failed.
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from test_glue_bridge import make_job, wait_for_run
 
-from localaws import spark
-from localaws.glue_run_errors import run_error_message
+from localaws.runtime import spark
+from localaws.runtime.glue_run_errors import run_error_message
 
 
 def _raise_from_files(folder: Path) -> BaseException:

@@ -1,6 +1,6 @@
 """Events put on an EventBridge bus reach rules' targets; Glue and Athena emit their state-change events.
 
-Gaps guarded (localaws/bridges/events.py, glue.py, athena.py): moto's PutEvents raised NotImplementedError for
+Gaps guarded (localaws/bridges/events/, glue/, athena/): moto's PutEvents raised NotImplementedError for
 Lambda and Step Functions targets, sent events to DISABLED and schedule-only rules, leaked its own
 ``ingestion-time`` into what an SQS target got; Glue and Athena never emitted their service events.
 

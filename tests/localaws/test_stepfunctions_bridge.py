@@ -1,4 +1,4 @@
-"""The Step Functions bridge (localaws/bridges/stepfunctions.py), over HTTP with boto3.
+"""The Step Functions bridge (localaws/bridges/stepfunctions/), over HTTP with boto3.
 
 Each test names the moto gap it guards; if a moto upgrade changes the behaviour, the test says which gap.
 """

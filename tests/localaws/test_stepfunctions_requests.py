@@ -1,5 +1,5 @@
-"""Step Functions requests answered as AWS answers them (localaws/bridges/stepfunctions_requests.py and
-stepfunctions_history.py), with plain boto3 calls as the AWS CLI makes them.
+"""Step Functions requests answered as AWS answers them (localaws/bridges/stepfunctions/request_rules.py and
+history.py), with plain boto3 calls as the AWS CLI makes them.
 
 Each test names the difference it guards: execution input that is not JSON, the documented name rules,
 CreateActivity's idempotency, and what the history of an execution stopped mid-Parallel records.

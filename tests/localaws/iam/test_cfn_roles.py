@@ -1,4 +1,4 @@
-"""What CloudFormation puts in a role is what the local IAM evaluates (localaws/bridges/cloudformation.py):
+"""What CloudFormation puts in a role is what the local IAM evaluates (localaws/bridges/cloudformation/):
 inline policies, and the managed policies of ManagedPolicyArns (moto ignored them)."""
 
 from __future__ import annotations

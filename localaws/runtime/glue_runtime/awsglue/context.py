@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 
 from awsglue import _localrun
 from awsglue.dynamicframe import DynamicFrame
-from localaws.catalog_staging import Stager
+from localaws.runtime.catalog_staging import Stager
 
 log = logging.getLogger("awsglue.context")
 
