@@ -121,11 +121,10 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
 
     from buildlib.execution_progress import execution_events, execution_failure
     from localaws import demo, faults
-    from localaws.bridges import awslambda
     from localaws.demo.inputs import demo_datasets
 
     faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)
-    awslambda.runtime().stop()  # warm workers hold the previous point's kills
+    stop_every_worker()  # warm workers hold the previous point's kills
     glue = boto3.client("glue", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     before = glue_runs(glue)
     machine = demo._state_machine_arn(env.sfn, demo.MAIN_MACHINE)
@@ -185,6 +184,16 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
         observed["joined_csv"] = str(folder / "marketing-and-sales.csv")
     faults.configure(env.ctx, "")
     return observed
+
+
+def stop_every_worker() -> None:
+    """Kill every Lambda worker, and end the GetActivityTask polls they were waiting in: a killed worker's
+    poll would otherwise take the next point's first task and lose it (a heartbeat timeout that no fault of
+    that point caused, seen at the templates' settings as a runner task lost for 240 s)."""
+    from localaws.bridges import awslambda, stepfunctions
+
+    awslambda.runtime().stop()
+    stepfunctions.end_open_polls()
 
 
 def arrivals_left(env: Any) -> dict[str, list[str]]:
@@ -287,9 +296,7 @@ def _wait_for_a_tuned_poll_lease(env: Any, timeout_s: float = 150.0) -> None:
     tuned run, as an operator's change would have settled."""
     import boto3
 
-    from localaws.bridges import awslambda
-
-    awslambda.runtime().stop()  # the untuned workers; the next invocations start tuned ones
+    stop_every_worker()  # the untuned workers; the next invocations start tuned ones
     dynamodb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     activity = next(
         a["activityArn"] for a in env.sfn.list_activities()["activities"] if a["name"] == "GlueRunnerActivity"

@@ -12,7 +12,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS
+from localaws.bridges.stepfunctions import GET_ACTIVITY_TASK_LONG_POLL_SECONDS, end_open_polls
 from tests.localaws.sfn_support import ROLE_ARN, create_machine
 
 pytestmark = pytest.mark.usefixtures("service_roles")  # roles the tests name exist (tests/iam_roles.py)
@@ -189,6 +189,27 @@ def test_gap_get_activity_task_wakes_as_soon_as_a_task_is_queued(sfn, local_aws,
     took = time.monotonic() - queued_at
     assert "taskToken" in answer, answer
     assert took < local_aws.scaled(GET_ACTIVITY_TASK_LONG_POLL_SECONDS) / 2, took
+    sfn.stop_execution(executionArn=execution_arn)
+
+
+def test_end_open_polls_answers_waiting_polls_empty_and_the_next_task_goes_to_the_next_poll(
+    sfn, local_aws, unique_name, activity_arn
+):
+    """A harness that killed every worker ends their polls (localaws/demo/fault_matrix.py): they answer empty
+    at once, so no task is handed to a worker that is gone; a task queued afterwards goes to the next poll."""
+    thread, answer = poll_in_thread(sfn, activity_arn)
+    deadline = time.monotonic() + 10
+    ended = 0
+    while not ended and time.monotonic() < deadline:  # until the poll has reached the endpoint
+        ended = end_open_polls()
+        time.sleep(0.02)
+    assert ended >= 1
+    thread.join(timeout=local_aws.scaled(GET_ACTIVITY_TASK_LONG_POLL_SECONDS) / 2)
+    assert not thread.is_alive() and "taskToken" not in answer, answer
+
+    execution_arn = start(sfn, unique_name, activity_arn)
+    task = sfn.get_activity_task(activityArn=activity_arn, workerName="next-worker")
+    assert "taskToken" in task, task
     sfn.stop_execution(executionArn=execution_arn)
 
 

@@ -42,6 +42,7 @@ from localaws.bridges.stepfunctions.activities import (
     SharedActivityStore,
     TaskRecord,
     activity_store,
+    end_open_polls,
     get_activity_task,
 )
 from localaws.bridges.stepfunctions.context import _state
@@ -91,6 +92,7 @@ __all__ = [
     "check_task_output",
     "describe_execution_shape",
     "emit_status_change",
+    "end_open_polls",
     "execution_history_page",
     "get_activity_task",
     "install",

@@ -82,6 +82,8 @@ class PolledActivity(Activity):
     def __init__(self, arn: str, name: str) -> None:
         super().__init__(arn=arn, name=name)
         self._condition = threading.Condition()
+        self._polls_ended = 0  # end_polls() calls so far: a poll begun before the last one ends empty
+        self.polling = 0  # polls waiting now
 
     def add_task(self, task: ActivityTask) -> None:
         with self._condition:
@@ -94,14 +96,28 @@ class PolledActivity(Activity):
             return self._tasks.popleft() if self._tasks else None
 
     def poll(self, deadline: float) -> ActivityTask | None:
-        """The next task, waiting until ``deadline`` (time.monotonic()) for one to be queued."""
+        """The next task, waiting until ``deadline`` (time.monotonic()) for one to be queued, or until
+        ``end_polls``."""
         with self._condition:
-            while not self._tasks:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._condition.wait(remaining)
-            return self._tasks.popleft()
+            generation = self._polls_ended
+            self.polling += 1
+            try:
+                while not self._tasks:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._polls_ended != generation:
+                        return None
+                    self._condition.wait(remaining)
+                return self._tasks.popleft()
+            finally:
+                self.polling -= 1
+
+    def end_polls(self) -> int:
+        """End every poll waiting now, empty-handed; how many there were."""
+        with self._condition:
+            waiting = self.polling
+            self._polls_ended += 1
+            self._condition.notify_all()
+            return waiting
 
     def discard(self, task_token: str) -> None:
         """Drop the queued task of ``task_token`` (its execution stopped): no worker may get it any more."""
@@ -138,8 +154,27 @@ class SharedActivityStore(Mapping):
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._backend.activities))
 
+    def end_polls(self) -> int:
+        with self._lock:
+            activities = list(self._activities.values())
+        return sum(activity.end_polls() for activity in activities)
+
     def __len__(self) -> int:
         return len(self._backend.activities)
+
+
+def end_open_polls() -> int:
+    """End every GetActivityTask long poll waiting now, in every account and region, with an empty answer;
+    how many there were. For a harness that has just killed every worker (localaws/demo/fault_matrix.py): a
+    killed worker's poll would otherwise go on waiting, take the next task and lose it with the connection,
+    a lost task that no fault of the run caused. On AWS too a poll whose worker died may be handed a task."""
+    ended = 0
+    for regions in parser_models.stepfunctions_parser_backends.values():
+        for backend in regions.values():
+            store = backend.__dict__.get("_localaws_activity_store")
+            if store is not None:
+                ended += store.end_polls()
+    return ended
 
 
 def activity_store(backend: StepFunctionBackend) -> SharedActivityStore:
