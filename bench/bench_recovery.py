@@ -84,6 +84,8 @@ def judge(point: str, observed: dict[str, Any], baseline_s: float | None) -> dic
         verdict = f"not done: {observed['status']}"
     elif not once:
         verdict = f"Glue runs {runs}"
+    elif observed.get("arrivals_left"):
+        verdict = f"uploads left pending: {observed['arrivals_left']}"
     elif over is not None and over > BOUND_S:
         verdict = f"over the {BOUND_S} s bound"
     return {
@@ -91,6 +93,7 @@ def judge(point: str, observed: dict[str, Any], baseline_s: float | None) -> dic
         "seconds": observed["seconds"],
         "over_baseline_s": over,
         "heartbeat_timeouts": observed.get("heartbeat_timeouts"),
+        "timed_out_states": observed.get("timed_out_states"),
         "verdict": verdict,
     }
 
