@@ -124,7 +124,7 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     from localaws.demo.inputs import demo_datasets
 
     faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)
-    stop_every_worker()  # warm workers hold the previous point's kills
+    stop_every_worker(env.ctx)  # warm workers hold the previous point's kills
     glue = boto3.client("glue", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     before = glue_runs(glue)
     machine = demo._state_machine_arn(env.sfn, demo.MAIN_MACHINE)
@@ -186,13 +186,23 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     return observed
 
 
-def stop_every_worker() -> None:
-    """Kill every Lambda worker, and end the GetActivityTask polls they were waiting in: a killed worker's
-    poll would otherwise take the next point's first task and lose it (a heartbeat timeout that no fault of
-    that point caused, seen at the templates' settings as a runner task lost for 240 s)."""
+# What the last invocation of a point may still be doing when the point ends: a GetActivityTask long poll
+# (60 s) and its run's wrap-up.
+QUIESCE_S = 75
+
+
+def stop_every_worker(ctx: Any) -> None:
+    """Stop every Lambda worker between two points, once none runs an invocation (at most QUIESCE_S on the
+    endpoint's clock): killed mid-invocation, a runner would leave its poll lease to run out (100 s with no
+    poll at the next point's start) and its GetActivityTask poll waiting, to take the next point's first
+    task and lose it (a 240 s heartbeat timeout): delays no fault of the next point caused. A poll that is
+    still waiting after that is ended, empty."""
     from localaws.bridges import awslambda, stepfunctions
 
-    awslambda.runtime().stop()
+    runtime = awslambda.runtime()
+    if not runtime.wait_until_idle(ctx.scaled(QUIESCE_S) + 1):
+        print(f"(workers still busy after {ctx.scaled(QUIESCE_S):.0f} s: stopped anyway)", flush=True)
+    runtime.stop()
     stepfunctions.end_open_polls()
 
 
@@ -296,7 +306,7 @@ def _wait_for_a_tuned_poll_lease(env: Any, timeout_s: float = 150.0) -> None:
     tuned run, as an operator's change would have settled."""
     import boto3
 
-    stop_every_worker()  # the untuned workers; the next invocations start tuned ones
+    stop_every_worker(env.ctx)  # the untuned workers; the next invocations start tuned ones
     dynamodb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     activity = next(
         a["activityArn"] for a in env.sfn.list_activities()["activities"] if a["name"] == "GlueRunnerActivity"
