@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cfn_test_helpers import REPO_ROOT
+import yaml
+from cfn_test_helpers import REPO_ROOT, load_template
 
 EXAMPLE_PAGE = REPO_ROOT / "docs" / "ADDING_A_JOB.md"
 JOIN_STATE = "          Join Marketing And Sales Data:\n"
@@ -25,7 +26,8 @@ IGNORED = shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", ".pyte
 
 def worked_example() -> tuple[str, str, str]:
     """The script, the job's YAML and the state's YAML, as the page gives them."""
-    page = EXAMPLE_PAGE.read_text(encoding="utf-8")
+    # The Glue job's example; the page's Athena step comes after it.
+    page = EXAMPLE_PAGE.read_text(encoding="utf-8").split("\n## An Athena query step", 1)[0]
     (script,) = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
     job, state = re.findall(r"```yaml\n(.*?)```", page, re.DOTALL)
     return script, job, state
@@ -112,3 +114,22 @@ def test_the_worked_example_is_three_files_and_no_parameter_value(tmp_path):
         timeout=60,
     )
     assert allowed.stdout.strip().split(",")[-1] == "MonthlyRollup", allowed.stdout + allowed.stderr
+
+
+def test_the_pages_athena_step_is_retried_and_caught_as_the_templates_own():
+    """docs/ADDING_A_JOB.md's Athena query step: the Task settings, Retry and Catch of "Execute Athena Query",
+    on the Athena runner's activity, with the keys the Athena runner reads."""
+    page = EXAMPLE_PAGE.read_text(encoding="utf-8").split("\n## An Athena query step", 1)[1]
+    (block,) = re.findall(r"```yaml\n(.*?)```", page, re.DOTALL)
+    ((name, step),) = yaml.safe_load(block).items()
+    machines = load_template("step-functions-resources")["Resources"]
+    (template_step,) = [
+        states["Execute Athena Query"]
+        for resource in machines.values()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+        for states in [resource["Properties"]["Definition"]["States"]]
+        if "Execute Athena Query" in states
+    ]
+    for key in ("Type", "Resource", "HeartbeatSeconds", "TimeoutSeconds", "Retry", "Catch"):
+        assert step[key] == template_step[key], (name, key)
+    assert {"AthenaQueryString", "AthenaDatabase", "AthenaResultOutputLocation"} <= set(step["Parameters"])

@@ -47,11 +47,12 @@ MISSING_JOB = "NoSuchJob"
 # Scaled waits, as the demo had them before events drove the runners: the schedules (the safety net, which
 # scenario events_lost relies on alone) fire every 1.2 s (rate(10 minutes)).
 TIME_SCALE = 0.002
-# The small state machines' runner tasks: short enough that a lost task fails the scenario in minutes,
-# long enough for a runner scheduled every 1.2 s.
-TASK_HEARTBEAT_S = 120
-TASK_TIMEOUT_S = 240
-EXECUTION_DEADLINE_S = 300
+# The small state machines' runner tasks: the templates' HeartbeatSeconds (the runners heartbeat at the pace
+# their TASK_HEARTBEAT_SECONDS, 240, sets; a start whose tracking write is retried for a minute or two on a
+# loaded machine must not time out), and a timeout that fails a lost task's scenario within minutes.
+TASK_HEARTBEAT_S = 240
+TASK_TIMEOUT_S = 480
+EXECUTION_DEADLINE_S = 540
 
 
 def _say(text: str) -> None:

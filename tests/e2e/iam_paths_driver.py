@@ -42,7 +42,7 @@ from localaws.context import DEFAULT_REGION  # noqa: E402
 from localaws.server import LocalAws  # noqa: E402
 
 TIME_SCALE = 0.002
-DEADLINE_S = 240
+DEADLINE_S = 540  # e2e_driver.EXECUTION_DEADLINE_S
 
 
 def _wait(predicate: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
