@@ -300,6 +300,24 @@ def _remove_folder() -> None:
         _folder = None
 
 
+class _JvmGoneFilter(logging.Filter):
+    """Drops py4j's complaints that the JVM does not answer: after the exit kill it cannot, on purpose (py4j
+    objects finalized later still try to release their Java side, and log a traceback when they cannot)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name.startswith("py4j") or record.getMessage().startswith("Exception while sending")
+        )
+
+
+def _silence_py4j() -> None:
+    gone = _JvmGoneFilter()
+    logging.getLogger("py4j").addFilter(gone)
+    logging.getLogger().addFilter(gone)  # py4j logs some of them on the root logger
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(gone)  # and records of other loggers reach the root's handlers unfiltered
+
+
 def _at_exit() -> None:
     """At interpreter exit (normal, error or Ctrl-C): the JVM ends first, then the folder goes.
 
@@ -307,6 +325,7 @@ def _at_exit() -> None:
     into the folder while it is being removed.
     """
     if _session is not None:
+        _silence_py4j()
         _kill_jvm(_session)
     _remove_folder()
 

@@ -3,6 +3,7 @@ the endpoint leaves no temporary folder behind, also when stopped by Ctrl-C or e
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -267,3 +268,21 @@ def test_stop_removes_the_folder_and_a_new_session_starts_again(tmp_path):
     )
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-3000:]
     assert sorted(entry.name for entry in temp.iterdir()) == []
+
+
+def test_after_the_exit_kill_py4j_cannot_reach_the_jvm_and_says_nothing(caplog):
+    """The JVM is killed at exit on purpose: py4j objects finalized afterwards fail to reach it, and their
+    tracebacks ("Exception while sending command.") would end a successful demo's output."""
+    root, py4j = logging.getLogger(), logging.getLogger("py4j.clientserver")
+    before = (list(root.filters), list(logging.getLogger("py4j").filters))
+    try:
+        with caplog.at_level(logging.INFO):
+            spark._silence_py4j()
+            logging.exception("Exception while sending command.")
+            py4j.error("Answer from Java side is empty")
+            logging.getLogger("localaws").warning("still heard")
+        assert [r.getMessage() for r in caplog.records] == ["still heard"]
+    finally:
+        root.filters[:], logging.getLogger("py4j").filters[:] = before
+        for handler in root.handlers:
+            handler.filters[:] = [f for f in handler.filters if not isinstance(f, spark._JvmGoneFilter)]
