@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+ALLOW_ALL = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 
 
 def client(ctx: Any, service: str, pool: int = 16) -> Any:
@@ -22,6 +22,29 @@ def client(ctx: Any, service: str, pool: int = 16) -> Any:
         aws_secret_access_key="testing",
         config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=pool),
     )
+
+
+def service_role(ctx: Any, service: str) -> str:
+    """The ARN of a role the endpoint lets ``service`` (``states``, ``glue``) assume, allowed everything: the
+    endpoint enforces IAM, and a state machine or job needs a role that exists and trusts its service."""
+    iam = client(ctx, "iam")
+    name = f"bench-{service}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": f"{service}.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    try:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="bench", PolicyDocument=json.dumps(ALLOW_ALL))
+    return arn
 
 
 def waiting_tasks(ctx: Any, n: int, name: str) -> tuple[str, list[str]]:
@@ -37,7 +60,8 @@ def waiting_tasks(ctx: Any, n: int, name: str) -> tuple[str, list[str]]:
         "End": True,
     }
     definition = {"StartAt": "Run", "States": {"Run": task}}
-    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE_ARN)
+    role = service_role(ctx, "states")
+    machine = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)
     tokens: list[str] = []
 
     def start_and_take(first: int, count: int) -> None:
@@ -87,7 +111,7 @@ def running_job_runs(ctx: Any, job: str, n: int) -> list[str]:
 
     client(ctx, "glue").create_job(
         Name=job,
-        Role=ROLE_ARN,
+        Role=service_role(ctx, "glue"),
         Command={"Name": "glueetl", "ScriptLocation": "s3://bench/none.py"},
         ExecutionProperty={"MaxConcurrentRuns": n + 1},
     )
