@@ -74,6 +74,7 @@ THROTTLE_POINTS = [
     f"throttle:{service}:0.6;seed:4" for service in ("dynamodb", "states", "glue", "events", "s3")
 ]
 NO_FAULTS = "none"
+POLLER_SUFFIX = "#poller"  # the runners' coordination items (lambda/etlrunner/poller.py)
 LOGGED_FUNCTIONS = ("ons3objectcreated", "gluerunner", "athenarunner")
 LOG_LINES_KEPT = 200
 # Tuned stacks (the fast CI matrix): what a recovery waits for takes seconds, not minutes. An operator may
@@ -186,24 +187,39 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     return observed
 
 
-# What the last invocation of a point may still be doing when the point ends: a GetActivityTask long poll
-# (60 s) and its run's wrap-up.
-QUIESCE_S = 75
-
-
 def stop_every_worker(ctx: Any) -> None:
-    """Stop every Lambda worker between two points, once none runs an invocation (at most QUIESCE_S on the
-    endpoint's clock): killed mid-invocation, a runner would leave its poll lease to run out (100 s with no
-    poll at the next point's start) and its GetActivityTask poll waiting, to take the next point's first
-    task and lose it (a 240 s heartbeat timeout): delays no fault of the next point caused. A poll that is
-    still waiting after that is ended, empty."""
+    """Start the next point as a fresh environment would: stop every Lambda worker (the next point's kill
+    must reach a new one), then undo what the stopped workers held, which no fault of the next point caused.
+    The previous point has ended (its workflow done, nothing tracked), so only coordination is left: the
+    GetActivityTask polls they were waiting in (ended: one would take the next point's first task and lose it,
+    a 240 s heartbeat timeout), the runners' poll leases and tick items (deleted: a leftover lease stops every
+    poll for 100 s) and ons3objectcreated's poll notes (removed: each would cost a needless poll later)."""
+    import boto3
+
     from localaws.bridges import awslambda, stepfunctions
 
-    runtime = awslambda.runtime()
-    if not runtime.wait_until_idle(ctx.scaled(QUIESCE_S) + 1):
-        print(f"(workers still busy after {ctx.scaled(QUIESCE_S):.0f} s: stopped anyway)", flush=True)
-    runtime.stop()
+    awslambda.runtime().stop()
     stepfunctions.end_open_polls()
+    lam = boto3.client("lambda", endpoint_url=ctx.endpoint_url, region_name=ctx.region)
+    ddb = boto3.client("dynamodb", endpoint_url=ctx.endpoint_url, region_name=ctx.region)
+    for function in ("gluerunner", "athenarunner"):
+        table = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]["DDB_TABLE"]
+        keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
+        for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+            for item in page["Items"]:
+                if item[keys[0]]["S"].endswith(POLLER_SUFFIX):
+                    ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+    variables = lam.get_function_configuration(FunctionName="ons3objectcreated")["Environment"]["Variables"]
+    for page in ddb.get_paginator("scan").paginate(
+        TableName=variables["ARRIVALS_TABLE"], ConsistentRead=True
+    ):
+        for item in page["Items"]:
+            if "polls_started" in item:
+                ddb.update_item(
+                    TableName=variables["ARRIVALS_TABLE"],
+                    Key={"s3_object": item["s3_object"]},
+                    UpdateExpression="REMOVE polls_started",
+                )
 
 
 def arrivals_left(env: Any) -> dict[str, list[str]]:

@@ -280,19 +280,6 @@ def test_event_invocation_returns_202_at_once_and_runs_in_background(lam, make_f
     assert recorder.of("lambda.log", function=name, line="woke up")
 
 
-def test_wait_until_idle_waits_for_the_invocations_running(lam, make_function):
-    name = make_function("sleepy")
-    runtime = awslambda.runtime()
-    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"seconds": 1.5}')
-    deadline = time.monotonic() + 30
-    while not any(w.fn.function_name == name for w in runtime.workers(name)) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert runtime.busy() >= 1
-    assert runtime.wait_until_idle(timeout_s=0.1) is False, "the invocation sleeps 1.5 s"
-    assert runtime.wait_until_idle(timeout_s=30) is True
-    assert runtime.busy() == 0
-
-
 def test_log_lines_go_to_cloudwatch_logs_and_to_listeners(lam, aws_client, make_function, recorder):
     name = make_function("chatty")
     response, payload = invoke(lam, name, {"tag": "T42"}, LogType="Tail")

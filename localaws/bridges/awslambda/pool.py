@@ -230,23 +230,6 @@ class WorkerPool:
         with self._pool_lock:
             return [w for w in self._workers if function_name in (None, w.fn.function_name)]
 
-    def busy(self) -> int:
-        """Workers running an invocation now (or starting for one)."""
-        with self._pool_lock:
-            idle = {id(worker) for pool in self._idle.values() for worker in pool}
-            return sum(1 for worker in self._workers if id(worker) not in idle)
-
-    def wait_until_idle(self, timeout_s: float, step_s: float = 0.05) -> bool:
-        """Wait until no worker runs an invocation; False if one still ran after `timeout_s`. A harness that
-        means to stop every worker waits for this first, so that none dies holding what an invocation
-        holds (a poll lease, a GetActivityTask long poll that a task may reach)."""
-        deadline = time.monotonic() + timeout_s
-        while self.busy():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(step_s)
-        return True
-
     def _acquire(self, fn: Any) -> _Worker:
         """An idle worker of the function's current configuration, or a new (not yet started) one."""
         key = self._worker_key(fn)
