@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/bench_idle.py [--time-scale 0.05] [--schedules "rate(3 minutes);rate(10 minutes)"]
 
-For each safety-net schedule (set on the runners' and the arrival sweep's rules through the EventBridge
-API, as a stack update with that parameter would; the one-minute recovery ticks run as deployed), lets one virtual hour pass on the endpoint's scaled
-clock and sums the durations of every Lambda invocation, per function. An idle run is one check pass over
-nothing plus one GetActivityTask long poll that finds nothing (60 s, billed), so the schedule decides the
-cost: the old default, rate(3 minutes), against the new, rate(10 minutes).
+For each safety-net schedule (set on the runners' and the arrival sweep's rules through the EventBridge API,
+as a stack update with that parameter would; the one-minute recovery ticks run as deployed), lets one virtual
+hour pass on the endpoint's scaled clock and sums the durations of every Lambda invocation, per function. An
+idle run is one check pass over nothing plus one GetActivityTask long poll that finds nothing (60 s, billed),
+so the schedule decides the cost: the old default, rate(3 minutes), against the new, rate(10 minutes).
 
 Durations are measured in real seconds and divided by the time scale: the scaled waits (the long polls)
 come out as on AWS; the unscaled rest (process and call overhead, some ms) comes out inflated by
@@ -32,8 +32,8 @@ from localaws import demo  # noqa: E402
 HOUR_S = 3600.0
 
 
-# The recovery ticks (GlueRunnerRecoveryTick, AthenaRunnerRecoveryTick, ArrivalRecoveryTick) keep their minute:
-# they are not the safety net, and an idle tick is two DynamoDB reads.
+# The recovery ticks (GlueRunnerRecoveryTick, AthenaRunnerRecoveryTick, ArrivalRecoveryTick) keep their
+# minute: they are not the safety net, and an idle tick is two DynamoDB reads.
 TICK_SCHEDULE = "rate(1 minute)"
 
 
