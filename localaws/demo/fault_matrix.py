@@ -124,13 +124,15 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     from localaws import demo, faults
     from localaws.demo.inputs import demo_datasets
 
-    faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)
+    # The harness's own calls are made with no fault in place: only the workflow's calls are the point's.
+    faults.configure(env.ctx, "")
     stop_every_worker(env.ctx)  # warm workers hold the previous point's kills
     glue = boto3.client("glue", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     before = glue_runs(glue)
     machine = demo._state_machine_arn(env.sfn, demo.MAIN_MACHINE)
     workflow = demo.deployed_workflow(env.sfn, machine)
     uploads = demo.uploads_for(workflow, demo_datasets())
+    faults.configure(env.ctx, "" if spec == NO_FAULTS else spec)  # new workers take its kills
     began = time.monotonic()
     began_ms = int(time.time() * 1000)
     name = f"fault-{uuid.uuid4().hex[:12]}"
@@ -155,10 +157,11 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
     except demo.DemoFailed as exc:  # the deadline: the execution was stopped
         status = f"NOT DONE after {deadline_s:.0f} s ({exc})"
     seconds = round(time.monotonic() - began, 1)
+    report = faults.report(env.ctx)
+    faults.configure(env.ctx, "")
     events = list(execution_events(env.sfn, execution_arn))
     failure = execution_failure(events)
     after = settled_glue_runs(glue)
-    report = faults.report(env.ctx)
     observed: dict[str, Any] = {
         "ran": True,
         "spec": spec,
@@ -183,7 +186,6 @@ def run_point(env: Any, spec: str, folder: Path, deadline_s: float) -> dict[str,
         folder.mkdir(parents=True, exist_ok=True)
         demo.collect_datasets(env.s3, folder, demo.DemoReport())
         observed["joined_csv"] = str(folder / "marketing-and-sales.csv")
-    faults.configure(env.ctx, "")
     return observed
 
 

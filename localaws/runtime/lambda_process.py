@@ -112,17 +112,24 @@ class _KillSwitch:
         self.spent: set[int] = set()  # kills another worker already fired
         self.tag_calls = tag_calls
         self.calls_per_operation: dict[str, int] = {}
+        self.attempt = 1
 
-    def new_invocation(self) -> None:
+    def new_invocation(self, attempt: int = 1) -> None:
         # "#N" counts within one invocation: the point is the same in every run of a scheduled function.
         self.counts = [0] * len(self.kills)
         self.calls_per_operation = {}
+        # Lambda's retry of an asynchronous event is a new attempt: its calls draw anew, as throttles on AWS
+        # are independent (the same draws would fail every retry the same way).
+        self.attempt = attempt
 
     def number_call(self, model: Any = None, context: Any = None, **_: Any) -> None:
         if model is None or not isinstance(context, dict):
             return
         number = self.calls_per_operation[model.name] = self.calls_per_operation.get(model.name, 0) + 1
-        context["localaws_call"] = f"{os.environ.get('AWS_LAMBDA_FUNCTION_NAME', '')}|{model.name}|{number}"
+        function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        if self.attempt > 1:
+            function = f"{function}~{self.attempt}"
+        context["localaws_call"] = f"{function}|{model.name}|{number}"
 
     def tag_request(self, request: Any = None, **_: Any) -> None:
         context = getattr(request, "context", None) or {}
@@ -334,7 +341,7 @@ def main(argv: list[str]) -> int:
     while (request := channel.receive()) is not None:
         _current_request_id = request["aws_request_id"]
         if kill_switch is not None:
-            kill_switch.new_invocation()
+            kill_switch.new_invocation(int(request.get("invocation_attempt", 1)))
         result = _invoke(handler, request)
         result.update(type="result", max_rss_kb=_max_rss_kb())
         channel.answer(result, request["aws_request_id"])

@@ -690,6 +690,12 @@ def test_default_clients_read_past_the_long_poll(aws):
     assert client.meta.config.retries["mode"] == "standard"
 
 
+def test_the_arrivals_table_client_retries_a_throttle_as_the_runners_do(aws):
+    # 3 tries (botocore's default) lost 22 % of the calls at a 60 % throttle: an upload not recorded.
+    retries = ons3objectcreated.ddb_client().meta.config.retries
+    assert retries["mode"] == "standard" and retries["total_max_attempts"] >= 5, retries
+
+
 @pytest.mark.parametrize(
     ("raw", "stored"),
     [

@@ -511,3 +511,22 @@ def test_a_seeded_worker_s_calls_get_the_same_faults_in_every_invocation(
     second = _invoke(aws_client, lists, {})[1]
     assert first == second, (first, second)
     assert set(first) == {"ok", "ThrottlingException"}, first
+
+
+def test_a_lambda_retry_of_an_event_tags_its_calls_anew(monkeypatch) -> None:
+    """Seeded draws follow the call; Lambda's retry of an asynchronous event is a new attempt, whose calls
+    draw anew (the same draws made every retry fail as the first did: with throttle:dynamodb:0.6;seed:4 an
+    upload was never recorded, where on AWS each attempt's throttles are independent)."""
+    from types import SimpleNamespace
+
+    from localaws.runtime.lambda_process import _KillSwitch
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ons3objectcreated")
+    switch = _KillSwitch([], "", tag_calls=True)
+    tags = []
+    for attempt in (1, 2, 1):
+        switch.new_invocation(attempt)
+        context: dict = {}
+        switch.number_call(model=SimpleNamespace(name="UpdateItem"), context=context)
+        tags.append(context["localaws_call"])
+    assert tags == ["ons3objectcreated|UpdateItem|1", "ons3objectcreated~2|UpdateItem|1", tags[0]]

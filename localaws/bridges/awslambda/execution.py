@@ -43,8 +43,11 @@ class _ChildOutcome:
 class WorkerExecution(WorkerPool):
     """Runs one invocation (or a pre-warming init) on a worker of the pool."""
 
-    def _run(self, worker: _Worker, fn: Any, event: str, request_id: str, lines: list[str]) -> _ChildOutcome:
-        """One invocation on ``worker``: starts it first (the init phase) when it is new."""
+    def _run(
+        self, worker: _Worker, fn: Any, event: str, request_id: str, lines: list[str], attempt: int = 1
+    ) -> _ChildOutcome:
+        """One invocation on ``worker`` (``attempt``: Lambda's retry of an asynchronous event counts from 2):
+        starts it first (the init phase) when it is new."""
         outcome = _ChildOutcome()
         sink = _Sink(request_id, lines)
         worker.begin(sink)
@@ -74,6 +77,7 @@ class WorkerExecution(WorkerPool):
                         "type": "invoke",
                         "event": event,
                         "aws_request_id": request_id,
+                        "invocation_attempt": attempt,  # seeded faults draw anew for a retry
                         "timeout_s": timeout_s,
                         "function_name": fn.function_name,
                         "function_version": str(fn.version),

@@ -133,7 +133,7 @@ class LocalLambdaRuntime(WorkerExecution):
             self.concurrency.leave(fn)
 
     def _invoke_admitted(
-        self, fn: Any, event: bytes | str, request_id: str | None = None
+        self, fn: Any, event: bytes | str, request_id: str | None = None, attempt: int = 1
     ) -> InvocationResult:
         request_id = request_id or str(uuid.uuid4())
         if isinstance(event, bytes):
@@ -151,7 +151,7 @@ class LocalLambdaRuntime(WorkerExecution):
             start_line = f"START RequestId: {request_id} Version: {fn.version}"
             self._log(fn, log_stream, request_id, lines, start_line)
             try:
-                outcome = self._run(worker, fn, event, request_id, lines)
+                outcome = self._run(worker, fn, event, request_id, lines, attempt)
                 if outcome.result is None:
                     error = outcome.failure
                 elif outcome.result.get("ok"):
@@ -256,7 +256,7 @@ class LocalLambdaRuntime(WorkerExecution):
                     condition = "EventAgeExceeded"  # throttled past its maximum event age
                     break
                 try:
-                    result = self._invoke_admitted(fn, event, request_id)
+                    result = self._invoke_admitted(fn, event, request_id, attempt + 1)
                 finally:
                     self.concurrency.leave(fn)
                 attempts += 1
