@@ -176,5 +176,35 @@ def localaws_command(port: str | int = 4566, time_scale: str | None = None, out:
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        if not _stop_within(server, STOP_TIMEOUT_S, out):
+            _exit_now(out)
         print("Local AWS endpoint stopped.", file=out, flush=True)
+
+
+# Ctrl-C must end the endpoint. A stop that hangs (a thread waiting on Spark's JVM, which Ctrl-C ends too) is
+# given up after this long, with every thread's stack on stderr to say where it hung.
+STOP_TIMEOUT_S = 20.0
+
+
+def _stop_within(server: Any, timeout_s: float, out: TextIO) -> bool:
+    """``server.stop()`` given at most `timeout_s`; False, with the threads' stacks on stderr, if it hung."""
+    import faulthandler
+
+    done = threading.Thread(target=server.stop, name="localaws-stop", daemon=True)
+    done.start()
+    done.join(timeout_s)
+    if not done.is_alive():
+        return True
+    print(f"(the endpoint did not stop within {timeout_s:.0f} s: exiting anyway)", file=out, flush=True)
+    faulthandler.dump_traceback(all_threads=True)
+    return False
+
+
+def _exit_now(out: TextIO) -> None:
+    """Exit despite threads that still run: the exit handlers first (they end Spark's JVM and remove its
+    temporary folder), then the process."""
+    import atexit
+
+    print("Local AWS endpoint stopped (not cleanly).", file=out, flush=True)
+    atexit._run_exitfuncs()
+    os._exit(1)
