@@ -207,21 +207,26 @@ def stop_every_worker(ctx: Any) -> None:
     for function in ("gluerunner", "athenarunner"):
         table = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]["DDB_TABLE"]
         keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
-        for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-            for item in page["Items"]:
-                if item[keys[0]]["S"].endswith(POLLER_SUFFIX):
-                    ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+        for item in _scan(ddb, table):
+            if item[keys[0]]["S"].endswith(POLLER_SUFFIX):
+                ddb.delete_item(TableName=table, Key={k: item[k] for k in keys})
+    arrivals = _arrivals_table(lam)
+    for item in _scan(ddb, arrivals):
+        if "polls_started" in item:
+            key = {"s3_object": item["s3_object"]}
+            ddb.update_item(TableName=arrivals, Key=key, UpdateExpression="REMOVE polls_started")
+
+
+def _scan(ddb: Any, table: str) -> Any:
+    """Every item of `table`, read consistently."""
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        yield from page["Items"]
+
+
+def _arrivals_table(lam: Any) -> str:
+    """ons3objectcreated's arrivals table, as deployed."""
     variables = lam.get_function_configuration(FunctionName="ons3objectcreated")["Environment"]["Variables"]
-    for page in ddb.get_paginator("scan").paginate(
-        TableName=variables["ARRIVALS_TABLE"], ConsistentRead=True
-    ):
-        for item in page["Items"]:
-            if "polls_started" in item:
-                ddb.update_item(
-                    TableName=variables["ARRIVALS_TABLE"],
-                    Key={"s3_object": item["s3_object"]},
-                    UpdateExpression="REMOVE polls_started",
-                )
+    return variables["ARRIVALS_TABLE"]
 
 
 def arrivals_left(env: Any) -> dict[str, list[str]]:
@@ -231,15 +236,11 @@ def arrivals_left(env: Any) -> dict[str, list[str]]:
 
     lam = boto3.client("lambda", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
     ddb = boto3.client("dynamodb", endpoint_url=env.ctx.endpoint_url, region_name=env.ctx.region)
-    variables = lam.get_function_configuration(FunctionName="ons3objectcreated")["Environment"]["Variables"]
     left: dict[str, list[str]] = {}
-    for page in ddb.get_paginator("scan").paginate(
-        TableName=variables["ARRIVALS_TABLE"], ConsistentRead=True
-    ):
-        for item in page["Items"]:
-            pending = sorted(item.get("pending_uploads", {}).get("M", {}))
-            if pending:
-                left[item["s3_object"]["S"]] = pending
+    for item in _scan(ddb, _arrivals_table(lam)):
+        pending = sorted(item.get("pending_uploads", {}).get("M", {}))
+        if pending:
+            left[item["s3_object"]["S"]] = pending
     return left
 
 
