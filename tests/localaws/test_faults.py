@@ -463,7 +463,8 @@ from botocore.config import Config
 
 
 def handler(event, context):
-    sfn = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    # One attempt per call (botocore's "max_attempts" counts retries): each call is one draw.
+    sfn = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
     seen = []
     for _ in range(6):
         try:
@@ -493,7 +494,8 @@ def test_a_seeded_worker_s_calls_get_the_same_faults_in_every_invocation(
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("lists.py", LISTS)
-    lists = f"lists-{time.time_ns()}"
+    # A fixed name: the draws depend on it, and with seed 11 this one's six calls draw both answers.
+    lists = "lists-seeded-draws"
     lam.create_function(
         FunctionName=lists,
         Runtime="python3.13",
