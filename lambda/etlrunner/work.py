@@ -76,7 +76,9 @@ class TaskWork:
         ref = task_ref(token)
         now = dt.datetime.now(dt.UTC).isoformat()
         try:
-            item = self._retried(lambda: self.store.put_starting(ref, token, raw_input, now, self.lease()))
+            item = self._retried(
+                lambda: self.store.put_starting(ref, token, raw_input, now, self.lease()), token
+            )
         except (ClientError, BotoCoreError) as exc:
             # Nothing was started; without a record no later run could answer the task, so answer it now.
             cause = {
@@ -126,8 +128,10 @@ class TaskWork:
         )
         return True
 
-    def _retried(self, write: Callable[[], Any]) -> Any:
-        """A DynamoDB write that must not be lost to a passing throttle: botocore's retries, then ours."""
+    def _retried(self, write: Callable[[], Any], token: str) -> Any:
+        """A DynamoDB write that must not be lost to a passing throttle: botocore's retries, then ours. The
+        task of `token` gets a heartbeat before each of ours: the retries of one write can outlast the task's
+        HeartbeatSeconds on a slow day (each try is botocore's six attempts, up to 31 s of backoff)."""
         for delay in WRITE_RETRY_DELAYS_S:
             try:
                 return write()
@@ -135,8 +139,16 @@ class TaskWork:
                 if not is_transient(exc) or not has_time(self.context, int(delay * 1000) + 30_000):
                     raise
                 logger.warning("%s: %s; trying again in %.0f s", self.runner.name, error_text(exc), delay)
+                self._heartbeat_while_retrying(token)
                 time.sleep(delay)
         return write()
+
+    def _heartbeat_while_retrying(self, token: str) -> None:
+        """Best effort: a refused heartbeat must not end the retries (a later step finds a task gone)."""
+        try:
+            call_with_token(self.clients.sfn.send_task_heartbeat, task_ref(token), taskToken=token)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("%s: heartbeat while retrying failed: %s", self.runner.name, error_text(exc))
 
     def record_started(self, item: TaskItem, fields: Any, recovered: bool = False) -> None:
         runner = self.runner
@@ -146,7 +158,7 @@ class TaskWork:
             if not isinstance(job_id, str) or not job_id or job_id.startswith(STARTING_PREFIX):
                 raise ValueError(f"runner returned no usable {runner.id_attribute}: {job_id!r}")
             tracked = self._retried(
-                lambda: self.store.track(item, fields, dt.datetime.now(dt.UTC).isoformat())
+                lambda: self.store.track(item, fields, dt.datetime.now(dt.UTC).isoformat()), token
             )
         except Exception as exc:  # the job would run untracked: stop it and say so, with its id
             if is_transient(exc) and self._start_later(item, exc):

@@ -265,6 +265,15 @@ def test_a_start_whose_record_is_throttled_is_tracked_by_a_later_run(world):
     assert len(glue_runs()) == 1 and table_items(TABLE) == []
 
 
+def test_a_write_being_retried_keeps_its_task_alive(world):
+    """Each of the core's retries of a refused write is preceded by a heartbeat: on a slow day the retries of
+    one write (each try botocore's six attempts) outlasted the task's HeartbeatSeconds, and the task ended in
+    States.Timeout instead of the run's own answer (the CI's untracked-query scenario)."""
+    world["sfn"].add_task("T1", {"GlueJobName": JOB})
+    one_run(world, [], throttle=lambda operation: operation == "transact_write_items")
+    assert world["sfn"].heartbeats["T1"] == len(etlrunner.work.WRITE_RETRY_DELAYS_S)
+
+
 def test_a_start_throttled_again_and_again_fails_its_task_at_last(world, monkeypatch):
     """StartJobRun throttled past botocore's retries on every try: each run leaves the start to a later one,
     and after MAX_START_ATTEMPTS the task fails with StartFailed, naming the throttle."""
