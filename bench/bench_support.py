@@ -20,7 +20,7 @@ def client(ctx: Any, service: str, pool: int = 16) -> Any:
         region_name=ctx.region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
-        config=Config(read_timeout=120, retries={"max_attempts": 1}, max_pool_connections=pool),
+        config=Config(read_timeout=120, retries={"total_max_attempts": 1}, max_pool_connections=pool),
     )
 
 

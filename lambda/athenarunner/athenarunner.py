@@ -41,7 +41,7 @@ KMS_OPTIONS = frozenset({"SSE_KMS", "CSE_KMS"})
 ATHENA_CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=20,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 4},
     max_pool_connections=etlrunner.MAX_POOL_CONNECTIONS,
 )
 RUNNING_STATES = frozenset({"QUEUED", "RUNNING"})

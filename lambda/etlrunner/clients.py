@@ -12,16 +12,17 @@ from botocore.config import Config
 
 from etlrunner.sfn import MAX_POOL_CONNECTIONS, SFN_CLIENT_CONFIG
 
+# total_max_attempts counts the first try (botocore's "max_attempts" key counts only the retries).
 DYNAMODB_CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=20,
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "total_max_attempts": 6},
     max_pool_connections=MAX_POOL_CONNECTIONS,
 )
 
 # A nudge is best effort and must not hold a run up: few retries, short timeouts.
 EVENTS_CLIENT_CONFIG = Config(
-    connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3}
+    connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 4}
 )
 
 

@@ -30,7 +30,7 @@ MAX_POOL_CONNECTIONS = 32
 SFN_CLIENT_CONFIG = Config(
     read_timeout=SFN_READ_TIMEOUT_S,
     connect_timeout=10,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 4},
     max_pool_connections=MAX_POOL_CONNECTIONS,
 )
 # Poll only while a whole long poll plus the work after it still fits in the Lambda's remaining time.

@@ -49,7 +49,7 @@ FIND_STARTED_MAX_RUNS = 500
 GLUE_CLIENT_CONFIG = Config(
     connect_timeout=5,
     read_timeout=20,
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 4},
     max_pool_connections=etlrunner.MAX_POOL_CONNECTIONS,
 )
 RUNNING_STATES = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})

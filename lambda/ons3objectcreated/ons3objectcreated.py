@@ -118,7 +118,7 @@ SFN_CONFIG = Config(
 )
 # As the runners' DynamoDB client: an arrival must not be lost to a passing throttle (3 tries, the default,
 # lost 22 % of the calls at a 60 % throttle).
-DDB_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+DDB_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 6})
 
 
 # Kept for later invocations of this warm environment (the runners' cache: one per service, endpoint and

@@ -38,7 +38,7 @@ def client(service: str, endpoint_url: str) -> Any:
                 aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
                 aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
                 aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-                config=Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=30),
+                config=Config(retries={"total_max_attempts": 4, "mode": "standard"}, read_timeout=30),
             )
             found.meta.events.register("before-send", _mark_internal)
             _clients[key] = found

@@ -98,7 +98,7 @@ def make_client(
     them, a set per Glue run). They come from one Session, so service models are loaded once.
     """
     global _session
-    kwargs: dict[str, Any] = {"config": Config(retries={"max_attempts": 2})}
+    kwargs: dict[str, Any] = {"config": Config(retries={"total_max_attempts": 3})}
     if not endpoint_url:
         # Real AWS: the environment's credentials, looked up anew (they may change or expire).
         return boto3.session.Session(region_name=region).client(service, **kwargs)
