@@ -23,6 +23,13 @@ def fail(event, context):
 
 def succeed(event, context):
     return {"ok": event.get("why")}
+
+
+def slow_fail(event, context):
+    import time
+
+    time.sleep(3)
+    raise ValueError("no good: " + str(event.get("why")))
 """
 
 
@@ -310,6 +317,26 @@ def test_event_too_old_for_a_retry_is_event_age_exceeded(lam, sqs, make_function
     records = drain(sqs, url)
     assert len(records) == 1
     assert_failure_record(records[0], lam, name, {"why": "old"}, "EventAgeExceeded", 1)
+
+
+def test_the_event_age_counts_invocations_in_real_time_and_waits_on_the_scaled_clock(
+    lam, sqs, make_function, make_queue, recorder
+):
+    """MaximumEventAgeInSeconds 240 covers both retries (60 s + 120 s) and three 3 s attempts: the event is
+    retried to the end. Scaling the age alone (240 s = 12 s at 0.05) made 9 s of scaled waits plus 9 s of
+    attempts too old, as the untuned ons3objectcreated's event at 0.002 in the IAM-paths scenario."""
+    name = make_function("slow_fail")
+    url, queue_arn = make_queue()
+    lam.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumEventAgeInSeconds=240,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+    invoke_event(lam, name, {"why": "slow"})
+    end = wait_for(lambda: async_ends(recorder, name), timeout=120)[0]
+    assert end["condition"] == "RetriesExhausted" and end["attempts"] == 3, end
+    (record,) = drain(sqs, url)
+    assert_failure_record(record, lam, name, {"why": "slow"}, "RetriesExhausted", 3)
 
 
 def test_success_sends_nothing_on_failure_and_a_record_on_success(

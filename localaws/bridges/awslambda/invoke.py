@@ -10,8 +10,9 @@ retries and bound the event's age; a finished event goes to its destination (``d
 Reserved concurrency (``PutFunctionConcurrency`` / the ``ReservedConcurrentExecutions`` property), which moto
 only stores: at most that many invocations of a function run at once (0: none). A synchronous Invoke beyond
 it fails ``TooManyRequestsException`` (HTTP 429) as Lambda's API does; an asynchronous one is throttled and
-retried by Lambda until a slot frees, as AWS does for up to 6 hours (``MAX_EVENT_AGE_S``, scaled by
-``ctx.scaled``), then dropped. Without reserved concurrency invocations run side by side.
+retried by Lambda until a slot frees, as AWS does for up to 6 hours (``MAX_EVENT_AGE_S``; the age counts
+Lambda's waits on the scaled clock and the invocations' real time, ``_EventAge``), then dropped. Without
+reserved concurrency invocations run side by side.
 """
 
 from __future__ import annotations
@@ -111,6 +112,27 @@ class _ConcurrencyGate:
         with self._condition:
             self._running[key] = max(0, self._running.get(key, 0) - 1)
             self._condition.notify_all()
+
+
+class _EventAge:
+    """An async event's age in AWS seconds. Lambda's waits (retry delays, throttling) pass on the scaled clock
+    and count as the AWS seconds they stand for; invocations run in real time and count as they last. Scaling
+    the maximum age alone made it shorter than one invocation's timeout at a small time scale (6 h at 0.002 is
+    43 s), so an event whose attempts each took half a minute was dropped as EventAgeExceeded, never
+    RetriesExhausted as on AWS."""
+
+    def __init__(self, ctx: LocalAwsContext) -> None:
+        self.ctx = ctx
+        self.seconds = 0.0
+
+    def waited(self, aws_seconds: float) -> None:
+        self.seconds += aws_seconds
+
+    def waited_scaled(self, real_seconds: float) -> None:
+        self.seconds += real_seconds / self.ctx.time_scale if self.ctx.time_scale > 0 else 0.0
+
+    def ran(self, real_seconds: float) -> None:
+        self.seconds += real_seconds
 
 
 class LocalLambdaRuntime(WorkerExecution):
@@ -232,7 +254,7 @@ class LocalLambdaRuntime(WorkerExecution):
             retries = config.get("MaximumRetryAttempts")
             retries = DEFAULT_MAX_RETRY_ATTEMPTS if retries is None else int(retries)
             max_age_s = float(config.get("MaximumEventAgeInSeconds") or MAX_EVENT_AGE_S)
-            deadline = time.monotonic() + self.ctx.scaled(max_age_s)
+            age = _EventAge(self.ctx)
             result: InvocationResult | None = None
             attempts = 0
             condition = "RetriesExhausted"
@@ -242,10 +264,17 @@ class LocalLambdaRuntime(WorkerExecution):
                         "retry of async invocation %s of %s cancelled by stop()", request_id, fn.function_name
                     )
                     return
-                if attempt and time.monotonic() >= deadline:  # too old for another attempt
-                    condition = "EventAgeExceeded"
-                    break
-                if not self.concurrency.enter_waiting(fn, deadline, stopped):
+                if attempt:
+                    age.waited(ASYNC_RETRY_DELAYS_S[attempt - 1])
+                    if age.seconds >= max_age_s:  # too old for another attempt
+                        condition = "EventAgeExceeded"
+                        break
+                waiting_since = time.monotonic()
+                entered = self.concurrency.enter_waiting(
+                    fn, waiting_since + self.ctx.scaled(max_age_s - age.seconds), stopped
+                )
+                age.waited_scaled(time.monotonic() - waiting_since)
+                if not entered:
                     if stopped():  # at stop() a waiting event goes with the endpoint
                         log.info(
                             "async invocation %s of %s dropped: the endpoint stopped",
@@ -255,10 +284,12 @@ class LocalLambdaRuntime(WorkerExecution):
                         return
                     condition = "EventAgeExceeded"  # throttled past its maximum event age
                     break
+                began = time.monotonic()
                 try:
                     result = self._invoke_admitted(fn, event, request_id, attempt + 1)
                 finally:
                     self.concurrency.leave(fn)
+                    age.ran(time.monotonic() - began)
                 attempts += 1
                 if result.ended_by_stop:  # the endpoint is going away; nothing failed that anyone waits for
                     log.info("async invocation %s of %s ended by stop()", request_id, fn.function_name)
