@@ -31,7 +31,9 @@ def description() -> dict:
     return read_description(REPO / "resources" / "architecture.toml")
 
 
-def with_resource(templates: dict[str, Template], stack: str, logical_id: str, spec: dict) -> dict[str, Template]:
+def with_resource(
+    templates: dict[str, Template], stack: str, logical_id: str, spec: dict
+) -> dict[str, Template]:
     body = copy.deepcopy(dict(templates[stack].body))
     body["Resources"][logical_id] = spec
     return {**templates, stack: Template(stack, body)}
@@ -70,11 +72,20 @@ def test_a_template_outside_the_four_stacks_is_read_and_must_be_drawn(tmp_path, 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (lambda d: d["node"][1]["resources"].append("glue-resources/NoSuchJob"), "which no template declares"),
+        (
+            lambda d: d["node"][1]["resources"].append("glue-resources/NoSuchJob"),
+            "which no template declares",
+        ),
         (lambda d: d["node"][2]["resources"].append(d["node"][1]["resources"][0]), "is drawn by both"),
         (lambda d: d["folded"].update({"AWS::SNS::Topic": {"why": "x"}}), "is in no template"),
-        (lambda d: d["edge"].append({"from": "you", "to": "nowhere", "style": "call"}), "names no node nowhere"),
-        (lambda d: d["edge"].append({"from": "you", "to": "weekly", "style": "dotted"}), "style must be one of"),
+        (
+            lambda d: d["edge"].append({"from": "you", "to": "nowhere", "style": "call"}),
+            "names no node nowhere",
+        ),
+        (
+            lambda d: d["edge"].append({"from": "you", "to": "weekly", "style": "dotted"}),
+            "style must be one of",
+        ),
     ],
 )
 def test_a_description_that_does_not_fit_the_templates_is_refused(templates, description, change, problem):
