@@ -426,6 +426,22 @@ def test_a_kill_ends_the_worker_at_the_chosen_call_once(
     assert _keys(aws_client, bucket, again) == ["first", "second"]
 
 
+def test_a_worker_warm_before_the_fault_mode_does_not_serve_under_it(
+    local_aws, aws_client, fault_mode, two_calls_function
+) -> None:
+    """A fault mode set while a worker is warm: the next invocation runs on a new worker that has the kills.
+    (The fault matrix sets each point's kills just before its run; a worker warmed in between by a schedule
+    ran on without them, and the point was skipped as "kill not fired".)"""
+    name, bucket = two_calls_function
+    warm = f"run-{time.time_ns()}"
+    response, payload = _invoke(aws_client, name, {"bucket": bucket, "run": warm})
+    assert "FunctionError" not in response, payload
+    injector = fault_mode("kill:twocalls:before:any")
+    response, payload = _invoke(aws_client, name, {"bucket": bucket, "run": f"run-{time.time_ns()}"})
+    assert payload.get("errorType") == "Runtime.ExitError", payload
+    assert [fired["kill"] for fired in injector.report()["kills"]["fired"]] == ["kill:twocalls:before:any"]
+
+
 def test_a_kill_for_another_function_leaves_this_one_alone(
     local_aws, aws_client, fault_mode, two_calls_function
 ):

@@ -12,10 +12,11 @@ environment built as a clean Lambda environment (nothing of the parent's), its l
   first invocation has ``Init Duration``. Module-level state survives between invocations of one worker.
 - Discarded (killed with its process group): on a timeout (AWS resets the environment; the next invocation
   starts a new worker), when it exits mid-invocation (``Runtime.ExitError``), when its init fails, when the
-  function's code or configuration changed (idle workers of the old configuration at the next invocation,
-  busy ones when they finish), after ``idle_timeout_s`` idle (see ``IDLE_TIMEOUT_S``), and by ``stop()``
-  (``LocalAws.stop``). An unhandled exception in the handler does NOT discard the worker: AWS's Python
-  runtime catches it, reports it and serves the next invocation in the same environment.
+  function's code or configuration changed, or the fault mode's kills for it (idle workers of the old
+  configuration at the next invocation, busy ones when they finish), after ``idle_timeout_s`` idle (see
+  ``IDLE_TIMEOUT_S``), and by ``stop()`` (``LocalAws.stop``). An unhandled exception in the handler does
+  NOT discard the worker: AWS's Python runtime catches it, reports it and serves the next invocation in the
+  same environment.
 
 ``WorkerPool`` is the base of ``invoke.LocalLambdaRuntime`` (through ``execution.WorkerExecution``, which
 runs one invocation on a worker). The constants here are read at call time from this module.
@@ -207,9 +208,10 @@ class WorkerPool:
         self.ctx.emit("lambda.log", function=fn.function_name, request_id=request_id, line=line)
 
     # -- workers ---------------------------------------------------------------------------------------
-    @staticmethod
-    def _worker_key(fn: Any) -> tuple:
-        """(identity, configuration): a worker serves only invocations of the key it was started for."""
+    def _worker_key(self, fn: Any) -> tuple:
+        """(identity, configuration): a worker serves only invocations of the key it was started for. The
+        fault mode's variables for the function are part of it: a worker started before a new mode (the
+        fault matrix sets each point's kills just before its run) would run on without its kills."""
         code: bytes = getattr(fn, "code_bytes", b"") or b""
         digest = (getattr(fn, "code_digest", "") or hashlib.sha256(code).hexdigest()) if code else ""
         identity = (fn.function_arn, str(fn.version))
@@ -222,6 +224,7 @@ class WorkerPool:
             str(fn.timeout),
             json.dumps({str(k): str(v) for k, v in (fn.environment_vars or {}).items()}, sort_keys=True),
             str(getattr(fn, "role", "")),  # its credentials are the role's
+            json.dumps(faults.worker_environment(self.ctx, fn.function_name, fn.handler), sort_keys=True),
         )
         return identity, configuration
 
