@@ -302,41 +302,32 @@ def test_maximum_retry_attempts_zero_is_one_attempt(lam, sqs, make_function, mak
     assert_failure_record(records[0], lam, name, {"why": "once"}, "RetriesExhausted", 1)
 
 
-def test_event_too_old_for_a_retry_is_event_age_exceeded(lam, sqs, make_function, make_queue, recorder):
-    """MaximumEventAgeInSeconds 60: the first retry comes after 60 s, when the event is too old."""
-    name = make_function("fail")
-    url, queue_arn = make_queue()
-    lam.put_function_event_invoke_config(
-        FunctionName=name,
-        MaximumEventAgeInSeconds=60,
-        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
-    )
-    invoke_event(lam, name, {"why": "old"})
-    end = wait_for(lambda: async_ends(recorder, name))[0]
-    assert end["condition"] == "EventAgeExceeded" and end["attempts"] == 1
-    records = drain(sqs, url)
-    assert len(records) == 1
-    assert_failure_record(records[0], lam, name, {"why": "old"}, "EventAgeExceeded", 1)
-
-
+@pytest.mark.parametrize(
+    ("handler", "max_age_s", "condition", "attempts"),
+    [
+        # The first retry comes after 60 s, when the event is too old.
+        ("fail", 60, "EventAgeExceeded", 1),
+        # 240 s covers both retries (60 s + 120 s) and three 3 s attempts: retried to the end. Scaling the
+        # age alone (240 s = 12 s at 0.05) made 9 s of scaled waits plus 9 s of attempts too old, as the
+        # untuned ons3objectcreated's event at 0.002 in the IAM-paths scenario.
+        ("slow_fail", 240, "RetriesExhausted", 3),
+    ],
+)
 def test_the_event_age_counts_invocations_in_real_time_and_waits_on_the_scaled_clock(
-    lam, sqs, make_function, make_queue, recorder
+    lam, sqs, make_function, make_queue, recorder, handler, max_age_s, condition, attempts
 ):
-    """MaximumEventAgeInSeconds 240 covers both retries (60 s + 120 s) and three 3 s attempts: the event is
-    retried to the end. Scaling the age alone (240 s = 12 s at 0.05) made 9 s of scaled waits plus 9 s of
-    attempts too old, as the untuned ons3objectcreated's event at 0.002 in the IAM-paths scenario."""
-    name = make_function("slow_fail")
+    name = make_function(handler)
     url, queue_arn = make_queue()
     lam.put_function_event_invoke_config(
         FunctionName=name,
-        MaximumEventAgeInSeconds=240,
+        MaximumEventAgeInSeconds=max_age_s,
         DestinationConfig={"OnFailure": {"Destination": queue_arn}},
     )
-    invoke_event(lam, name, {"why": "slow"})
+    invoke_event(lam, name, {"why": handler})
     end = wait_for(lambda: async_ends(recorder, name), timeout=120)[0]
-    assert end["condition"] == "RetriesExhausted" and end["attempts"] == 3, end
+    assert end["condition"] == condition and end["attempts"] == attempts, end
     (record,) = drain(sqs, url)
-    assert_failure_record(record, lam, name, {"why": "slow"}, "RetriesExhausted", 3)
+    assert_failure_record(record, lam, name, {"why": handler}, condition, attempts)
 
 
 def test_success_sends_nothing_on_failure_and_a_record_on_success(
